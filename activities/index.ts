@@ -1,0 +1,232 @@
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import { ErrorCode, type WebAPIPlatformError, type WebAPIRateLimitedError, type WebClient } from '@slack/web-api';
+import type { Models } from '../src/db/models';
+import { tombstoneRecord, upsertRecord, type JobberRecord } from '../src/db/records';
+import { JobberApiError, type JobberGraphQL } from '../src/jobber/client';
+import { CLIENT_QUERY, INVOICE_QUERY, JOB_QUERY } from '../src/jobber/queries';
+import { AccountNotConnectedError, type TokenStore } from '../src/accounts/token-store';
+import { AlertInFlightError, alertKey, invoicePaidMessage, jobCreatedMessage, sendAlertOnce, type AlertKind } from '../src/slack/alerts';
+import type { JobberEvent, RecordKind } from '../workflows/definitions';
+
+export interface ActivityDeps {
+  models: Models;
+  tokens: TokenStore;
+  jobber: JobberGraphQL;
+  slack: WebClient;
+  /** Default Slack channel id for alerts; a connection may override it. */
+  alertChannel: string;
+}
+
+/** Failure types the workflows branch on. */
+export const FailureType = {
+  disconnected: 'AccountDisconnected',
+  unauthorized: 'JobberUnauthorized',
+  invalidQuery: 'JobberQueryInvalid',
+  graphql: 'JobberGraphQLError',
+  unavailable: 'JobberUnavailable',
+  throttled: 'JobberThrottled',
+  rateLimited: 'JobberRateLimited',
+  slack: 'SlackError',
+  slackRateLimited: 'SlackRateLimited',
+  alertInFlight: 'AlertInFlight',
+} as const;
+
+const QUERIES: Record<RecordKind, string> = { client: CLIENT_QUERY, job: JOB_QUERY, invoice: INVOICE_QUERY };
+
+function attempt(): number {
+  try {
+    return Context.current().info.attempt;
+  } catch {
+    return 1;
+  }
+}
+
+/** Turns a classified Jobber error into the ApplicationFailure that tells Temporal how to retry. */
+export function jobberFailure(err: unknown): unknown {
+  const details = [{ attempt: attempt() }];
+  if (err instanceof AccountNotConnectedError) {
+    return ApplicationFailure.create({ type: FailureType.disconnected, message: err.message, nonRetryable: true, details });
+  }
+  if (!(err instanceof JobberApiError)) return err;
+  const { message } = err;
+  switch (err.kind) {
+    case 'throttled':
+      return ApplicationFailure.create({ type: FailureType.throttled, message, nextRetryDelay: err.details.retryAfterMs, details });
+    case 'rate_limited':
+      return ApplicationFailure.create({ type: FailureType.rateLimited, message, nextRetryDelay: err.details.retryAfterMs ?? 30_000, details });
+    case 'network':
+    case 'server':
+      return ApplicationFailure.create({ type: FailureType.unavailable, message, details });
+    case 'unauthorized':
+      return ApplicationFailure.create({ type: FailureType.unauthorized, message, nonRetryable: true, details });
+    case 'disconnected':
+      return ApplicationFailure.create({ type: FailureType.disconnected, message, nonRetryable: true, details });
+    case 'invalid_query':
+      return ApplicationFailure.create({ type: FailureType.invalidQuery, message, nonRetryable: true, details });
+    case 'graphql':
+      return ApplicationFailure.create({ type: FailureType.graphql, message, nonRetryable: true, details });
+  }
+}
+
+const PERMANENT_SLACK_ERRORS = new Set([
+  'channel_not_found', 'not_in_channel', 'is_archived', 'invalid_auth', 'not_authed', 'account_inactive',
+  'token_revoked', 'missing_scope', 'invalid_blocks', 'msg_too_long', 'no_text', 'invalid_metadata_format',
+]);
+
+function slackFailure(err: unknown): unknown {
+  const details = [{ attempt: attempt() }];
+  if (err instanceof AlertInFlightError) {
+    return ApplicationFailure.create({ type: FailureType.alertInFlight, message: err.message, nextRetryDelay: 15_000, details });
+  }
+  const code = (err as { code?: string }).code;
+  if (code === ErrorCode.RateLimitedError) {
+    const retryAfter = (err as WebAPIRateLimitedError).retryAfter;
+    return ApplicationFailure.create({ type: FailureType.slackRateLimited, message: 'Slack rate limited the post', nextRetryDelay: retryAfter * 1000, details });
+  }
+  if (code === ErrorCode.PlatformError) {
+    const slackError = (err as WebAPIPlatformError).data.error;
+    return ApplicationFailure.create({
+      type: FailureType.slack,
+      message: `Slack refused the post: ${slackError}`,
+      nonRetryable: PERMANENT_SLACK_ERRORS.has(slackError),
+      details,
+    });
+  }
+  return err;
+}
+
+export function createActivities(deps: ActivityDeps) {
+  const { models, tokens, jobber } = deps;
+
+  return {
+    /** Whether we hold a working connection for the account. */
+    async accountStatus(accountId: string): Promise<'connected' | 'disconnected' | 'broken' | 'unknown'> {
+      const doc = await models.Connection.findById(accountId, { status: 1 }).lean();
+      return doc?.status ?? 'unknown';
+    },
+
+    /** Fetches the full record (one GraphQL request) and writes it unless we hold newer data. */
+    async syncRecord(input: { accountId: string; kind: RecordKind; itemId: string }): Promise<{
+      found: boolean;
+      applied: boolean;
+      updatedAt?: string;
+      invoiceStatus?: string;
+    }> {
+      let record: JobberRecord | null;
+      try {
+        const auth = { accountId: input.accountId, accessToken: (await tokens.read(input.accountId)).accessToken };
+        const { data } = await jobber.request<Record<RecordKind, JobberRecord | null>>(auth, QUERIES[input.kind], { id: input.itemId });
+        record = data[input.kind];
+      } catch (err) {
+        if (err instanceof JobberApiError && err.kind === 'disconnected') {
+          await tokens.purge(input.accountId, 'disconnected', 'Jobber says the user disconnected this app');
+        }
+        throw jobberFailure(err);
+      }
+      if (!record) return { found: false, applied: false };
+      const { applied } = await upsertRecord(models, input.kind, input.accountId, record);
+      log.info('record synced', { kind: input.kind, itemId: input.itemId, applied });
+      return {
+        found: true,
+        applied,
+        updatedAt: record.updatedAt,
+        invoiceStatus: input.kind === 'invoice' ? (record as { invoiceStatus: string }).invoiceStatus : undefined,
+      };
+    },
+
+    async tombstone(input: { accountId: string; kind: RecordKind; itemId: string; deletedAt: string }): Promise<{ applied: boolean }> {
+      return tombstoneRecord(models, input.kind, input.accountId, input.itemId, new Date(input.deletedAt));
+    },
+
+    /** Posts the alert for a fact (a new job, a paid invoice) at most once, from the synced data. */
+    async sendAlert(input: { kind: AlertKind; accountId: string; itemId: string; owner: string }): Promise<{ sent: boolean; reason?: string }> {
+      const connection = await models.Connection.findById(input.accountId, { slackChannel: 1 }).lean();
+      const channel = connection?.slackChannel || deps.alertChannel;
+      let message;
+      if (input.kind === 'job-created') {
+        const job = await models.Job.findById(input.itemId).lean();
+        if (!job) return { sent: false, reason: 'job not synced' };
+        const client = job.clientId ? await models.Client.findById(job.clientId).lean() : null;
+        message = jobCreatedMessage(job, client);
+      } else {
+        const invoice = await models.Invoice.findById(input.itemId).lean();
+        if (!invoice) return { sent: false, reason: 'invoice not synced' };
+        const client = invoice.clientId ? await models.Client.findById(invoice.clientId).lean() : null;
+        message = invoicePaidMessage(invoice, client);
+      }
+      try {
+        const result = await sendAlertOnce(deps, {
+          key: alertKey(input.kind, input.itemId),
+          accountId: input.accountId,
+          channel,
+          owner: input.owner,
+          message,
+        });
+        return { sent: result.sent, reason: result.reason };
+      } catch (err) {
+        throw slackFailure(err);
+      }
+    },
+
+    /** Keeps what became of every event, by its natural key. */
+    async recordEvent(input: { workflowId: string; event: JobberEvent; status: string; reason?: string }): Promise<void> {
+      const { event } = input;
+      await models.Event.updateOne(
+        { _id: input.workflowId },
+        {
+          $set: {
+            topic: event.topic,
+            accountId: event.accountId,
+            itemId: event.itemId,
+            occurredAt: new Date(event.occurredAt),
+            status: input.status,
+            reason: input.reason,
+            processedAt: new Date(),
+          },
+        },
+        { upsert: true },
+      );
+      await models.Connection.updateOne(
+        { _id: event.accountId, $or: [{ lastWebhookAt: null }, { lastWebhookAt: { $lt: new Date(event.occurredAt) } }] },
+        { $set: { lastWebhookAt: new Date(event.occurredAt) } },
+      );
+    },
+
+    async recordDeadLetter(input: {
+      workflowId: string;
+      runId: string;
+      event: JobberEvent;
+      error: string;
+      errorType?: string;
+      attempts?: number;
+    }): Promise<void> {
+      await models.DeadLetter.updateOne(
+        { _id: input.workflowId },
+        {
+          $set: {
+            event: input.event,
+            error: input.error,
+            errorType: input.errorType,
+            attempts: input.attempts,
+            runId: input.runId,
+            status: 'open',
+            failedAt: new Date(),
+          },
+        },
+        { upsert: true },
+      );
+    },
+
+    async resolveDeadLetter(workflowId: string): Promise<void> {
+      await models.DeadLetter.updateOne({ _id: workflowId, status: { $ne: 'resolved' } }, { $set: { status: 'resolved', resolvedAt: new Date() } });
+    },
+
+    /** APP_DISCONNECT: Jobber already revoked the tokens; forget them, call nothing. Idempotent. */
+    async purgeAccount(input: { accountId: string; reason: string; occurredAt: string }): Promise<{ purged: boolean }> {
+      const purged = await tokens.purge(input.accountId, 'disconnected', input.reason, { connectedBefore: new Date(input.occurredAt) });
+      return { purged };
+    },
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,122 @@
+import { TokenCipher } from '../crypto/tokens';
+import type { Models } from '../db/models';
+
+export interface TokenPair {
+  accessToken: string;
+  refreshToken: string;
+}
+
+export class AccountNotConnectedError extends Error {
+  constructor(readonly accountId: string, readonly status: string) {
+    super(`Jobber account ${accountId} is ${status}`);
+    this.name = 'AccountNotConnectedError';
+  }
+}
+
+export class StaleTokenVersionError extends Error {
+  constructor(accountId: string, expected: number) {
+    super(`tokens of account ${accountId} changed since version ${expected}`);
+    this.name = 'StaleTokenVersionError';
+  }
+}
+
+/** The `exp` of a Jobber access token (a JWT whose signature only Jobber can check). */
+export function accessTokenExpiry(accessToken: string): Date | undefined {
+  const payload = accessToken.split('.')[1];
+  if (!payload) return undefined;
+  try {
+    const { exp } = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { exp?: unknown };
+    return typeof exp === 'number' ? new Date(exp * 1000) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Tokens at rest, sealed with AES-256-GCM and bound to their account. Every write is a
+ * compare-and-swap on tokenVersion, so a writer holding an old view can never overwrite a newer pair.
+ */
+export class TokenStore {
+  constructor(
+    private readonly models: Models,
+    private readonly cipher: TokenCipher,
+  ) {}
+
+  /** Stores a fresh connection (OAuth callback): any earlier tokens and status are replaced. */
+  async connect(account: { id: string; name: string; userId?: string }, tokens: TokenPair, now = new Date()): Promise<number> {
+    const doc = await this.models.Connection.findOneAndUpdate(
+      { _id: account.id },
+      {
+        $set: {
+          name: account.name,
+          userId: account.userId,
+          status: 'connected',
+          connectedAt: now,
+          ...this.sealed(account.id, tokens),
+        },
+        $unset: { statusReason: 1, disconnectedAt: 1 },
+        $inc: { tokenVersion: 1 },
+      },
+      { upsert: true, returnDocument: 'after' },
+    ).lean();
+    return doc!.tokenVersion;
+  }
+
+  async read(accountId: string): Promise<TokenPair & { version: number; expiresAt?: Date }> {
+    const doc = await this.models.Connection.findById(accountId).lean();
+    if (!doc) throw new AccountNotConnectedError(accountId, 'unknown');
+    if (doc.status !== 'connected' || !doc.accessToken || !doc.refreshToken) {
+      throw new AccountNotConnectedError(accountId, doc.status);
+    }
+    return {
+      accessToken: this.cipher.open(doc.accessToken as never, accountId),
+      refreshToken: this.cipher.open(doc.refreshToken as never, accountId),
+      version: doc.tokenVersion,
+      expiresAt: doc.accessTokenExpiresAt ?? undefined,
+    };
+  }
+
+  /** Saves a rotated pair only if nobody wrote since `expectedVersion`; returns the new version. */
+  async rotate(accountId: string, expectedVersion: number, tokens: TokenPair): Promise<number> {
+    const doc = await this.models.Connection.findOneAndUpdate(
+      { _id: accountId, tokenVersion: expectedVersion, status: 'connected' },
+      { $set: this.sealed(accountId, tokens), $inc: { tokenVersion: 1 } },
+      { returnDocument: 'after' },
+    ).lean();
+    if (!doc) throw new StaleTokenVersionError(accountId, expectedVersion);
+    return doc.tokenVersion;
+  }
+
+  /**
+   * Forgets the tokens (disconnect or a dead refresh token). Idempotent. With `connectedBefore`,
+   * a connection made after that instant is left alone: a late APP_DISCONNECT must not undo a reconnect.
+   */
+  async purge(
+    accountId: string,
+    status: 'disconnected' | 'broken',
+    reason: string,
+    options: { connectedBefore?: Date; now?: Date } = {},
+  ): Promise<boolean> {
+    const filter = options.connectedBefore
+      ? { _id: accountId, $or: [{ connectedAt: null }, { connectedAt: { $lt: options.connectedBefore } }] }
+      : { _id: accountId };
+    const now = options.now ?? new Date();
+    const result = await this.models.Connection.updateOne(
+      filter,
+      {
+        $set: { status, statusReason: reason, disconnectedAt: now },
+        $unset: { accessToken: 1, refreshToken: 1, accessTokenExpiresAt: 1 },
+        $inc: { tokenVersion: 1 },
+      },
+    );
+    return result.matchedCount > 0;
+  }
+
+  private sealed(accountId: string, tokens: TokenPair) {
+    return {
+      accessToken: this.cipher.seal(tokens.accessToken, accountId),
+      refreshToken: this.cipher.seal(tokens.refreshToken, accountId),
+      accessTokenExpiresAt: accessTokenExpiry(tokens.accessToken),
+    };
+  }
+}

@@ -1,0 +1,179 @@
+import mongoose, { Schema, type Connection, type InferSchemaType, type Model } from 'mongoose';
+
+/**
+ * Collections. Only single-document atomic operations are used (upserts, findOneAndUpdate,
+ * unique indexes): no multi-document transactions, so FerretDB v1 and MongoDB both serve.
+ */
+
+const sealed = new Schema({ keyId: String, iv: String, tag: String, data: String }, { _id: false });
+
+const connectionSchema = new Schema(
+  {
+    _id: { type: String, required: true }, // Jobber account EncodedId
+    name: { type: String, default: '' },
+    userId: { type: String },
+    status: { type: String, enum: ['connected', 'disconnected', 'broken'], required: true },
+    statusReason: { type: String },
+    accessToken: { type: sealed },
+    refreshToken: { type: sealed },
+    accessTokenExpiresAt: { type: Date },
+    /** Incremented on every token write: the compare-and-swap guard against stale writers. */
+    tokenVersion: { type: Number, default: 0 },
+    connectedAt: { type: Date },
+    disconnectedAt: { type: Date },
+    lastWebhookAt: { type: Date },
+    lastSyncAt: { type: Date },
+    slackChannel: { type: String },
+  },
+  { versionKey: false, collection: 'connections' },
+);
+
+const address = new Schema(
+  { street: String, city: String, province: String, postalCode: String, country: String },
+  { _id: false },
+);
+
+/** Fields every synced record has: Jobber's updatedAt orders writes; deletedAt is the tombstone. */
+const recordFields = {
+  _id: { type: String, required: true }, // Jobber EncodedId
+  accountId: { type: String, required: true, index: true },
+  createdAt: { type: Date },
+  updatedAt: { type: Date },
+  deletedAt: { type: Date },
+  syncedAt: { type: Date },
+  jobberWebUri: { type: String },
+};
+
+const clientSchema = new Schema(
+  {
+    ...recordFields,
+    firstName: String,
+    lastName: String,
+    companyName: String,
+    isCompany: Boolean,
+    isArchived: Boolean,
+    isLead: Boolean,
+    emails: [{ _id: false, address: String, primary: Boolean }],
+    phones: [{ _id: false, number: String, primary: Boolean }],
+    billingAddress: { type: address },
+    /** Lowercased name for `/jobber client <name>` lookups. */
+    searchName: { type: String, index: true },
+  },
+  { versionKey: false, collection: 'clients' },
+);
+
+const jobSchema = new Schema(
+  {
+    ...recordFields,
+    jobNumber: Number,
+    title: String,
+    jobStatus: String,
+    total: Number,
+    startAt: Date,
+    endAt: Date,
+    completedAt: Date,
+    clientId: { type: String, index: true },
+  },
+  { versionKey: false, collection: 'jobs' },
+);
+
+const invoiceSchema = new Schema(
+  {
+    ...recordFields,
+    invoiceNumber: String,
+    invoiceStatus: String,
+    subject: String,
+    issuedDate: Date,
+    dueDate: Date,
+    receivedDate: Date,
+    total: Number,
+    subtotal: Number,
+    invoiceBalance: Number,
+    paymentsTotal: Number,
+    clientId: { type: String, index: true },
+    jobIds: [String],
+  },
+  { versionKey: false, collection: 'invoices' },
+);
+
+/** Every webhook the service was handed, by its natural key, and what became of it. */
+const eventSchema = new Schema(
+  {
+    _id: { type: String, required: true }, // the event workflow id
+    topic: { type: String, required: true },
+    accountId: { type: String, required: true, index: true },
+    itemId: { type: String, required: true },
+    occurredAt: { type: Date, required: true },
+    status: { type: String, required: true }, // synced | deleted | gone | recorded | failed
+    reason: { type: String },
+    processedAt: { type: Date },
+  },
+  { versionKey: false, collection: 'events' },
+);
+
+/** One row per Slack alert fact; the unique _id is what makes an alert go out once. */
+const alertSchema = new Schema(
+  {
+    _id: { type: String, required: true }, // e.g. job-created/<jobId>
+    accountId: { type: String, required: true },
+    status: { type: String, enum: ['pending', 'sent'], required: true },
+    owner: { type: String, required: true },
+    claimedAt: { type: Date, required: true },
+    channel: String,
+    ts: String,
+    sentAt: Date,
+    acknowledgedBy: String,
+  },
+  { versionKey: false, collection: 'alerts' },
+);
+
+const deadLetterSchema = new Schema(
+  {
+    _id: { type: String, required: true }, // the event workflow id
+    event: { type: Schema.Types.Mixed, required: true },
+    error: { type: String, required: true },
+    errorType: { type: String },
+    attempts: { type: Number },
+    runId: { type: String },
+    status: { type: String, enum: ['open', 'replayed', 'resolved'], required: true },
+    failedAt: { type: Date, required: true },
+    replayedAt: { type: Date },
+    resolvedAt: { type: Date },
+  },
+  { versionKey: false, collection: 'dead_letters' },
+);
+
+export type ConnectionDoc = InferSchemaType<typeof connectionSchema>;
+export type AlertDoc = InferSchemaType<typeof alertSchema>;
+export type DeadLetterDoc = InferSchemaType<typeof deadLetterSchema>;
+
+function bindModels(connection: Connection) {
+  return {
+    Connection: connection.model('Connection', connectionSchema),
+    Client: connection.model('Client', clientSchema),
+    Job: connection.model('Job', jobSchema),
+    Invoice: connection.model('Invoice', invoiceSchema),
+    Event: connection.model('Event', eventSchema),
+    Alert: connection.model('Alert', alertSchema),
+    DeadLetter: connection.model('DeadLetter', deadLetterSchema),
+  };
+}
+
+export type Models = ReturnType<typeof bindModels>;
+
+/** Binds the models to one connection (tests use a database each) and builds their indexes. */
+export async function createModels(connection: Connection): Promise<Models> {
+  const models = bindModels(connection);
+  await Promise.all(Object.values(models).map((m) => (m as unknown as Model<unknown>).init()));
+  return models;
+}
+
+export async function connectDatabase(url: string): Promise<{ connection: Connection; models: Models }> {
+  const connection = await mongoose.createConnection(url, { serverSelectionTimeoutMS: 5000 }).asPromise();
+  return { connection, models: await createModels(connection) };
+}
+
+/** MongoDB's duplicate-key error, which our upserts use as "someone newer got there first". */
+export function isDuplicateKey(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
+}

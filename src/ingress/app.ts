@@ -1,0 +1,149 @@
+import { randomUUID } from 'node:crypto';
+import Koa from 'koa';
+import Router from '@koa/router';
+import getRawBody from 'raw-body';
+import createError from 'http-errors';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { TypedSearchAttributes, WorkflowIdReusePolicy } from '@temporalio/common';
+import type { Logger } from '../logger';
+import { eventWorkflowId, SEARCH_ATTRIBUTES, type JobberEvent } from '../../workflows/definitions';
+import type { jobberEventWorkflow } from '../../workflows';
+import { parseJobberWebhook, verifyJobberSignature, WebhookPayloadError } from './jobber-webhook';
+import type { IngressMetrics } from './metrics';
+
+export interface IngressDeps {
+  temporal: { client: Client; taskQueue: string };
+  jobberClientSecret: string;
+  logger: Logger;
+  metrics?: IngressMetrics;
+  /** Readiness checks for /readyz, by name. */
+  readiness?: Record<string, () => Promise<void>>;
+  /** Extra routes (OAuth, Manage App, Slack) mounted by other modules. */
+  routers?: Router[];
+  /** Most a webhook body may be; Jobber's are a few hundred bytes. */
+  webhookBodyLimit?: string;
+  /** Jobber wants an answer within a second: give Temporal this long, then answer 503. */
+  temporalDeadlineMs?: number;
+}
+
+/** The ingress app; listened on by src/bin/ingress.ts, driven by supertest in tests. */
+export function createApp(deps: IngressDeps): Koa {
+  const app = new Koa({ proxy: true });
+  const { logger } = deps;
+
+  // Request id and one central error handler: 4xx say what is wrong, 5xx say nothing internal.
+  app.use(async (ctx, next) => {
+    const requestId = ctx.get('x-request-id') || randomUUID();
+    ctx.state.requestId = requestId;
+    ctx.state.log = logger.child({ requestId });
+    ctx.set('X-Request-Id', requestId);
+    try {
+      await next();
+    } catch (err) {
+      const status = (err as { status?: number; statusCode?: number }).status ?? (err as { statusCode?: number }).statusCode ?? 500;
+      const expose = status < 500 && (err as { expose?: boolean }).expose !== false;
+      ctx.status = status;
+      ctx.body = { error: expose ? (err as Error).message : 'internal error', requestId };
+      if (status >= 500) ctx.state.log.error({ err, path: ctx.path }, 'request failed');
+    }
+  });
+
+  const router = new Router();
+
+  router.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+
+  router.get('/readyz', async (ctx) => {
+    const checks: Record<string, string> = {};
+    await Promise.all(
+      Object.entries(deps.readiness ?? {}).map(async ([name, check]) => {
+        try {
+          await check();
+          checks[name] = 'ok';
+        } catch (err) {
+          checks[name] = `unavailable: ${(err as Error).message}`;
+        }
+      }),
+    );
+    const ready = Object.values(checks).every((v) => v === 'ok');
+    ctx.status = ready ? 200 : 503;
+    ctx.body = { status: ready ? 'ready' : 'not ready', checks };
+  });
+
+  router.post('/webhooks/jobber', async (ctx) => {
+    const started = process.hrtime.bigint();
+    const log = ctx.state.log as Logger;
+    const observe = (outcome: string) => deps.metrics?.observeWebhook(outcome, Number(process.hrtime.bigint() - started) / 1e9);
+
+    let raw: Buffer;
+    try {
+      raw = await getRawBody(ctx.req, { limit: deps.webhookBodyLimit ?? '64kb', length: ctx.get('content-length') || undefined });
+    } catch (err) {
+      const status = (err as { status?: number }).status ?? 400;
+      observe(status === 413 ? 'too_large' : 'unreadable');
+      throw createError(status, status === 413 ? 'webhook body too large' : 'could not read the body');
+    }
+
+    const problem = verifyJobberSignature(raw, ctx.get('x-jobber-hmac-sha256') || undefined, deps.jobberClientSecret);
+    if (problem) {
+      // Never the body: it is unauthenticated and may carry personal data.
+      log.warn({ reason: problem, bytes: raw.length, ip: ctx.ip }, 'webhook rejected: bad signature');
+      observe(`signature_${problem}`);
+      throw createError(401, 'invalid signature');
+    }
+
+    let event: JobberEvent;
+    try {
+      event = parseJobberWebhook(raw, ctx.get('content-type'));
+    } catch (err) {
+      if (!(err instanceof WebhookPayloadError)) throw err;
+      log.warn({ reason: err.message }, 'webhook rejected: malformed payload');
+      observe('malformed');
+      throw createError(400, `malformed webhook: ${err.message}`);
+    }
+
+    const workflowId = eventWorkflowId(event);
+    const { client, taskQueue } = deps.temporal;
+    try {
+      await client.connection.withDeadline(Date.now() + (deps.temporalDeadlineMs ?? 700), () =>
+        client.workflow.start<typeof jobberEventWorkflow>('jobberEventWorkflow', {
+          taskQueue,
+          workflowId,
+          args: [{ event }],
+          // A resend of a finished event is a no-op; one that failed for good may run again.
+          workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+          typedSearchAttributes: new TypedSearchAttributes([
+            { key: SEARCH_ATTRIBUTES.accountId, value: event.accountId },
+            { key: SEARCH_ATTRIBUTES.topic, value: event.topic },
+            { key: SEARCH_ATTRIBUTES.itemId, value: event.itemId },
+          ]),
+          staticSummary: `${event.topic} ${event.itemId}`,
+        }),
+      );
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        observe('duplicate');
+        log.info({ workflowId, topic: event.topic }, 'webhook duplicate');
+        ctx.status = 200;
+        ctx.body = { status: 'duplicate', workflowId };
+        return;
+      }
+      // Not accepted: Jobber must retry, so say so quickly and lose nothing.
+      observe('temporal_unavailable');
+      log.error({ workflowId, err: (err as Error).message }, 'webhook not accepted: Temporal unavailable');
+      ctx.set('Retry-After', '5');
+      ctx.status = 503;
+      ctx.body = { error: 'temporarily unavailable, retry later' };
+      return;
+    }
+    observe('accepted');
+    log.info({ workflowId, topic: event.topic }, 'webhook accepted');
+    ctx.status = 202;
+    ctx.body = { status: 'accepted', workflowId };
+  });
+
+  app.use(router.routes()).use(router.allowedMethods());
+  for (const extra of deps.routers ?? []) app.use(extra.routes()).use(extra.allowedMethods());
+  return app;
+}

@@ -1,0 +1,136 @@
+import type { WebClient } from '@slack/web-api';
+import type { KnownBlock } from '@slack/types';
+import { isDuplicateKey, type Models } from '../db/models';
+
+export type AlertKind = 'job-created' | 'invoice-paid';
+
+export interface AlertMessage {
+  text: string;
+  blocks: KnownBlock[];
+}
+
+export const alertKey = (kind: AlertKind, itemId: string): string => `${kind}/${itemId}`;
+
+const money = (amount: number | null | undefined): string =>
+  typeof amount === 'number' ? amount.toLocaleString('en-US', { style: 'currency', currency: 'USD' }) : 'n/a';
+
+/** Slack mrkdwn treats &, < and > as control characters. */
+const escape = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+function message(title: string, fields: [string, string][], url: string | undefined, key: string): AlertMessage {
+  const text = `${title}: ${fields.map(([k, v]) => `${k} ${v}`).join(', ')}`;
+  const blocks: KnownBlock[] = [
+    { type: 'section', text: { type: 'mrkdwn', text: `*${escape(title)}*` } },
+    { type: 'section', fields: fields.map(([k, v]) => ({ type: 'mrkdwn' as const, text: `*${escape(k)}*\n${escape(v)}` })) },
+  ];
+  const elements: Extract<KnownBlock, { type: 'actions' }>['elements'] = [];
+  if (url) elements.push({ type: 'button', text: { type: 'plain_text', text: 'Open in Jobber' }, url, action_id: 'open_in_jobber' });
+  elements.push({ type: 'button', text: { type: 'plain_text', text: 'Acknowledge' }, action_id: 'acknowledge', value: key });
+  blocks.push({ type: 'actions', elements });
+  return { text, blocks };
+}
+
+export interface ClientLike {
+  firstName?: string | null;
+  lastName?: string | null;
+  companyName?: string | null;
+}
+
+export function clientName(client: ClientLike | null | undefined): string {
+  if (!client) return 'Unknown client';
+  const person = [client.firstName, client.lastName].filter(Boolean).join(' ');
+  return client.companyName || person || 'Unknown client';
+}
+
+export function jobCreatedMessage(
+  job: { _id: string; jobNumber?: number | null; title?: string | null; total?: number | null; jobberWebUri?: string | null },
+  client: ClientLike | null,
+): AlertMessage {
+  return message(
+    `New job #${job.jobNumber ?? '?'}: ${job.title || 'Untitled'}`,
+    [['Client', clientName(client)], ['Total', money(job.total)]],
+    job.jobberWebUri ?? undefined,
+    alertKey('job-created', job._id),
+  );
+}
+
+export function invoicePaidMessage(
+  invoice: { _id: string; invoiceNumber?: string | null; total?: number | null; paymentsTotal?: number | null; jobberWebUri?: string | null },
+  client: ClientLike | null,
+): AlertMessage {
+  return message(
+    `Invoice #${invoice.invoiceNumber ?? '?'} paid`,
+    [['Client', clientName(client)], ['Amount', money(invoice.paymentsTotal ?? invoice.total)]],
+    invoice.jobberWebUri ?? undefined,
+    alertKey('invoice-paid', invoice._id),
+  );
+}
+
+const METADATA_EVENT = 'jobber_alert';
+
+/** A claim older than this, still pending, is taken over: its owner died mid-send. */
+export const STALE_CLAIM_MS = 2 * 60_000;
+
+export class AlertInFlightError extends Error {
+  constructor(key: string) {
+    super(`alert ${key} is being sent by another workflow`);
+    this.name = 'AlertInFlightError';
+  }
+}
+
+/**
+ * Posts an alert at most once per key. The key is claimed with a unique insert before the post;
+ * the post carries the key as Slack message metadata, so an owner that crashed after Slack took
+ * the message (but before we recorded it) finds it in the channel history instead of posting twice.
+ */
+export async function sendAlertOnce(
+  deps: { models: Models; slack: WebClient },
+  input: { key: string; accountId: string; channel: string; owner: string; message: AlertMessage },
+  now = () => new Date(),
+): Promise<{ sent: boolean; ts?: string; reason?: string }> {
+  const { Alert } = deps.models;
+  try {
+    await Alert.create({ _id: input.key, accountId: input.accountId, status: 'pending', owner: input.owner, claimedAt: now() });
+  } catch (err) {
+    if (!isDuplicateKey(err)) throw err;
+    const existing = await Alert.findById(input.key).lean();
+    if (!existing) throw new Error(`alert ${input.key} vanished while claiming`, { cause: err });
+    if (existing.status === 'sent') return { sent: false, ts: existing.ts ?? undefined, reason: 'already sent' };
+    if (existing.owner !== input.owner) {
+      if (now().getTime() - existing.claimedAt.getTime() < STALE_CLAIM_MS) throw new AlertInFlightError(input.key);
+      const taken = await Alert.findOneAndUpdate(
+        { _id: input.key, status: 'pending', owner: existing.owner },
+        { $set: { owner: input.owner, claimedAt: now() } },
+        { returnDocument: 'after' },
+      ).lean();
+      if (!taken) throw new AlertInFlightError(input.key);
+    }
+    // We own a pending claim from an earlier attempt: Slack may already have the message.
+    const posted = await findPosted(deps.slack, input.channel, input.key, existing.claimedAt);
+    if (posted) {
+      await Alert.updateOne({ _id: input.key }, { $set: { status: 'sent', ts: posted, channel: input.channel, sentAt: now() } });
+      return { sent: false, ts: posted, reason: 'found in channel history' };
+    }
+  }
+  const result = await deps.slack.chat.postMessage({
+    channel: input.channel,
+    text: input.message.text,
+    blocks: input.message.blocks,
+    unfurl_links: false,
+    metadata: { event_type: METADATA_EVENT, event_payload: { alert_key: input.key } },
+  });
+  await Alert.updateOne(
+    { _id: input.key },
+    { $set: { status: 'sent', ts: result.ts, channel: result.channel ?? input.channel, sentAt: now() } },
+  );
+  return { sent: true, ts: result.ts };
+}
+
+async function findPosted(slack: WebClient, channel: string, key: string, since: Date): Promise<string | undefined> {
+  const oldest = String(Math.floor(since.getTime() / 1000) - 60);
+  const history = await slack.conversations.history({ channel, oldest, limit: 200, include_all_metadata: true });
+  const match = history.messages?.find(
+    (m) => m.metadata?.event_type === METADATA_EVENT && (m.metadata.event_payload as { alert_key?: string } | undefined)?.alert_key === key,
+  );
+  return match?.ts;
+}

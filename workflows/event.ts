@@ -1,0 +1,116 @@
+import { ActivityFailure, ApplicationFailure, log, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { EventOutcome, JobberEvent, RecordKind } from './definitions';
+
+const { accountStatus, tombstone, recordEvent, recordDeadLetter, resolveDeadLetter, purgeAccount } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 20 },
+});
+
+/** Jobber calls: transient failures (5xx, timeouts, throttling) retry for about half an hour. */
+const { syncRecord } = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 25 },
+});
+
+const { sendAlert } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 30 },
+});
+
+const KINDS: Record<string, RecordKind> = { CLIENT: 'client', JOB: 'job', INVOICE: 'invoice' };
+
+/** CLIENT_UPDATE → { kind: 'client', action: 'UPDATE' }; topics we do not sync → undefined. */
+export function parseTopic(topic: string): { kind: RecordKind; action: 'CREATE' | 'UPDATE' | 'DESTROY' } | undefined {
+  const match = /^(CLIENT|JOB|INVOICE)_(CREATE|UPDATE|DESTROY)$/.exec(topic);
+  return match ? { kind: KINDS[match[1]!]!, action: match[2] as 'CREATE' | 'UPDATE' | 'DESTROY' } : undefined;
+}
+
+export interface EventWorkflowInput {
+  event: JobberEvent;
+  /** Set by the dead-letter replay: on success the dead letter is marked resolved. */
+  replay?: boolean;
+}
+
+function failureType(err: unknown): string | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
+}
+
+function failureAttempts(err: unknown): number | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  const details = cause instanceof ApplicationFailure ? (cause.details as { attempt?: number }[] | undefined) : undefined;
+  return details?.[0]?.attempt;
+}
+
+/** One Jobber webhook, from thin event to stored record and alert. Its id is the event's natural key. */
+export async function jobberEventWorkflow(input: EventWorkflowInput): Promise<EventOutcome> {
+  const { event } = input;
+  const { workflowId, runId } = workflowInfo();
+  const record = (status: string, reason?: string) => recordEvent({ workflowId, event, status, reason });
+
+  try {
+    const outcome = await handle(event, workflowId, record);
+    if (input.replay) await resolveDeadLetter(workflowId);
+    return outcome;
+  } catch (err) {
+    if (failureType(err) === 'AccountDisconnected') {
+      // The account went away while we worked: nothing to retry, nothing to report.
+      await record('disconnected', 'account disconnected during processing');
+      return { status: 'disconnected' };
+    }
+    const message = err instanceof ActivityFailure && err.cause ? err.cause.message : err instanceof Error ? err.message : String(err);
+    log.error('event failed for good', { topic: event.topic, error: message });
+    await recordDeadLetter({ workflowId, runId, event, error: message, errorType: failureType(err), attempts: failureAttempts(err) });
+    await record('failed', message);
+    throw ApplicationFailure.nonRetryable(`${event.topic} ${event.itemId} failed: ${message}`, 'EventFailed');
+  }
+}
+
+async function handle(
+  event: JobberEvent,
+  workflowId: string,
+  record: (status: string, reason?: string) => Promise<void>,
+): Promise<EventOutcome> {
+  if (event.topic === 'APP_DISCONNECT') {
+    const { purged } = await purgeAccount({ accountId: event.accountId, reason: 'APP_DISCONNECT webhook', occurredAt: event.occurredAt });
+    await record('recorded', purged ? 'tokens purged' : 'no connection older than the event');
+    return { status: 'recorded', reason: 'APP_DISCONNECT' };
+  }
+  const topic = parseTopic(event.topic);
+  if (!topic) {
+    await record('recorded', 'topic not synced');
+    return { status: 'recorded', reason: 'topic not synced' };
+  }
+  const status = await accountStatus(event.accountId);
+  if (status !== 'connected') {
+    await record('recorded', `account ${status}`);
+    return { status: 'recorded', reason: `account ${status}` };
+  }
+  const { kind } = topic;
+  if (topic.action === 'DESTROY') {
+    const { applied } = await tombstone({ accountId: event.accountId, kind, itemId: event.itemId, deletedAt: event.occurredAt });
+    await record('deleted');
+    return { status: 'deleted', kind, applied };
+  }
+
+  const synced = await syncRecord({ accountId: event.accountId, kind, itemId: event.itemId });
+  if (!synced.found) {
+    // Jobber no longer has it: a tombstone, not an endless retry.
+    await tombstone({ accountId: event.accountId, kind, itemId: event.itemId, deletedAt: event.occurredAt });
+    await record('gone', 'Jobber no longer has this record');
+    return { status: 'gone', kind };
+  }
+
+  const alerts: string[] = [];
+  if (kind === 'job' && topic.action === 'CREATE') {
+    const { sent } = await sendAlert({ kind: 'job-created', accountId: event.accountId, itemId: event.itemId, owner: workflowId });
+    if (sent) alerts.push('job-created');
+  }
+  if (kind === 'invoice' && synced.invoiceStatus === 'paid') {
+    const { sent } = await sendAlert({ kind: 'invoice-paid', accountId: event.accountId, itemId: event.itemId, owner: workflowId });
+    if (sent) alerts.push('invoice-paid');
+  }
+  await record('synced');
+  return { status: 'synced', kind, recordUpdatedAt: synced.updatedAt!, applied: synced.applied, alerts };
+}

@@ -1,0 +1,1 @@
+export { jobberEventWorkflow } from './event';
