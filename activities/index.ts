@@ -7,8 +7,9 @@ import { CLIENT_QUERY, INVOICE_QUERY, JOB_QUERY } from '../src/jobber/queries';
 import { AccountNotConnectedError, type TokenStore } from '../src/accounts/token-store';
 import { AlertInFlightError, alertKey, invoicePaidMessage, jobCreatedMessage, sendAlertOnce, type AlertKind } from '../src/slack/alerts';
 import type { JobberEvent, RecordKind } from '../workflows/definitions';
+import { createAccountActivities, withAccessToken, type AccountDeps } from './accounts';
 
-export interface ActivityDeps {
+export interface ActivityDeps extends AccountDeps {
   models: Models;
   tokens: TokenStore;
   jobber: JobberGraphQL;
@@ -99,6 +100,8 @@ export function createActivities(deps: ActivityDeps) {
   const { models, tokens, jobber } = deps;
 
   return {
+    ...createAccountActivities(deps, jobberFailure),
+
     /** Whether we hold a working connection for the account. */
     async accountStatus(accountId: string): Promise<'connected' | 'disconnected' | 'broken' | 'unknown'> {
       const doc = await models.Connection.findById(accountId, { status: 1 }).lean();
@@ -114,8 +117,11 @@ export function createActivities(deps: ActivityDeps) {
     }> {
       let record: JobberRecord | null;
       try {
-        const auth = { accountId: input.accountId, accessToken: (await tokens.read(input.accountId)).accessToken };
-        const { data } = await jobber.request<Record<RecordKind, JobberRecord | null>>(auth, QUERIES[input.kind], { id: input.itemId });
+        const { data } = await withAccessToken(deps, input.accountId, (accessToken) =>
+          jobber.request<Record<RecordKind, JobberRecord | null>>({ accountId: input.accountId, accessToken }, QUERIES[input.kind], {
+            id: input.itemId,
+          }),
+        );
         record = data[input.kind];
       } catch (err) {
         if (err instanceof JobberApiError && err.kind === 'disconnected') {

@@ -1,8 +1,9 @@
 /**
  * What the ingress, the worker and the workflows share: ids, search attributes, messages and
- * input types. Imports only @temporalio/common so it is safe inside the workflow sandbox.
+ * input types. Imports only Temporal's SDK, so it is safe inside the workflow sandbox.
  */
 import { defineSearchAttributeKey } from '@temporalio/common';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
 export const DEFAULT_TASK_QUEUE = 'jobber-sync';
 
@@ -57,3 +58,67 @@ export type EventOutcome =
   | { status: 'disconnected' };
 
 export type RecordKind = 'client' | 'job' | 'invoice';
+
+/* ---------- The account workflow: messages ---------- */
+
+/**
+ * Called by activities that got HTTP 401 with the token version they used. Concurrent callers
+ * share one refresh; a caller whose version is already stale returns at once with the new one.
+ */
+export const refreshAccessTokenUpdate = defineUpdate<{ version: number }, [{ staleVersion: number }]>('refreshAccessToken');
+
+export interface DisconnectRequest {
+  /** From our UI: call Jobber's appDisconnect first. From the APP_DISCONNECT webhook: do not. */
+  callJobber: boolean;
+  reason: string;
+  /** A webhook's occurredAt: a connection made after it is left alone. */
+  occurredAt?: string;
+}
+export const disconnectSignal = defineSignal<[DisconnectRequest]>('disconnect');
+
+/** A new connection was stored (OAuth callback): reload token state, backfill again. */
+export const reconnectedSignal = defineSignal('reconnected');
+export const syncNowSignal = defineSignal('syncNow');
+
+export interface AccountWorkflowState {
+  status: 'connected' | 'disconnected' | 'broken';
+  tokenVersion: number;
+  accessTokenExpiresAt?: string;
+  refreshes: number;
+  lastRefreshAt?: string;
+  backfill: 'pending' | 'running' | 'done';
+  lastReconcileAt?: string;
+  reason?: string;
+}
+export const accountStateQuery = defineQuery<AccountWorkflowState>('state');
+
+export interface AccountWorkflowInput {
+  accountId: string;
+  /** Carried across continue-as-new. */
+  carried?: Partial<Pick<AccountWorkflowState, 'lastReconcileAt' | 'backfill' | 'refreshes' | 'lastRefreshAt'>>;
+  /** Timings, overridable for tests; defaults suit Jobber's 60-minute tokens. */
+  timing?: AccountTiming;
+}
+
+export interface AccountTiming {
+  /** Refresh this long before the access token expires. */
+  refreshAheadMs?: number;
+  /** How often to reconcile with Jobber. */
+  reconcileEveryMs?: number;
+  /** An active account silent this long raises an alert. */
+  silenceAlertMs?: number;
+  /** Continue-as-new past this many history events (the server may suggest it sooner). */
+  maxHistoryEvents?: number;
+}
+
+export interface BackfillInput {
+  accountId: string;
+  kinds?: RecordKind[];
+  /** Resume point, carried across continue-as-new and retries. */
+  position?: { kind: RecordKind; after?: string; done: RecordKind[] };
+  /** Only records updated at or after this instant (reconciliation); all when absent. */
+  updatedSince?: string;
+  pageSize?: number;
+}
+
+export const backfillWorkflowId = (accountId: string, runTag: string): string => `jobber-backfill/${readableId(accountId)}/${runTag}`;

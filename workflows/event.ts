@@ -1,6 +1,6 @@
-import { ActivityFailure, ApplicationFailure, log, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, getExternalWorkflowHandle, log, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { EventOutcome, JobberEvent, RecordKind } from './definitions';
+import { accountWorkflowId, disconnectSignal, type EventOutcome, type JobberEvent, type RecordKind } from './definitions';
 
 const { accountStatus, tombstone, recordEvent, recordDeadLetter, resolveDeadLetter, purgeAccount } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
@@ -73,8 +73,20 @@ async function handle(
   record: (status: string, reason?: string) => Promise<void>,
 ): Promise<EventOutcome> {
   if (event.topic === 'APP_DISCONNECT') {
-    const { purged } = await purgeAccount({ accountId: event.accountId, reason: 'APP_DISCONNECT webhook', occurredAt: event.occurredAt });
-    await record('recorded', purged ? 'tokens purged' : 'no connection older than the event');
+    // Jobber already revoked the tokens: purge only, never call Jobber. The account's workflow
+    // does it when it runs; otherwise we purge here. Both are idempotent.
+    const reason = 'APP_DISCONNECT webhook';
+    try {
+      await getExternalWorkflowHandle(accountWorkflowId(event.accountId)).signal(disconnectSignal, {
+        callJobber: false,
+        reason,
+        occurredAt: event.occurredAt,
+      });
+      await record('recorded', 'disconnect handed to the account workflow');
+    } catch {
+      const { purged } = await purgeAccount({ accountId: event.accountId, reason, occurredAt: event.occurredAt });
+      await record('recorded', purged ? 'tokens purged' : 'no connection older than the event');
+    }
     return { status: 'recorded', reason: 'APP_DISCONNECT' };
   }
   const topic = parseTopic(event.topic);

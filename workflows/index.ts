@@ -1,1 +1,3 @@
 export { jobberEventWorkflow } from './event';
+export { accountWorkflow } from './account';
+export { backfillWorkflow } from './backfill';

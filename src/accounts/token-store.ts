@@ -54,7 +54,7 @@ export class TokenStore {
           connectedAt: now,
           ...this.sealed(account.id, tokens),
         },
-        $unset: { statusReason: 1, disconnectedAt: 1 },
+        $unset: { statusReason: 1, disconnectedAt: 1, refreshStartedAt: 1 },
         $inc: { tokenVersion: 1 },
       },
       { upsert: true, returnDocument: 'after' },
@@ -76,11 +76,21 @@ export class TokenStore {
     };
   }
 
+  /** Notes that a refresh of version `version` is about to be sent; false if the version moved on. */
+  async markRefreshStarted(accountId: string, version: number, now = new Date()): Promise<{ marked: boolean; interrupted?: Date }> {
+    const before = await this.models.Connection.findOneAndUpdate(
+      { _id: accountId, tokenVersion: version, status: 'connected' },
+      { $set: { refreshStartedAt: now } },
+      { returnDocument: 'before' },
+    ).lean();
+    return { marked: Boolean(before), interrupted: before?.refreshStartedAt ?? undefined };
+  }
+
   /** Saves a rotated pair only if nobody wrote since `expectedVersion`; returns the new version. */
   async rotate(accountId: string, expectedVersion: number, tokens: TokenPair): Promise<number> {
     const doc = await this.models.Connection.findOneAndUpdate(
       { _id: accountId, tokenVersion: expectedVersion, status: 'connected' },
-      { $set: this.sealed(accountId, tokens), $inc: { tokenVersion: 1 } },
+      { $set: this.sealed(accountId, tokens), $unset: { refreshStartedAt: 1 }, $inc: { tokenVersion: 1 } },
       { returnDocument: 'after' },
     ).lean();
     if (!doc) throw new StaleTokenVersionError(accountId, expectedVersion);
@@ -105,7 +115,7 @@ export class TokenStore {
       filter,
       {
         $set: { status, statusReason: reason, disconnectedAt: now },
-        $unset: { accessToken: 1, refreshToken: 1, accessTokenExpiresAt: 1 },
+        $unset: { accessToken: 1, refreshToken: 1, accessTokenExpiresAt: 1, refreshStartedAt: 1 },
         $inc: { tokenVersion: 1 },
       },
     );

@@ -19,6 +19,8 @@ const connectionSchema = new Schema(
     accessTokenExpiresAt: { type: Date },
     /** Incremented on every token write: the compare-and-swap guard against stale writers. */
     tokenVersion: { type: Number, default: 0 },
+    /** Set just before a refresh is sent to Jobber, cleared with the save: a crash in between shows. */
+    refreshStartedAt: { type: Date },
     connectedAt: { type: Date },
     disconnectedAt: { type: Date },
     lastWebhookAt: { type: Date },

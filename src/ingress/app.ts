@@ -71,6 +71,12 @@ export function createApp(deps: IngressDeps): Koa {
     ctx.body = { status: ready ? 'ready' : 'not ready', checks };
   });
 
+  router.get('/metrics', async (ctx) => {
+    if (!deps.metrics) throw createError(404, 'metrics are off');
+    ctx.type = deps.metrics.registry.contentType;
+    ctx.body = await deps.metrics.registry.metrics();
+  });
+
   router.post('/webhooks/jobber', async (ctx) => {
     const started = process.hrtime.bigint();
     const log = ctx.state.log as Logger;

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 
 /** Prometheus metrics of the ingress, served at /metrics. */
 export class IngressMetrics {
@@ -16,6 +16,10 @@ export class IngressMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 2],
     registers: [this.registry],
   });
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
+  }
 
   observeWebhook(outcome: string, seconds: number): void {
     this.webhooks.inc({ outcome });

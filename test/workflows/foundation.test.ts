@@ -1,14 +1,11 @@
 import type mongoose from 'mongoose';
-import { WebClient } from '@slack/web-api';
 import type { Client, Connection } from '@temporalio/client';
-import { TokenCipher } from '../../src/crypto/tokens';
 import { createModels, type Models } from '../../src/db/models';
-import { JobberGraphQL } from '../../src/jobber/client';
-import { TokenStore } from '../../src/accounts/token-store';
 import { eventWorkflowId, SEARCH_ATTRIBUTES, type JobberEvent } from '../../workflows/definitions';
 import type { jobberEventWorkflow } from '../../workflows';
 import { connectMongo, connectTemporal } from '../helpers/env';
 import { startWorker, type RunningWorker } from '../helpers/worker';
+import { buildDeps } from '../helpers/deps';
 import { TypedSearchAttributes } from '@temporalio/common';
 
 describe('a workflow with activities on the real Temporal server and MongoDB wire-protocol server', () => {
@@ -21,17 +18,8 @@ describe('a workflow with activities on the real Temporal server and MongoDB wir
     mongo = await connectMongo('foundation');
     models = await createModels(mongo);
     temporal = await connectTemporal();
-    worker = await startWorker(
-      {
-        models,
-        tokens: new TokenStore(models, new TokenCipher(Buffer.alloc(32, 1))),
-        // Not reached by these events: an unknown topic never calls Jobber or Slack.
-        jobber: new JobberGraphQL({ apiUrl: 'http://127.0.0.1:9/api', version: '2025-04-16' }),
-        slack: new WebClient('xoxb-unused', { slackApiUrl: 'http://127.0.0.1:9/api/' }),
-        alertChannel: 'C0',
-      },
-      'foundation',
-    );
+    // Jobber and Slack point nowhere: these events never call them.
+    worker = await startWorker(buildDeps({ models }), 'foundation');
   });
   afterAll(async () => {
     await worker?.stop();

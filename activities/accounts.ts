@@ -1,0 +1,229 @@
+import { log } from '@temporalio/activity';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { WebClient } from '@slack/web-api';
+import type { Models } from '../src/db/models';
+import { upsertRecord, type JobberRecord } from '../src/db/records';
+import { JobberApiError, type JobberGraphQL, type QueryCost } from '../src/jobber/client';
+import { APP_DISCONNECT_MUTATION, CLIENTS_PAGE_QUERY, INVOICES_PAGE_QUERY, JOBS_PAGE_QUERY } from '../src/jobber/queries';
+import { OAuthError, type JobberOAuth } from '../src/accounts/oauth';
+import { AccountNotConnectedError, StaleTokenVersionError, type TokenStore } from '../src/accounts/token-store';
+import { sendAlertOnce } from '../src/slack/alerts';
+import { accountWorkflowId, refreshAccessTokenUpdate, type DisconnectRequest, type RecordKind } from '../workflows/definitions';
+
+export interface AccountDeps {
+  models: Models;
+  tokens: TokenStore;
+  jobber: JobberGraphQL;
+  oauth: JobberOAuth;
+  slack: WebClient;
+  alertChannel: string;
+  /** To ask an account's workflow for a refresh when Jobber answers 401. */
+  temporal?: Client;
+}
+
+export interface TokenInfo {
+  status: 'connected' | 'disconnected' | 'broken' | 'unknown';
+  version?: number;
+  expiresAt?: string;
+  reason?: string;
+}
+
+async function tokenInfoOf(models: Models, accountId: string): Promise<TokenInfo> {
+  const doc = await models.Connection.findById(accountId, { status: 1, tokenVersion: 1, accessTokenExpiresAt: 1, statusReason: 1 }).lean();
+  if (!doc) return { status: 'unknown' };
+  return {
+    status: doc.status,
+    version: doc.tokenVersion,
+    expiresAt: doc.accessTokenExpiresAt?.toISOString(),
+    reason: doc.statusReason ?? undefined,
+  };
+}
+
+/**
+ * Runs a Jobber call with the account's access token. On 401 it asks the account's workflow to
+ * refresh (the workflow is the only writer of tokens; concurrent askers share one refresh), then
+ * tries once more with the new token.
+ */
+export async function withAccessToken<T>(deps: AccountDeps, accountId: string, call: (accessToken: string) => Promise<T>): Promise<T> {
+  const first = await deps.tokens.read(accountId);
+  try {
+    return await call(first.accessToken);
+  } catch (err) {
+    if (!(err instanceof JobberApiError && err.kind === 'unauthorized') || !deps.temporal) throw err;
+    try {
+      await deps.temporal.workflow
+        .getHandle(accountWorkflowId(accountId))
+        .executeUpdate(refreshAccessTokenUpdate, { args: [{ staleVersion: first.version }] });
+    } catch (updateErr) {
+      if (updateErr instanceof WorkflowNotFoundError) throw err;
+      throw new AccountNotConnectedError(accountId, `not refreshable (${(updateErr as Error).message})`);
+    }
+    return call((await deps.tokens.read(accountId)).accessToken);
+  }
+}
+
+const PAGE_QUERIES: Record<RecordKind, string> = { client: CLIENTS_PAGE_QUERY, job: JOBS_PAGE_QUERY, invoice: INVOICES_PAGE_QUERY };
+const PLURAL: Record<RecordKind, 'clients' | 'jobs' | 'invoices'> = { client: 'clients', job: 'jobs', invoice: 'invoices' };
+const DEFAULT_PAGE = 25;
+
+/** The largest page whose cost stays within half the bucket, so webhooks keep their share. */
+export function pageSizeFor(cost: QueryCost | undefined, first: number): number {
+  if (!cost || cost.requestedQueryCost <= 0) return first;
+  const perRecord = cost.requestedQueryCost / first;
+  return Math.max(1, Math.min(100, Math.floor((cost.throttleStatus.maximumAvailable * 0.5) / perRecord)));
+}
+
+export function createAccountActivities(deps: AccountDeps, convert: (err: unknown) => unknown) {
+  const { models, tokens } = deps;
+
+  const alertOperators = async (accountId: string, key: string, text: string) => {
+    const connection = await models.Connection.findById(accountId, { slackChannel: 1 }).lean();
+    await sendAlertOnce(deps, {
+      key,
+      accountId,
+      channel: connection?.slackChannel || deps.alertChannel,
+      owner: key,
+      message: { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `:warning: ${text}` } }] },
+    });
+  };
+
+  return {
+    async tokenInfo(accountId: string): Promise<TokenInfo> {
+      return tokenInfoOf(models, accountId);
+    },
+
+    /**
+     * Spends the refresh token and saves the rotated pair with a compare-and-swap on the version,
+     * before anything can use it. Idempotent: a retry after the save finds the version moved on
+     * and returns it instead of spending a token that is already dead.
+     */
+    async refreshTokens(input: { accountId: string; expectedVersion: number }): Promise<TokenInfo> {
+      const { accountId } = input;
+      let current;
+      try {
+        current = await tokens.read(accountId);
+      } catch (err) {
+        if (err instanceof AccountNotConnectedError) return tokenInfoOf(models, accountId);
+        throw err;
+      }
+      if (current.version !== input.expectedVersion) return tokenInfoOf(models, accountId);
+      const { marked, interrupted } = await tokens.markRefreshStarted(accountId, current.version);
+      if (!marked) return tokenInfoOf(models, accountId);
+      let pair;
+      try {
+        pair = await deps.oauth.refresh(current.refreshToken);
+      } catch (err) {
+        if (!(err instanceof OAuthError) || !err.permanent) throw err;
+        const reason = interrupted
+          ? 'a token refresh was interrupted before its answer could be saved; reconnect the account'
+          : `Jobber refused the refresh token (${err.message}); reconnect the account`;
+        await tokens.purge(accountId, 'broken', reason);
+        log.warn('account broken: refresh token refused', { accountId });
+        const doc = await models.Connection.findById(accountId, { name: 1, connectedAt: 1 }).lean();
+        await alertOperators(
+          accountId,
+          `account-broken/${accountId}/${doc?.connectedAt?.getTime() ?? 0}`,
+          `Jobber account ${doc?.name || accountId} lost its connection: ${reason}.`,
+        );
+        return tokenInfoOf(models, accountId);
+      }
+      try {
+        await tokens.rotate(accountId, current.version, pair);
+      } catch (err) {
+        if (err instanceof StaleTokenVersionError) return tokenInfoOf(models, accountId);
+        throw err;
+      }
+      log.info('tokens refreshed', { accountId });
+      return tokenInfoOf(models, accountId);
+    },
+
+    /**
+     * Disconnect. From our UI: call appDisconnect with a valid token (refreshing first if the access
+     * token is expired), then purge; a failed call still purges. From APP_DISCONNECT: purge only.
+     */
+    async disconnectAccount(input: { accountId: string } & DisconnectRequest): Promise<{ purged: boolean; calledJobber: boolean }> {
+      const { accountId } = input;
+      let calledJobber = false;
+      if (input.callJobber) {
+        try {
+          let current = await tokens.read(accountId);
+          if (current.expiresAt && current.expiresAt.getTime() < Date.now() + 30_000) {
+            await tokens.rotate(accountId, current.version, await deps.oauth.refresh(current.refreshToken));
+            current = await tokens.read(accountId);
+          }
+          calledJobber = true;
+          await deps.jobber.request({ accountId, accessToken: current.accessToken }, APP_DISCONNECT_MUTATION);
+        } catch (err) {
+          log.warn('appDisconnect failed; purging the tokens anyway', { accountId, error: (err as Error).message });
+        }
+      }
+      const purged = await tokens.purge(accountId, 'disconnected', input.reason, {
+        connectedBefore: input.occurredAt ? new Date(input.occurredAt) : undefined,
+      });
+      return { purged, calledJobber };
+    },
+
+    /** Alerts once when an account that changes in Jobber has sent no webhook for too long. */
+    async checkSilence(input: { accountId: string; silentForMs: number }): Promise<{ silent: boolean }> {
+      const doc = await models.Connection.findById(input.accountId).lean();
+      if (!doc || doc.status !== 'connected') return { silent: false };
+      const since = doc.lastWebhookAt ?? doc.connectedAt ?? new Date(0);
+      if (Date.now() - since.getTime() < input.silentForMs) return { silent: false };
+      const healed = await Promise.all(
+        [models.Client, models.Job, models.Invoice].map((m) =>
+          (m as typeof models.Client).countDocuments({ accountId: input.accountId, updatedAt: { $gt: since } }),
+        ),
+      );
+      if (healed.every((n) => n === 0)) return { silent: false };
+      await alertOperators(
+        input.accountId,
+        `account-silent/${input.accountId}/${since.getTime()}`,
+        `Jobber account ${doc.name || input.accountId} changed but sent no webhook since ${since.toISOString()}: check that its webhooks are enabled.`,
+      );
+      return { silent: true };
+    },
+
+    /** One page of a backfill or reconciliation, stored through the ordered upsert; never alerts. */
+    async syncPage(input: { accountId: string; kind: RecordKind; after?: string; pageSize?: number; updatedSince?: string }): Promise<{
+      count: number;
+      hasNextPage: boolean;
+      endCursor?: string;
+      nextPageSize: number;
+    }> {
+      const first = input.pageSize ?? DEFAULT_PAGE;
+      const variables: Record<string, unknown> = { first, after: input.after ?? null };
+      if (input.updatedSince) {
+        if (input.kind === 'job') variables.sort = [{ key: 'UPDATED_AT', direction: 'DESCENDING' }];
+        else variables.filter = { updatedAt: { after: input.updatedSince } };
+      }
+      type Page = { nodes: JobberRecord[]; pageInfo: { endCursor: string | null; hasNextPage: boolean } };
+      let result: { data: Record<string, Page>; cost?: QueryCost };
+      try {
+        result = await withAccessToken(deps, input.accountId, (accessToken) =>
+          deps.jobber.request<Record<string, Page>>({ accountId: input.accountId, accessToken }, PAGE_QUERIES[input.kind], variables),
+        );
+      } catch (err) {
+        throw convert(err);
+      }
+      const page = result.data[PLURAL[input.kind]]!;
+      let count = 0;
+      let reachedOlder = false;
+      for (const node of page.nodes) {
+        if (input.updatedSince && input.kind === 'job' && node.updatedAt < input.updatedSince) {
+          reachedOlder = true;
+          break;
+        }
+        await upsertRecord(models, input.kind, input.accountId, node);
+        count++;
+      }
+      await models.Connection.updateOne({ _id: input.accountId }, { $set: { lastSyncAt: new Date() } });
+      return {
+        count,
+        hasNextPage: page.pageInfo.hasNextPage && !reachedOlder,
+        endCursor: page.pageInfo.endCursor ?? undefined,
+        nextPageSize: pageSizeFor(result.cost, first),
+      };
+    },
+  };
+}
+

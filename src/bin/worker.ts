@@ -1,0 +1,34 @@
+import { NativeConnection } from '@temporalio/worker';
+import { loadConfig } from '../config';
+import { createLogger } from '../logger';
+import { createActivityDeps } from '../services';
+import { installRuntime } from '../temporal/runtime';
+import { createWorker } from '../temporal/worker';
+
+async function main() {
+  const logger = createLogger({ name: 'worker' });
+  const config = loadConfig();
+  // The SDK shuts the worker down on SIGINT/SIGTERM: in-flight tasks finish, then run() returns.
+  installRuntime(logger, { metricsBindAddress: `0.0.0.0:${process.env.METRICS_PORT || '9464'}` });
+  const { deps, close } = await createActivityDeps(config);
+  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const worker = await createWorker({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    deps,
+    workflowBundlePath: process.env.WORKFLOW_BUNDLE_PATH || undefined,
+  });
+  logger.info({ taskQueue: config.temporal.taskQueue }, 'worker running');
+  try {
+    await worker.run();
+  } finally {
+    await connection.close();
+    await close();
+  }
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,184 @@
+import {
+  allHandlersFinished,
+  ApplicationFailure,
+  condition,
+  continueAsNew,
+  executeChild,
+  log,
+  ParentClosePolicy,
+  proxyActivities,
+  setHandler,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import {
+  accountStateQuery,
+  backfillWorkflowId,
+  disconnectSignal,
+  reconnectedSignal,
+  refreshAccessTokenUpdate,
+  syncNowSignal,
+  type AccountWorkflowInput,
+  type AccountWorkflowState,
+  type DisconnectRequest,
+} from './definitions';
+import { backfillWorkflow } from './backfill';
+
+const { tokenInfo, disconnectAccount, checkSilence } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute', backoffCoefficient: 2 },
+});
+
+/** A refresh retries transient failures for a long time: the account must not be given up lightly. */
+const { refreshTokens } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '2 seconds', maximumInterval: '2 minutes', backoffCoefficient: 2 },
+});
+
+const MINUTE = 60_000;
+const DEFAULT_TIMING = { refreshAheadMs: 5 * MINUTE, reconcileEveryMs: 6 * 60 * MINUTE, silenceAlertMs: 72 * 60 * MINUTE, maxHistoryEvents: 5000 };
+
+/**
+ * One per connected account, id `jobber-account/<id>`. The only writer of the account's tokens:
+ * it refreshes ahead of expiry and on demand (the refresh Update), handles disconnects from both
+ * sides, runs the initial backfill and the periodic reconciliation. No token ever enters its
+ * history: activities read and write tokens in MongoDB; the workflow only sees versions and times.
+ */
+export async function accountWorkflow(input: AccountWorkflowInput): Promise<AccountWorkflowState> {
+  const { accountId } = input;
+  const timing = { ...DEFAULT_TIMING, ...input.timing };
+  const state: AccountWorkflowState = {
+    status: 'connected',
+    tokenVersion: -1,
+    refreshes: input.carried?.refreshes ?? 0,
+    lastRefreshAt: input.carried?.lastRefreshAt,
+    backfill: input.carried?.backfill ?? 'pending',
+    lastReconcileAt: input.carried?.lastReconcileAt,
+  };
+  let disconnect: DisconnectRequest | undefined;
+  let reload = true;
+  let syncRequested = false;
+  let refreshing: Promise<void> | undefined;
+
+  const applyInfo = (info: Awaited<ReturnType<typeof tokenInfo>>) => {
+    state.status = info.status === 'connected' ? 'connected' : info.status === 'broken' ? 'broken' : 'disconnected';
+    if (info.version !== undefined) state.tokenVersion = info.version;
+    state.accessTokenExpiresAt = info.expiresAt;
+    state.reason = info.reason;
+  };
+
+  /** One refresh at a time: every caller during a refresh awaits the same one. */
+  const refresh = (): Promise<void> => {
+    refreshing ??= (async () => {
+      try {
+        const result = await refreshTokens({ accountId, expectedVersion: state.tokenVersion });
+        applyInfo(result);
+        if (result.status === 'connected') {
+          state.refreshes++;
+          state.lastRefreshAt = new Date().toISOString();
+        }
+      } finally {
+        refreshing = undefined;
+      }
+    })();
+    return refreshing;
+  };
+
+  setHandler(accountStateQuery, () => state);
+  setHandler(disconnectSignal, (request) => {
+    // A UI disconnect (which calls Jobber) wins over a webhook's purge-only request.
+    if (!disconnect || request.callJobber) disconnect = request;
+  });
+  setHandler(reconnectedSignal, () => {
+    reload = true;
+    disconnect = undefined;
+    state.backfill = 'pending';
+  });
+  setHandler(syncNowSignal, () => {
+    syncRequested = true;
+  });
+  setHandler(
+    refreshAccessTokenUpdate,
+    async ({ staleVersion }) => {
+      if (state.tokenVersion <= staleVersion && state.status === 'connected') await refresh();
+      if (state.status !== 'connected') {
+        throw ApplicationFailure.nonRetryable(`account is ${state.status}`, 'AccountDisconnected');
+      }
+      return { version: state.tokenVersion };
+    },
+    {
+      validator: ({ staleVersion }) => {
+        if (!Number.isInteger(staleVersion)) throw new Error('staleVersion must be an integer');
+      },
+    },
+  );
+
+  for (;;) {
+    if (reload) {
+      reload = false;
+      applyInfo(await tokenInfo(accountId));
+    }
+    if (disconnect) {
+      if (refreshing) await refreshing;
+      const request = disconnect;
+      const { purged } = await disconnectAccount({ accountId, ...request });
+      log.info('account disconnected', { accountId, callJobber: request.callJobber, purged });
+      if (purged || !request.occurredAt) {
+        applyInfo(await tokenInfo(accountId));
+        if (state.status !== 'connected') return state;
+      }
+      disconnect = undefined; // a stale APP_DISCONNECT: the newer connection stays
+    }
+    if (state.status !== 'connected') {
+      // Broken (dead refresh token) or disconnected: wait for a reconnect or a disconnect request.
+      await condition(() => reload || disconnect !== undefined);
+      continue;
+    }
+
+    if (state.backfill === 'pending' || syncRequested) {
+      const full = state.backfill === 'pending';
+      syncRequested = false;
+      state.backfill = full ? 'running' : state.backfill;
+      const since = full ? undefined : state.lastReconcileAt;
+      const startedAt = new Date().toISOString();
+      await executeChild(backfillWorkflow, {
+        workflowId: backfillWorkflowId(accountId, `${full ? 'initial' : 'sync'}-${uuid4().slice(0, 8)}`),
+        args: [{ accountId, updatedSince: since }],
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        staticSummary: full ? 'initial backfill' : 'sync',
+      });
+      state.backfill = 'done';
+      state.lastReconcileAt = startedAt;
+    }
+
+    const now = Date.now();
+    const expiresAt = state.accessTokenExpiresAt ? Date.parse(state.accessTokenExpiresAt) : now;
+    const refreshIn = Math.max(1000, expiresAt - timing.refreshAheadMs - now);
+    const reconcileAt = (state.lastReconcileAt ? Date.parse(state.lastReconcileAt) : now) + timing.reconcileEveryMs;
+    const reconcileIn = Math.max(1000, reconcileAt - now);
+    const woke = await condition(() => reload || disconnect !== undefined || syncRequested, Math.min(refreshIn, reconcileIn));
+    if (!woke) {
+      if (Date.now() >= expiresAt - timing.refreshAheadMs) await refresh();
+      if (Date.now() >= reconcileAt && state.status === 'connected') {
+        syncRequested = true;
+        await checkSilence({ accountId, silentForMs: timing.silenceAlertMs });
+      }
+    }
+
+    const info = workflowInfo();
+    if ((info.continueAsNewSuggested || info.historyLength > timing.maxHistoryEvents) && !disconnect && !reload) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof accountWorkflow>({
+        accountId,
+        timing: input.timing,
+        carried: {
+          backfill: state.backfill === 'running' ? 'pending' : state.backfill,
+          lastReconcileAt: state.lastReconcileAt,
+          refreshes: state.refreshes,
+          lastRefreshAt: state.lastRefreshAt,
+        },
+      });
+    }
+  }
+}

@@ -1,0 +1,44 @@
+import { continueAsNew, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { BackfillInput } from './definitions';
+import type { RecordKind } from './definitions';
+
+const { syncPage } = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 30 },
+});
+
+const ORDER: RecordKind[] = ['client', 'job', 'invoice'];
+const PAGES_PER_RUN = 200;
+
+/**
+ * Pages through an account's clients, jobs and invoices (Relay cursors) into MongoDB through the
+ * same ordered upsert as webhooks, never alerting. Its position (kind + cursor) is its state: a
+ * retry or a continue-as-new resumes from the last page stored. With `updatedSince` it reconciles.
+ */
+export async function backfillWorkflow(input: BackfillInput): Promise<{ records: number; pages: number }> {
+  const kinds = input.kinds ?? ORDER;
+  let position = input.position ?? { kind: kinds[0]!, done: [] as RecordKind[] };
+  let pageSize = input.pageSize;
+  let records = 0;
+  let pages = 0;
+
+  while (position.kind) {
+    const page = await syncPage({ accountId: input.accountId, kind: position.kind, after: position.after, pageSize, updatedSince: input.updatedSince });
+    records += page.count;
+    pages++;
+    pageSize = page.nextPageSize;
+    if (page.hasNextPage) {
+      position = { ...position, after: page.endCursor };
+    } else {
+      const done = [...position.done, position.kind];
+      const next = kinds.find((k) => !done.includes(k));
+      if (!next) break;
+      position = { kind: next, done };
+    }
+    if (pages >= PAGES_PER_RUN || workflowInfo().continueAsNewSuggested) {
+      await continueAsNew<typeof backfillWorkflow>({ ...input, position, pageSize });
+    }
+  }
+  return { records, pages };
+}
