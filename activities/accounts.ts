@@ -117,7 +117,9 @@ export function createAccountActivities(deps: AccountDeps, convert: (err: unknow
         const reason = interrupted
           ? 'a token refresh was interrupted before its answer could be saved; reconnect the account'
           : `Jobber refused the refresh token (${err.message}); reconnect the account`;
-        await tokens.purge(accountId, 'broken', reason);
+        if (!(await tokens.purge(accountId, 'broken', reason, { expectedVersion: current.version }))) {
+          return tokenInfoOf(models, accountId); // disconnected or reconnected meanwhile
+        }
         log.warn('account broken: refresh token refused', { accountId });
         const doc = await models.Connection.findById(accountId, { name: 1, connectedAt: 1 }).lean();
         await alertOperators(

@@ -77,7 +77,7 @@ const PERMANENT_SLACK_ERRORS = new Set([
 function slackFailure(err: unknown): unknown {
   const details = [{ attempt: attempt() }];
   if (err instanceof AlertInFlightError) {
-    return ApplicationFailure.create({ type: FailureType.alertInFlight, message: err.message, nextRetryDelay: 15_000, details });
+    return ApplicationFailure.create({ type: FailureType.alertInFlight, message: err.message, nextRetryDelay: 2_000, details });
   }
   const code = (err as { code?: string }).code;
   if (code === ErrorCode.RateLimitedError) {

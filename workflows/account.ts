@@ -131,9 +131,9 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
       disconnect = undefined; // a stale APP_DISCONNECT: the newer connection stays
     }
     if (state.status !== 'connected') {
-      // Broken (dead refresh token) or disconnected: wait for a reconnect or a disconnect request.
-      await condition(() => reload || disconnect !== undefined);
-      continue;
+      // Disconnected, or broken (dead refresh token): nothing left to do. A reconnect starts a new
+      // run through signal-with-start, so no workflow lingers for an account we cannot use.
+      return state;
     }
 
     if (state.backfill === 'pending' || syncRequested) {
@@ -143,7 +143,7 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
       const since = full ? undefined : state.lastReconcileAt;
       const startedAt = new Date().toISOString();
       await executeChild(backfillWorkflow, {
-        workflowId: backfillWorkflowId(accountId, `${full ? 'initial' : 'sync'}-${uuid4().slice(0, 8)}`),
+        workflowId: backfillWorkflowId(workflowInfo().workflowId, `${full ? 'initial' : 'sync'}-${uuid4().slice(0, 8)}`),
         args: [{ accountId, updatedSince: since }],
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
         staticSummary: full ? 'initial backfill' : 'sync',

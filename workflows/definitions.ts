@@ -28,16 +28,35 @@ export interface JobberEvent {
 }
 
 const GID = /^gid:\/\/Jobber\/[A-Za-z]+\/(\d+)$/;
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+/**
+ * Base64 to ASCII. Written out because ids must come out the same in Node (ingress, client) and
+ * in the workflow sandbox, which has neither Buffer nor atob.
+ */
+function base64Ascii(encoded: string): string | undefined {
+  const clean = encoded.replace(/-/g, '+').replace(/_/g, '/').replace(/=+$/, '');
+  let bits = 0;
+  let value = 0;
+  let out = '';
+  for (const char of clean) {
+    const index = B64.indexOf(char);
+    if (index < 0) return undefined;
+    value = (value << 6) | index;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += String.fromCharCode((value >> bits) & 0xff);
+    }
+  }
+  return out;
+}
 
 /** `gid://Jobber/Client/123` (base64) reads as `123`; anything else is kept as it came. */
-function readableId(encoded: string): string {
-  try {
-    const match = GID.exec(atob(encoded));
-    if (match) return match[1]!;
-  } catch {
-    // not base64: keep the raw id
-  }
-  return encoded;
+export function readableId(encoded: string): string {
+  const decoded = base64Ascii(encoded);
+  const match = decoded === undefined ? null : GID.exec(decoded);
+  return match ? match[1]! : encoded;
 }
 
 /** The workflow id of an event: deterministic, so a resent webhook maps to the same workflow. */
@@ -121,4 +140,5 @@ export interface BackfillInput {
   pageSize?: number;
 }
 
-export const backfillWorkflowId = (accountId: string, runTag: string): string => `jobber-backfill/${readableId(accountId)}/${runTag}`;
+/** Children of the account workflow are named after it: `jobber-account/7/backfill/initial-1a2b3c4d`. */
+export const backfillWorkflowId = (accountWorkflowId: string, runTag: string): string => `${accountWorkflowId}/backfill/${runTag}`;

@@ -99,17 +99,19 @@ export class TokenStore {
 
   /**
    * Forgets the tokens (disconnect or a dead refresh token). Idempotent. With `connectedBefore`,
-   * a connection made after that instant is left alone: a late APP_DISCONNECT must not undo a reconnect.
+   * a connection made after that instant is left alone: a late APP_DISCONNECT must not undo a
+   * reconnect. With `expectedVersion`, only that live generation of tokens is purged.
    */
   async purge(
     accountId: string,
     status: 'disconnected' | 'broken',
     reason: string,
-    options: { connectedBefore?: Date; now?: Date } = {},
+    options: { connectedBefore?: Date; expectedVersion?: number; now?: Date } = {},
   ): Promise<boolean> {
-    const filter = options.connectedBefore
-      ? { _id: accountId, $or: [{ connectedAt: null }, { connectedAt: { $lt: options.connectedBefore } }] }
-      : { _id: accountId };
+    const filter: Record<string, unknown> = { _id: accountId };
+    if (options.connectedBefore) filter.$or = [{ connectedAt: null }, { connectedAt: { $lt: options.connectedBefore } }];
+    // Only a live connection at that version may become broken: never overwrite a disconnect.
+    if (options.expectedVersion !== undefined) Object.assign(filter, { status: 'connected', tokenVersion: options.expectedVersion });
     const now = options.now ?? new Date();
     const result = await this.models.Connection.updateOne(
       filter,

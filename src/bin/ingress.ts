@@ -7,8 +7,8 @@ import { onShutdown } from './shutdown';
 async function main() {
   const logger = createLogger({ name: 'ingress' });
   const config = loadConfig();
-  const { connection: mongo } = await connectDatabase(config.mongoUrl);
-  const ingress = await startIngress(config, logger, { mongo });
+  const { connection: mongo, models } = await connectDatabase(config.mongoUrl);
+  const ingress = await startIngress(config, logger, { mongo, models });
   onShutdown(logger, async () => {
     await ingress.close();
     await mongo.close();

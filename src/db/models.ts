@@ -75,6 +75,8 @@ const jobSchema = new Schema(
     endAt: Date,
     completedAt: Date,
     clientId: { type: String, index: true },
+    /** As Jobber named the client when the job was fetched: alerts need it before the client syncs. */
+    clientName: String,
   },
   { versionKey: false, collection: 'jobs' },
 );
@@ -93,6 +95,7 @@ const invoiceSchema = new Schema(
     invoiceBalance: Number,
     paymentsTotal: Number,
     clientId: { type: String, index: true },
+    clientName: String,
     jobIds: [String],
   },
   { versionKey: false, collection: 'invoices' },

@@ -45,6 +45,7 @@ export function toDocument(kind: RecordKind, accountId: string, record: JobberRe
         endAt: date(j.endAt),
         completedAt: date(j.completedAt),
         clientId: j.client.id,
+        clientName: j.client.name,
       };
     }
     case 'invoice': {
@@ -62,6 +63,7 @@ export function toDocument(kind: RecordKind, accountId: string, record: JobberRe
         invoiceBalance: i.amounts?.invoiceBalance,
         paymentsTotal: i.amounts?.paymentsTotal,
         clientId: i.client?.id,
+        clientName: i.client?.name,
         jobIds: i.jobs.nodes.map((n) => n.id),
       };
     }

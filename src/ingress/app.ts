@@ -24,11 +24,14 @@ export interface IngressDeps {
   webhookBodyLimit?: string;
   /** Jobber wants an answer within a second: give Temporal this long, then answer 503. */
   temporalDeadlineMs?: number;
+  /** Signs cookies (OAuth state, Manage App session). */
+  sessionSecret?: string;
 }
 
 /** The ingress app; listened on by src/bin/ingress.ts, driven by supertest in tests. */
 export function createApp(deps: IngressDeps): Koa {
   const app = new Koa({ proxy: true });
+  if (deps.sessionSecret) app.keys = [deps.sessionSecret];
   const { logger } = deps;
 
   // Request id and one central error handler: 4xx say what is wrong, 5xx say nothing internal.

@@ -4,12 +4,21 @@ import type Router from '@koa/router';
 import type mongoose from 'mongoose';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
+import type { Models } from '../db/models';
+import { TokenCipher } from '../crypto/tokens';
+import { TokenStore } from '../accounts/token-store';
+import { AccountControl } from '../accounts/control';
+import { createOAuth } from '../services';
+import type { AccountTiming } from '../../workflows/definitions';
 import { createApp } from './app';
+import { createAuthRouter } from './auth-routes';
+import { createManageRouter, messagePage } from './manage-routes';
 import { IngressMetrics } from './metrics';
 
 export interface RunningIngress {
   server: Server;
   client: Client;
+  control: AccountControl;
   /** Stops accepting, lets in-flight requests finish, then closes the Temporal connection. */
   close(): Promise<void>;
 }
@@ -21,29 +30,39 @@ export interface RunningIngress {
 export async function startIngress(
   config: Config,
   logger: Logger,
-  options: { mongo?: mongoose.Connection; routers?: (client: Client) => Router[] } = {},
+  options: { mongo: mongoose.Connection; models: Models; accountTiming?: AccountTiming; extraRouters?: (client: Client) => Router[] },
 ): Promise<RunningIngress> {
   const connection = Connection.lazy({ address: config.temporal.address, connectTimeout: 2000 });
   const client = new Client({ connection, namespace: config.temporal.namespace });
+  const control = new AccountControl(client, config.temporal.taskQueue, options.accountTiming);
+  const tokens = new TokenStore(options.models, new TokenCipher(config.tokenEncryptionKey));
   const metrics = new IngressMetrics({ processMetrics: true });
   const app = createApp({
     temporal: { client, taskQueue: config.temporal.taskQueue },
     jobberClientSecret: config.jobber.clientSecret,
+    sessionSecret: config.sessionSecret,
     logger,
     metrics,
-    routers: options.routers?.(client),
+    routers: [
+      createAuthRouter({
+        oauth: createOAuth(config),
+        tokens,
+        jobber: { apiUrl: config.jobber.apiUrl, graphqlVersion: config.jobber.graphqlVersion },
+        onConnected: (account) => control.connected(account.id),
+        page: messagePage,
+        logger,
+      }),
+      createManageRouter({ models: options.models, control, sessionSecret: config.sessionSecret }),
+      ...(options.extraRouters?.(client) ?? []),
+    ],
     readiness: {
       temporal: () =>
         connection.withDeadline(Date.now() + 1000, async () => {
           await connection.workflowService.getSystemInfo({});
         }),
-      ...(options.mongo
-        ? {
-            mongodb: async () => {
-              await options.mongo!.db!.admin().ping();
-            },
-          }
-        : {}),
+      mongodb: async () => {
+        await options.mongo.db!.admin().ping();
+      },
     },
   });
   const server = await new Promise<Server>((resolve, reject) => {
@@ -55,6 +74,7 @@ export async function startIngress(
   return {
     server,
     client,
+    control,
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

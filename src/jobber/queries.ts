@@ -31,7 +31,7 @@ export const JOB_FIELDS = /* GraphQL */ `
     startAt
     endAt
     completedAt
-    client { id }
+    client { id name }
     jobberWebUri
     createdAt
     updatedAt
@@ -51,7 +51,7 @@ export const INVOICE_FIELDS = /* GraphQL */ `
     dueDate
     receivedDate
     amounts { total subtotal invoiceBalance paymentsTotal }
-    client { id }
+    client { id name }
     jobs(first: ${INVOICE_JOBS_PAGE}) { nodes { id } }
     jobberWebUri
     createdAt
@@ -155,7 +155,7 @@ export interface JobberJobRecord {
   startAt: string | null;
   endAt: string | null;
   completedAt: string | null;
-  client: { id: string };
+  client: { id: string; name: string };
   jobberWebUri: string;
   createdAt: string;
   updatedAt: string;
@@ -170,7 +170,7 @@ export interface JobberInvoiceRecord {
   dueDate: string | null;
   receivedDate: string | null;
   amounts: { total: number; subtotal: number; invoiceBalance: number; paymentsTotal: number } | null;
-  client: { id: string } | null;
+  client: { id: string; name: string } | null;
   jobs: { nodes: { id: string }[] };
   jobberWebUri: string;
   createdAt: string;

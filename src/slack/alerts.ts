@@ -36,31 +36,38 @@ export interface ClientLike {
   companyName?: string | null;
 }
 
-export function clientName(client: ClientLike | null | undefined): string {
-  if (!client) return 'Unknown client';
-  const person = [client.firstName, client.lastName].filter(Boolean).join(' ');
-  return client.companyName || person || 'Unknown client';
+/** The synced client's name, else the name Jobber gave with the job or invoice. */
+export function clientName(client: ClientLike | null | undefined, fallback?: string | null): string {
+  const person = client ? [client.firstName, client.lastName].filter(Boolean).join(' ') : '';
+  return client?.companyName || person || fallback || 'Unknown client';
 }
 
 export function jobCreatedMessage(
-  job: { _id: string; jobNumber?: number | null; title?: string | null; total?: number | null; jobberWebUri?: string | null },
+  job: { _id: string; jobNumber?: number | null; title?: string | null; total?: number | null; jobberWebUri?: string | null; clientName?: string | null },
   client: ClientLike | null,
 ): AlertMessage {
   return message(
     `New job #${job.jobNumber ?? '?'}: ${job.title || 'Untitled'}`,
-    [['Client', clientName(client)], ['Total', money(job.total)]],
+    [['Client', clientName(client, job.clientName)], ['Total', money(job.total)]],
     job.jobberWebUri ?? undefined,
     alertKey('job-created', job._id),
   );
 }
 
 export function invoicePaidMessage(
-  invoice: { _id: string; invoiceNumber?: string | null; total?: number | null; paymentsTotal?: number | null; jobberWebUri?: string | null },
+  invoice: {
+    _id: string;
+    invoiceNumber?: string | null;
+    total?: number | null;
+    paymentsTotal?: number | null;
+    jobberWebUri?: string | null;
+    clientName?: string | null;
+  },
   client: ClientLike | null,
 ): AlertMessage {
   return message(
     `Invoice #${invoice.invoiceNumber ?? '?'} paid`,
-    [['Client', clientName(client)], ['Amount', money(invoice.paymentsTotal ?? invoice.total)]],
+    [['Client', clientName(client, invoice.clientName)], ['Amount', money(invoice.paymentsTotal ?? invoice.total)]],
     invoice.jobberWebUri ?? undefined,
     alertKey('invoice-paid', invoice._id),
   );

@@ -25,7 +25,7 @@ export async function startWorker(deps: ActivityDeps, name: string): Promise<Run
     worker,
     taskQueue,
     async stop() {
-      worker.shutdown();
+      if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
       await connection.close();
     },

@@ -1,0 +1,65 @@
+import type { Client } from '@temporalio/client';
+import { TypedSearchAttributes } from '@temporalio/common';
+import type { accountWorkflow } from '../../workflows';
+import {
+  accountStateQuery,
+  accountWorkflowId,
+  disconnectSignal,
+  reconnectedSignal,
+  SEARCH_ATTRIBUTES,
+  syncNowSignal,
+  type AccountTiming,
+  type AccountWorkflowInput,
+  type DisconnectRequest,
+  type AccountWorkflowState,
+} from '../../workflows/definitions';
+
+/** What the web surfaces (OAuth callback, Manage App, Slack) ask of an account's workflow. */
+export class AccountControl {
+  constructor(
+    private readonly client: Client,
+    private readonly taskQueue: string,
+    private readonly timing?: AccountTiming,
+  ) {}
+
+  private startOptions(accountId: string) {
+    return {
+      taskQueue: this.taskQueue,
+      workflowId: accountWorkflowId(accountId),
+      args: [{ accountId, timing: this.timing }] as [AccountWorkflowInput],
+      typedSearchAttributes: new TypedSearchAttributes([{ key: SEARCH_ATTRIBUTES.accountId, value: accountId }]),
+      staticSummary: `Jobber account ${accountId}`,
+    };
+  }
+
+  /** After a connection is stored: start the account's workflow, or tell the running one. */
+  async connected(accountId: string): Promise<void> {
+    await this.client.workflow.signalWithStart<typeof accountWorkflow, []>('accountWorkflow', {
+      ...this.startOptions(accountId),
+      signal: reconnectedSignal,
+      signalArgs: [],
+    });
+  }
+
+  /** Disconnect from our UI: the workflow calls appDisconnect, then purges. Waits for it (bounded). */
+  async disconnect(accountId: string, reason: string, waitMs = 15_000): Promise<void> {
+    const handle = await this.client.workflow.signalWithStart<typeof accountWorkflow, [DisconnectRequest]>('accountWorkflow', {
+      ...this.startOptions(accountId),
+      signal: disconnectSignal,
+      signalArgs: [{ callJobber: true, reason }],
+    });
+    await Promise.race([handle.result().catch(() => undefined), new Promise((r) => setTimeout(r, waitMs).unref())]);
+  }
+
+  async syncNow(accountId: string): Promise<void> {
+    await this.client.workflow.getHandle(accountWorkflowId(accountId)).signal(syncNowSignal);
+  }
+
+  async state(accountId: string): Promise<AccountWorkflowState | undefined> {
+    try {
+      return await this.client.workflow.getHandle(accountWorkflowId(accountId)).query(accountStateQuery);
+    } catch {
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,140 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import Router from '@koa/router';
+import bodyParser from '@koa/bodyparser';
+import type { Context } from 'koa';
+import type { Models } from '../db/models';
+import type { AccountControl } from '../accounts/control';
+import { SESSION_COOKIE } from './auth-routes';
+
+export interface ManageDeps {
+  models: Models;
+  control: AccountControl;
+  sessionSecret: string;
+}
+
+const esc = (s: unknown): string =>
+  String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+const when = (d: Date | null | undefined): string => (d ? new Date(d).toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : 'never');
+
+const STYLE = `
+body{font:15px/1.5 system-ui,-apple-system,Segoe UI,sans-serif;margin:0;background:#f4f6f8;color:#1f2a33}
+main{max-width:640px;margin:48px auto;padding:32px;background:#fff;border-radius:12px;box-shadow:0 1px 3px rgba(0,0,0,.12)}
+h1{font-size:22px;margin:0 0 4px}p.sub{color:#5b6b78;margin:0 0 24px}
+dl{display:grid;grid-template-columns:180px 1fr;gap:8px 16px;margin:0 0 28px}dt{color:#5b6b78}dd{margin:0}
+.ok{color:#1b7f3b;font-weight:600}.bad{color:#b42318;font-weight:600}
+.actions{display:flex;gap:12px;flex-wrap:wrap}form{margin:0}
+button,a.button{font:inherit;padding:9px 18px;border-radius:8px;border:1px solid #c5ced6;background:#fff;color:#1f2a33;cursor:pointer;text-decoration:none;display:inline-block}
+.primary{background:#0b6e4f;border-color:#0b6e4f;color:#fff}.danger{color:#b42318;border-color:#e4a9a3}`;
+
+export function renderPage(title: string, body: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>${esc(title)} · Jobber Sync</title><style>${STYLE}</style></head><body><main>${body}</main></body></html>`;
+}
+
+/** A page for the connect flow's outcomes (denied, expired link, failure, Marketplace connect). */
+export function messagePage(ctx: Context, page: { status: number; title: string; message: string }): void {
+  ctx.status = page.status;
+  ctx.type = 'html';
+  ctx.body = renderPage(
+    page.title,
+    `<h1>${esc(page.title)}</h1><p class="sub">${esc(page.message)}</p><div class="actions"><a class="button" href="/manage">Manage App</a><a class="button primary" href="/auth/jobber">Connect Jobber</a></div>`,
+  );
+}
+
+/**
+ * The Manage App page. The session is a signed httpOnly cookie naming the account; every state
+ * change is a POST carrying a token derived from the session (SameSite=Lax keeps other sites'
+ * POSTs from carrying the cookie; the token is the second lock).
+ */
+export function createManageRouter(deps: ManageDeps): Router {
+  const router = new Router();
+  const csrfFor = (accountId: string) => createHmac('sha256', deps.sessionSecret).update(`csrf:${accountId}`).digest('base64url');
+  const validCsrf = (accountId: string, token: unknown) => {
+    if (typeof token !== 'string') return false;
+    const a = Buffer.from(token);
+    const b = Buffer.from(csrfFor(accountId));
+    return a.length === b.length && timingSafeEqual(a, b);
+  };
+  const session = (ctx: Context) => ctx.cookies.get(SESSION_COOKIE, { signed: true });
+  const form = bodyParser({ enableTypes: ['form'], formLimit: '4kb' });
+
+  router.get('/manage', async (ctx) => {
+    const accountId = session(ctx);
+    const connection = accountId ? await deps.models.Connection.findById(accountId).lean() : null;
+    if (!accountId || !connection) {
+      ctx.type = 'html';
+      ctx.body = renderPage(
+        'Manage App',
+        `<h1>Jobber Sync</h1><p class="sub">Sync your Jobber clients, jobs and invoices, with Slack alerts for new jobs and paid invoices.</p>
+<div class="actions"><a class="button primary" href="/auth/jobber">Connect Jobber</a></div>`,
+      );
+      return;
+    }
+    const [clients, jobs, invoices, state] = await Promise.all([
+      deps.models.Client.countDocuments({ accountId, deletedAt: null }),
+      deps.models.Job.countDocuments({ accountId, deletedAt: null }),
+      deps.models.Invoice.countDocuments({ accountId, deletedAt: null }),
+      connection.status === 'connected' ? deps.control.state(accountId) : Promise.resolve(undefined),
+    ]);
+    const connected = connection.status === 'connected';
+    const health = connected
+      ? `<span class="ok">Healthy</span> · token valid until ${esc(when(connection.accessTokenExpiresAt))}${state ? ` · ${state.refreshes} refreshes` : ''}`
+      : `<span class="bad">${connection.status === 'broken' ? 'Broken' : 'Disconnected'}</span>${connection.statusReason ? ` · ${esc(connection.statusReason)}` : ''}`;
+    const csrf = csrfFor(accountId);
+    const actions = connected
+      ? `<form method="post" action="/sync"><input type="hidden" name="csrf" value="${csrf}"><button type="submit">Sync now</button></form>
+<form method="post" action="/disconnect"><input type="hidden" name="csrf" value="${csrf}"><button class="danger" type="submit">Disconnect</button></form>`
+      : `<a class="button primary" href="/auth/jobber">Connect Jobber</a>`;
+    ctx.type = 'html';
+    ctx.body = renderPage(
+      connection.name || 'Manage App',
+      `<h1>${esc(connection.name || accountId)}</h1><p class="sub">Jobber account connected to Jobber Sync</p>
+<dl>
+<dt>Status</dt><dd id="status">${connected ? 'Connected' : connection.status === 'broken' ? 'Broken' : 'Disconnected'}</dd>
+<dt>Connected since</dt><dd>${esc(when(connection.connectedAt))}</dd>
+<dt>Token health</dt><dd>${health}</dd>
+<dt>Last webhook</dt><dd>${esc(when(connection.lastWebhookAt))}</dd>
+<dt>Last sync</dt><dd>${esc(when(connection.lastSyncAt))}</dd>
+<dt>Records</dt><dd id="counts">${clients} clients · ${jobs} jobs · ${invoices} invoices${state?.backfill === 'running' ? ' (initial sync running)' : ''}</dd>
+</dl><div class="actions">${actions}</div>`,
+    );
+  });
+
+  const disconnect = async (ctx: Context, accountId: string) => {
+    await deps.control.disconnect(accountId, 'disconnected from the Manage App page');
+    ctx.cookies.set(SESSION_COOKIE, null, { signed: true, httpOnly: true, sameSite: 'lax' });
+    messagePage(ctx, { status: 200, title: 'Disconnected', message: 'Jobber Sync no longer has access to your Jobber account, and its tokens are deleted.' });
+  };
+
+  router.post('/disconnect', form, async (ctx) => {
+    const accountId = session(ctx);
+    if (!accountId) return messagePage(ctx, { status: 401, title: 'Not signed in', message: 'Connect Jobber first.' });
+    if (!validCsrf(accountId, (ctx.request.body as Record<string, unknown>)?.csrf)) ctx.throw(403, 'invalid form token; reload the page');
+    await disconnect(ctx, accountId);
+  });
+
+  // The seed apps' GET /disconnect: a link must not change state by itself (CSRF), so without the
+  // form token it shows the confirmation button; with it, it disconnects.
+  router.get('/disconnect', async (ctx) => {
+    const accountId = session(ctx);
+    if (!accountId) return messagePage(ctx, { status: 401, title: 'Not signed in', message: 'Connect Jobber first.' });
+    if (validCsrf(accountId, ctx.query.csrf)) return disconnect(ctx, accountId);
+    ctx.type = 'html';
+    ctx.body = renderPage(
+      'Disconnect',
+      `<h1>Disconnect Jobber?</h1><p class="sub">Jobber Sync will stop syncing and delete its access to your account.</p>
+<div class="actions"><form method="post" action="/disconnect"><input type="hidden" name="csrf" value="${csrfFor(accountId)}"><button class="danger" type="submit">Disconnect</button></form><a class="button" href="/manage">Cancel</a></div>`,
+    );
+  });
+
+  router.post('/sync', form, async (ctx) => {
+    const accountId = session(ctx);
+    if (!accountId) return messagePage(ctx, { status: 401, title: 'Not signed in', message: 'Connect Jobber first.' });
+    if (!validCsrf(accountId, (ctx.request.body as Record<string, unknown>)?.csrf)) ctx.throw(403, 'invalid form token; reload the page');
+    await deps.control.syncNow(accountId);
+    ctx.redirect('/manage');
+  });
+
+  return router;
+}

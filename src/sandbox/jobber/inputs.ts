@@ -1,0 +1,148 @@
+import { z } from 'zod';
+
+/** Values of Jobber's JobStatusTypeEnum (schema 2023-01). */
+export const JOB_STATUSES = [
+  'requires_invoicing', 'archived', 'late', 'today', 'upcoming', 'action_required', 'on_hold', 'unscheduled', 'active',
+] as const;
+/** Values of Jobber's InvoiceStatusTypeEnum. */
+export const INVOICE_STATUSES = ['draft', 'awaiting_payment', 'paid', 'past_due', 'bad_debt'] as const;
+/** Values of Jobber's JobTypeTypeEnum. */
+export const JOB_TYPES = ['ONE_OFF', 'RECURRING'] as const;
+
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export type InvoiceStatus = (typeof INVOICE_STATUSES)[number];
+export type JobType = (typeof JOB_TYPES)[number];
+
+/** Any date-time Date.parse understands, normalised to an ISO 8601 string in UTC. */
+export const isoDateTime = z
+  .string()
+  .refine((s) => !Number.isNaN(Date.parse(s)), { message: 'must be an ISO 8601 date-time' })
+  .transform((s) => new Date(s).toISOString());
+
+const money = z.number().finite();
+
+export const deliveryOptionsSchema = z
+  .object({
+    /** Extra identical copies of the webhook (at-least-once delivery). */
+    duplicates: z.number().int().min(0).max(20).optional(),
+    /** Wait this long before the first attempt. */
+    delayMs: z.number().int().min(0).max(600_000).optional(),
+    encoding: z.enum(['json', 'form']).optional(),
+    timestampField: z.enum(['occurredAt', 'occuredAt']).optional(),
+    /** Store signed, do not send; release with POST /admin/webhooks/release. */
+    hold: z.boolean().optional(),
+  })
+  .strict();
+export type DeliveryOptions = z.infer<typeof deliveryOptionsSchema>;
+
+/** What every write accepts besides the record's fields. */
+export const writeOptionsSchema = z.object({
+  webhook: z.boolean().optional(),
+  delivery: deliveryOptionsSchema.optional(),
+});
+export type WriteOptions = z.infer<typeof writeOptionsSchema>;
+
+const addressSchema = z
+  .object({
+    street: z.string().optional(),
+    street1: z.string().optional(),
+    street2: z.string().optional(),
+    city: z.string().optional(),
+    province: z.string().optional(),
+    postalCode: z.string().optional(),
+    country: z.string().optional(),
+  })
+  .strict();
+export type AddressInput = z.infer<typeof addressSchema>;
+
+export const clientInputSchema = z
+  .object({
+    firstName: z.string().optional(),
+    lastName: z.string().optional(),
+    companyName: z.string().nullable().optional(),
+    title: z.string().nullable().optional(),
+    isCompany: z.boolean().optional(),
+    isArchived: z.boolean().optional(),
+    isLead: z.boolean().optional(),
+    emails: z
+      .array(z.object({ address: z.string(), primary: z.boolean().optional(), description: z.string().optional() }).strict())
+      .optional(),
+    phones: z
+      .array(
+        z
+          .object({
+            number: z.string(),
+            primary: z.boolean().optional(),
+            description: z.string().optional(),
+            smsAllowed: z.boolean().optional(),
+          })
+          .strict(),
+      )
+      .optional(),
+    billingAddress: addressSchema.nullable().optional(),
+  })
+  .strict();
+export type ClientInput = z.infer<typeof clientInputSchema>;
+
+export const jobInputSchema = z
+  .object({
+    title: z.string().nullable().optional(),
+    instructions: z.string().nullable().optional(),
+    jobStatus: z.enum(JOB_STATUSES).optional(),
+    jobType: z.enum(JOB_TYPES).optional(),
+    total: money.optional(),
+    startAt: isoDateTime.nullable().optional(),
+    endAt: isoDateTime.nullable().optional(),
+    completedAt: isoDateTime.nullable().optional(),
+  })
+  .strict();
+export type JobInput = z.infer<typeof jobInputSchema>;
+export const jobCreateSchema = jobInputSchema.extend({ clientId: z.string() });
+export type JobCreateInput = z.infer<typeof jobCreateSchema>;
+
+export const invoiceInputSchema = z
+  .object({
+    subject: z.string().optional(),
+    message: z.string().nullable().optional(),
+    invoiceStatus: z.enum(INVOICE_STATUSES).optional(),
+    issuedDate: isoDateTime.nullable().optional(),
+    dueDate: isoDateTime.nullable().optional(),
+    receivedDate: isoDateTime.nullable().optional(),
+    jobIds: z.array(z.string()).optional(),
+    amounts: z
+      .object({
+        subtotal: money.optional(),
+        taxAmount: money.optional(),
+        discountAmount: money.optional(),
+        depositAmount: money.optional(),
+        tipsTotal: money.optional(),
+        total: money.optional(),
+        paymentsTotal: money.optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type InvoiceInput = z.infer<typeof invoiceInputSchema>;
+export const invoiceCreateSchema = invoiceInputSchema.extend({ clientId: z.string() });
+export type InvoiceCreateInput = z.infer<typeof invoiceCreateSchema>;
+
+export const accountInputSchema = z
+  .object({
+    name: z.string().min(1).optional(),
+    user: z
+      .object({ firstName: z.string().optional(), lastName: z.string().optional(), email: z.string().optional() })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type AccountInput = z.infer<typeof accountInputSchema>;
+
+export const seedSchema = z
+  .object({
+    clients: z.number().int().min(0).max(20_000),
+    jobsPerClient: z.number().int().min(0).max(50).default(0),
+    invoicesPerJob: z.number().int().min(0).max(20).default(0),
+  })
+  .strict();
+export type SeedInput = z.input<typeof seedSchema>;

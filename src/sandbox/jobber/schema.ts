@@ -1,0 +1,306 @@
+/**
+ * The sandbox's GraphQL schema: a strict subset of Jobber's official schema (2023-01 introspection
+ * in ../shared/jobber/schema-2023-01.json). Every type, field, argument and type string here
+ * matches Jobber's; test/sandbox/schema.test.ts checks that, so do not invent fields.
+ * Kept as a string (not a .graphql file) so the TypeScript build carries it.
+ */
+export const JOBBER_SANDBOX_SDL = /* GraphQL */ `
+  """An encoded id (base64 of a global id such as gid://Jobber/Client/1)"""
+  scalar EncodedId
+
+  """An ISO 8601-encoded datetime"""
+  scalar ISO8601DateTime
+
+  enum JobStatusTypeEnum {
+    requires_invoicing
+    archived
+    late
+    today
+    upcoming
+    action_required
+    on_hold
+    unscheduled
+    active
+  }
+
+  enum InvoiceStatusTypeEnum {
+    draft
+    awaiting_payment
+    paid
+    past_due
+    bad_debt
+  }
+
+  enum JobTypeTypeEnum {
+    ONE_OFF
+    RECURRING
+  }
+
+  type PageInfo {
+    endCursor: String
+    hasNextPage: Boolean!
+    hasPreviousPage: Boolean!
+    startCursor: String
+  }
+
+  input Iso8601DateTimeRangeInput {
+    before: ISO8601DateTime
+    after: ISO8601DateTime
+    eq: ISO8601DateTime
+  }
+
+  input FloatRangeInput {
+    min: Float
+    max: Float
+    eq: Float
+  }
+
+  input ClientFilterAttributes {
+    isCompany: Boolean
+    isLead: Boolean
+    isArchived: Boolean
+    updatedAt: Iso8601DateTimeRangeInput
+    createdAt: Iso8601DateTimeRangeInput
+  }
+
+  input JobFilterAttributes {
+    jobType: JobTypeTypeEnum
+    createdAt: Iso8601DateTimeRangeInput
+    startAt: Iso8601DateTimeRangeInput
+    endAt: Iso8601DateTimeRangeInput
+    completedAt: Iso8601DateTimeRangeInput
+    status: JobStatusTypeEnum
+  }
+
+  input InvoiceFilterAttributes {
+    clientId: EncodedId
+    total: FloatRangeInput
+    issuedDate: Iso8601DateTimeRangeInput
+    dueDate: Iso8601DateTimeRangeInput
+    updatedAt: Iso8601DateTimeRangeInput
+    createdAt: Iso8601DateTimeRangeInput
+    status: InvoiceStatusTypeEnum
+  }
+
+  type Account {
+    accountOwner: User!
+    createdAt: ISO8601DateTime!
+    currentUser: User!
+    id: EncodedId!
+    name: String!
+  }
+
+  type Name {
+    first: String!
+    full: String!
+    last: String!
+  }
+
+  type UserEmail {
+    isValid: Boolean!
+    raw: String!
+  }
+
+  type User {
+    account: Account
+    email: UserEmail!
+    id: EncodedId!
+    isAccountAdmin: Boolean!
+    isAccountOwner: Boolean!
+    isCurrentUser: Boolean!
+    name: Name!
+  }
+
+  type ClientAddress {
+    city: String!
+    country: String!
+    postalCode: String!
+    province: String!
+    street: String!
+    street1: String!
+    street2: String!
+  }
+
+  type Email {
+    address: String!
+    client: Client!
+    description: String!
+    id: EncodedId!
+    primary: Boolean!
+  }
+
+  type ClientPhoneNumber {
+    client: Client!
+    description: String!
+    friendly: String!
+    id: EncodedId!
+    normalizedPhoneNumber: String
+    number: String!
+    primary: Boolean!
+    smsAllowed: Boolean!
+  }
+
+  type Client {
+    balance: Float!
+    billingAddress: ClientAddress
+    companyName: String
+    createdAt: ISO8601DateTime!
+    defaultEmails: [String!]!
+    emails: [Email!]!
+    firstName: String!
+    id: EncodedId!
+    invoices(after: String, before: String, first: Int, last: Int): InvoiceConnection!
+    isArchivable: Boolean!
+    isArchived: Boolean!
+    isCompany: Boolean!
+    isLead: Boolean!
+    jobberWebUri: String!
+    jobs(after: String, before: String, first: Int, last: Int): JobConnection!
+    lastName: String!
+    name: String!
+    phones: [ClientPhoneNumber!]!
+    secondaryName: String
+    title: String
+    updatedAt: ISO8601DateTime!
+  }
+
+  type Job {
+    client: Client!
+    completedAt: ISO8601DateTime
+    createdAt: ISO8601DateTime!
+    endAt: ISO8601DateTime
+    id: EncodedId!
+    instructions: String
+    invoices(after: String, before: String, first: Int, last: Int): InvoiceConnection!
+    jobNumber: Int!
+    jobStatus: JobStatusTypeEnum!
+    jobType: JobTypeTypeEnum!
+    jobberWebUri: String!
+    startAt: ISO8601DateTime
+    title: String
+    total: Float!
+    updatedAt: ISO8601DateTime!
+  }
+
+  type InvoiceAmounts {
+    depositAmount: Float!
+    discountAmount: Float!
+    invoiceBalance: Float!
+    nonTaxAmount: Float!
+    paymentsTotal: Float!
+    subtotal: Float!
+    taxAmount: Float!
+    tipsTotal: Float!
+    total: Float!
+  }
+
+  type Invoice {
+    amounts: InvoiceAmounts
+    client: Client
+    createdAt: ISO8601DateTime!
+    dueDate: ISO8601DateTime
+    id: EncodedId!
+    invoiceNumber: String!
+    invoiceStatus: InvoiceStatusTypeEnum!
+    issuedDate: ISO8601DateTime
+    jobberWebUri: String!
+    jobs(after: String, before: String, first: Int, last: Int): JobConnection!
+    message: String
+    receivedDate: ISO8601DateTime
+    subject: String!
+    updatedAt: ISO8601DateTime!
+  }
+
+  type ClientEdge {
+    cursor: String!
+    node: Client!
+  }
+
+  type ClientConnection {
+    edges: [ClientEdge!]
+    nodes: [Client!]!
+    pageInfo: PageInfo!
+    totalCount: Int!
+  }
+
+  type JobEdge {
+    cursor: String!
+    node: Job!
+  }
+
+  type JobConnection {
+    edges: [JobEdge!]
+    nodes: [Job!]!
+    pageInfo: PageInfo!
+    totalCount: Int!
+  }
+
+  type InvoiceEdge {
+    cursor: String!
+    node: Invoice!
+  }
+
+  type InvoiceConnection {
+    edges: [InvoiceEdge!]
+    nodes: [Invoice!]!
+    pageInfo: PageInfo!
+    totalCount: Int!
+  }
+
+  type Application {
+    author: String!
+    id: EncodedId!
+    name: String!
+  }
+
+  interface UserErrorsInterface {
+    message: String!
+    path: [String!]!
+  }
+
+  type MutationErrors implements UserErrorsInterface {
+    message: String!
+    path: [String!]!
+  }
+
+  type AppDisconnectPayload {
+    app: Application
+    userErrors: [MutationErrors!]!
+  }
+
+  type Query {
+    account: Account
+    client(id: EncodedId!): Client
+    clients(
+      filter: ClientFilterAttributes
+      searchTerm: String
+      after: String
+      before: String
+      first: Int
+      last: Int
+    ): ClientConnection!
+    invoice(id: EncodedId!): Invoice
+    invoices(
+      filter: InvoiceFilterAttributes
+      searchTerm: String
+      after: String
+      before: String
+      first: Int
+      last: Int
+    ): InvoiceConnection!
+    job(id: EncodedId!): Job
+    jobs(
+      filter: JobFilterAttributes
+      searchTerm: String
+      after: String
+      before: String
+      first: Int
+      last: Int
+    ): JobConnection!
+    user(id: EncodedId): User
+  }
+
+  type Mutation {
+    appDisconnect: AppDisconnectPayload!
+  }
+`;

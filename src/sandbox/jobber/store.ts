@@ -1,0 +1,740 @@
+import type { z } from 'zod';
+import { decodeEncodedId, encodeGlobalId } from '../../jobber/ids';
+import { SandboxClock, SandboxError, notFound } from './clock';
+import {
+  accountInputSchema,
+  clientInputSchema,
+  invoiceCreateSchema,
+  invoiceInputSchema,
+  jobCreateSchema,
+  jobInputSchema,
+  seedSchema,
+  writeOptionsSchema,
+  type DeliveryOptions,
+  type InvoiceStatus,
+  type JobStatus,
+  type JobType,
+  type SeedInput,
+  type WriteOptions,
+} from './inputs';
+
+/** Where Jobber's web app shows a record; the sandbox mimics the URL shape. */
+export function jobberWebUri(kind: 'Client' | 'Job' | 'Invoice', id: number): string {
+  const path = { Client: 'clients', Job: 'work_orders', Invoice: 'invoices' }[kind];
+  return `https://secure.getjobber.com/${path}/${id}`;
+}
+
+export interface StoredAccount {
+  id: number;
+  name: string;
+  ownerUserId: number;
+  createdAt: string;
+}
+
+export interface StoredUser {
+  id: number;
+  accountId: number;
+  firstName: string;
+  lastName: string;
+  email: string;
+}
+
+export interface StoredAddress {
+  street1: string;
+  street2: string;
+  city: string;
+  province: string;
+  postalCode: string;
+  country: string;
+}
+
+export interface StoredClient {
+  id: number;
+  accountId: number;
+  firstName: string;
+  lastName: string;
+  companyName: string | null;
+  title: string | null;
+  isCompany: boolean;
+  isArchived: boolean;
+  isLead: boolean;
+  emails: { id: number; address: string; primary: boolean; description: string }[];
+  phones: { id: number; number: string; primary: boolean; description: string; smsAllowed: boolean }[];
+  billingAddress: StoredAddress | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface StoredJob {
+  id: number;
+  accountId: number;
+  clientId: number;
+  jobNumber: number;
+  title: string | null;
+  instructions: string | null;
+  jobStatus: JobStatus;
+  jobType: JobType;
+  total: number;
+  startAt: string | null;
+  endAt: string | null;
+  completedAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface StoredAmounts {
+  subtotal: number;
+  taxAmount: number;
+  discountAmount: number;
+  depositAmount: number;
+  tipsTotal: number;
+  nonTaxAmount: number;
+  total: number;
+  paymentsTotal: number;
+  invoiceBalance: number;
+}
+
+export interface StoredInvoice {
+  id: number;
+  accountId: number;
+  clientId: number;
+  jobIds: number[];
+  invoiceNumber: string;
+  invoiceStatus: InvoiceStatus;
+  subject: string;
+  message: string | null;
+  issuedDate: string | null;
+  dueDate: string | null;
+  receivedDate: string | null;
+  amounts: StoredAmounts;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface AccountView {
+  id: string;
+  name: string;
+  createdAt: string;
+  user: { id: string; firstName: string; lastName: string; email: string };
+}
+
+export interface ClientView {
+  id: string;
+  accountId: string;
+  firstName: string;
+  lastName: string;
+  companyName: string | null;
+  title: string | null;
+  name: string;
+  isCompany: boolean;
+  isArchived: boolean;
+  isLead: boolean;
+  emails: { id: string; address: string; primary: boolean; description: string }[];
+  phones: { id: string; number: string; primary: boolean; description: string; smsAllowed: boolean }[];
+  billingAddress: (StoredAddress & { street: string }) | null;
+  jobberWebUri: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface JobView {
+  id: string;
+  accountId: string;
+  clientId: string;
+  jobNumber: number;
+  title: string | null;
+  instructions: string | null;
+  jobStatus: JobStatus;
+  jobType: JobType;
+  total: number;
+  startAt: string | null;
+  endAt: string | null;
+  completedAt: string | null;
+  jobberWebUri: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface InvoiceView {
+  id: string;
+  accountId: string;
+  clientId: string;
+  jobIds: string[];
+  invoiceNumber: string;
+  invoiceStatus: InvoiceStatus;
+  subject: string;
+  message: string | null;
+  issuedDate: string | null;
+  dueDate: string | null;
+  receivedDate: string | null;
+  amounts: StoredAmounts;
+  jobberWebUri: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface DeletedView {
+  clients: string[];
+  jobs: string[];
+  invoices: string[];
+}
+
+/** A change that Jobber would announce with a webhook. */
+export interface ChangeEvent {
+  topic: string;
+  accountId: string;
+  itemId: string;
+  occurredAt: string;
+}
+
+export type ChangeListener = (events: ChangeEvent[], delivery: DeliveryOptions | undefined) => void;
+
+type RecordType = 'Account' | 'User' | 'Client' | 'Job' | 'Invoice' | 'Email' | 'ClientPhoneNumber';
+
+const round2 = (n: number): number => Math.round(n * 100) / 100;
+const FIRST_NAMES = ['Ada', 'Grace', 'Alan', 'Katherine', 'Linus', 'Margaret', 'Dennis', 'Barbara', 'Ken', 'Frances'];
+const LAST_NAMES = ['Lovelace', 'Hopper', 'Turing', 'Johnson', 'Torvalds', 'Hamilton', 'Ritchie', 'Liskov', 'Thompson', 'Allen'];
+
+/**
+ * The sandbox's in-memory Jobber data: accounts (each with one user), clients, jobs and invoices.
+ * Every write takes a fresh strictly increasing `updatedAt` and, unless `{ webhook: false }`,
+ * reports the matching webhook topic to the change listener.
+ * Ids in and out are EncodedIds; ids keep increasing across `reset()` so stale ids never resolve.
+ */
+export class JobberStore {
+  private readonly accounts = new Map<number, StoredAccount>();
+  private readonly users = new Map<number, StoredUser>();
+  private readonly clients = new Map<number, StoredClient>();
+  private readonly jobs = new Map<number, StoredJob>();
+  private readonly invoices = new Map<number, StoredInvoice>();
+  private readonly jobNumbers = new Map<number, number>();
+  private readonly invoiceNumbers = new Map<number, number>();
+  private readonly seq: Record<RecordType, number> = {
+    Account: 0, User: 0, Client: 0, Job: 0, Invoice: 0, Email: 0, ClientPhoneNumber: 0,
+  };
+  private readonly listeners: ChangeListener[] = [];
+
+  constructor(private readonly clock: SandboxClock) {}
+
+  /** Called with the events of every write that asks for webhooks. */
+  onChange(listener: ChangeListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Forgets all data. Id counters keep going. */
+  reset(): void {
+    for (const map of [this.accounts, this.users, this.clients, this.jobs, this.invoices, this.jobNumbers, this.invoiceNumbers]) {
+      map.clear();
+    }
+  }
+
+  // ---- accounts -------------------------------------------------------------------------------
+
+  createAccount(input: z.input<typeof accountInputSchema> = {}): AccountView {
+    const parsed = accountInputSchema.parse(input);
+    const id = this.next('Account');
+    const userId = this.next('User');
+    const at = this.clock.tick().toISOString();
+    this.accounts.set(id, { id, name: parsed.name ?? `Sandbox Account ${id}`, ownerUserId: userId, createdAt: at });
+    this.users.set(userId, {
+      id: userId,
+      accountId: id,
+      firstName: parsed.user?.firstName ?? 'Sandbox',
+      lastName: parsed.user?.lastName ?? `Owner ${id}`,
+      email: parsed.user?.email ?? `owner${id}@sandbox.example`,
+    });
+    return this.accountView(this.accounts.get(id)!);
+  }
+
+  getAccount(accountId: string): AccountView | undefined {
+    const account = this.accounts.get(this.decode('Account', accountId) ?? -1);
+    return account && this.accountView(account);
+  }
+
+  listAccounts(): AccountView[] {
+    return [...this.accounts.values()].map((a) => this.accountView(a));
+  }
+
+  // ---- clients --------------------------------------------------------------------------------
+
+  createClient(accountId: string, input: z.input<typeof clientInputSchema> = {}, write?: WriteOptions): ClientView {
+    const account = this.requireAccount(accountId);
+    const parsed = clientInputSchema.parse(input);
+    const id = this.next('Client');
+    const at = this.clock.tick().toISOString();
+    const client: StoredClient = {
+      id,
+      accountId: account.id,
+      firstName: parsed.firstName ?? FIRST_NAMES[id % FIRST_NAMES.length]!,
+      lastName: parsed.lastName ?? LAST_NAMES[(id * 7) % LAST_NAMES.length]!,
+      companyName: parsed.companyName ?? null,
+      title: parsed.title ?? null,
+      isCompany: parsed.isCompany ?? false,
+      isArchived: parsed.isArchived ?? false,
+      isLead: parsed.isLead ?? false,
+      emails: [],
+      phones: [],
+      billingAddress: null,
+      createdAt: at,
+      updatedAt: at,
+    };
+    this.applyClientContacts(client, parsed);
+    this.clients.set(id, client);
+    this.emit(write, [{ topic: 'CLIENT_CREATE', accountId: this.enc('Account', account.id), itemId: this.enc('Client', id), occurredAt: at }]);
+    return this.clientView(client);
+  }
+
+  updateClient(clientId: string, input: z.input<typeof clientInputSchema>, write?: WriteOptions): ClientView {
+    const client = this.requireRecord('Client', this.clients, clientId);
+    const parsed = clientInputSchema.parse(input);
+    for (const key of ['firstName', 'lastName', 'companyName', 'title', 'isCompany', 'isArchived', 'isLead'] as const) {
+      if (parsed[key] !== undefined) Object.assign(client, { [key]: parsed[key] });
+    }
+    this.applyClientContacts(client, parsed);
+    client.updatedAt = this.clock.tick().toISOString();
+    this.emit(write, [this.event('CLIENT_UPDATE', client.accountId, 'Client', client.id, client.updatedAt)]);
+    return this.clientView(client);
+  }
+
+  /** Deletes the client with its jobs and invoices (each gets its own DESTROY webhook). */
+  deleteClient(clientId: string, write?: WriteOptions): DeletedView {
+    const client = this.requireRecord('Client', this.clients, clientId);
+    const events: ChangeEvent[] = [];
+    const deleted: DeletedView = { clients: [], jobs: [], invoices: [] };
+    for (const invoice of this.invoicesOfClient(client.id)) {
+      this.invoices.delete(invoice.id);
+      deleted.invoices.push(this.enc('Invoice', invoice.id));
+      events.push(this.event('INVOICE_DESTROY', client.accountId, 'Invoice', invoice.id, this.clock.tick().toISOString()));
+    }
+    for (const job of this.jobsOfClient(client.id)) {
+      this.jobs.delete(job.id);
+      deleted.jobs.push(this.enc('Job', job.id));
+      events.push(this.event('JOB_DESTROY', client.accountId, 'Job', job.id, this.clock.tick().toISOString()));
+    }
+    this.clients.delete(client.id);
+    deleted.clients.push(this.enc('Client', client.id));
+    events.push(this.event('CLIENT_DESTROY', client.accountId, 'Client', client.id, this.clock.tick().toISOString()));
+    this.emit(write, events);
+    return deleted;
+  }
+
+  getClient(clientId: string): ClientView | undefined {
+    const client = this.clients.get(this.decode('Client', clientId) ?? -1);
+    return client && this.clientView(client);
+  }
+
+  listClients(accountId: string): ClientView[] {
+    return this.clientsOf(this.requireAccount(accountId).id).map((c) => this.clientView(c));
+  }
+
+  // ---- jobs -----------------------------------------------------------------------------------
+
+  createJob(accountId: string, input: z.input<typeof jobCreateSchema>, write?: WriteOptions): JobView {
+    const account = this.requireAccount(accountId);
+    const parsed = jobCreateSchema.parse(input);
+    const client = this.requireRecord('Client', this.clients, parsed.clientId);
+    if (client.accountId !== account.id) throw new SandboxError(400, `client ${parsed.clientId} belongs to another account`);
+    const id = this.next('Job');
+    const jobNumber = (this.jobNumbers.get(account.id) ?? 0) + 1;
+    this.jobNumbers.set(account.id, jobNumber);
+    const at = this.clock.tick().toISOString();
+    const job: StoredJob = {
+      id,
+      accountId: account.id,
+      clientId: client.id,
+      jobNumber,
+      title: parsed.title !== undefined ? parsed.title : `Job #${jobNumber}`,
+      instructions: parsed.instructions ?? null,
+      jobStatus: parsed.jobStatus ?? 'upcoming',
+      jobType: parsed.jobType ?? 'ONE_OFF',
+      total: round2(parsed.total ?? 0),
+      startAt: parsed.startAt ?? null,
+      endAt: parsed.endAt ?? null,
+      completedAt: parsed.completedAt ?? null,
+      createdAt: at,
+      updatedAt: at,
+    };
+    this.jobs.set(id, job);
+    this.emit(write, [this.event('JOB_CREATE', account.id, 'Job', id, at)]);
+    return this.jobView(job);
+  }
+
+  updateJob(jobId: string, input: z.input<typeof jobInputSchema>, write?: WriteOptions): JobView {
+    const job = this.requireRecord('Job', this.jobs, jobId);
+    const parsed = jobInputSchema.parse(input);
+    for (const [key, value] of Object.entries(parsed)) {
+      if (value !== undefined) Object.assign(job, { [key]: key === 'total' ? round2(value as number) : value });
+    }
+    job.updatedAt = this.clock.tick().toISOString();
+    this.emit(write, [this.event('JOB_UPDATE', job.accountId, 'Job', job.id, job.updatedAt)]);
+    return this.jobView(job);
+  }
+
+  /** Deletes the job; invoices that named it silently drop it from their jobs. */
+  deleteJob(jobId: string, write?: WriteOptions): DeletedView {
+    const job = this.requireRecord('Job', this.jobs, jobId);
+    this.jobs.delete(job.id);
+    for (const invoice of this.invoices.values()) invoice.jobIds = invoice.jobIds.filter((id) => id !== job.id);
+    this.emit(write, [this.event('JOB_DESTROY', job.accountId, 'Job', job.id, this.clock.tick().toISOString())]);
+    return { clients: [], jobs: [this.enc('Job', job.id)], invoices: [] };
+  }
+
+  getJob(jobId: string): JobView | undefined {
+    const job = this.jobs.get(this.decode('Job', jobId) ?? -1);
+    return job && this.jobView(job);
+  }
+
+  listJobs(accountId: string): JobView[] {
+    return this.jobsOf(this.requireAccount(accountId).id).map((j) => this.jobView(j));
+  }
+
+  // ---- invoices -------------------------------------------------------------------------------
+
+  createInvoice(accountId: string, input: z.input<typeof invoiceCreateSchema>, write?: WriteOptions): InvoiceView {
+    const account = this.requireAccount(accountId);
+    const parsed = invoiceCreateSchema.parse(input);
+    const client = this.requireRecord('Client', this.clients, parsed.clientId);
+    if (client.accountId !== account.id) throw new SandboxError(400, `client ${parsed.clientId} belongs to another account`);
+    const jobIds = this.resolveInvoiceJobs(client, parsed.jobIds ?? []);
+    const id = this.next('Invoice');
+    const invoiceNumber = (this.invoiceNumbers.get(account.id) ?? 0) + 1;
+    this.invoiceNumbers.set(account.id, invoiceNumber);
+    const atDate = this.clock.tick();
+    const at = atDate.toISOString();
+    const status = parsed.invoiceStatus ?? 'awaiting_payment';
+    const invoice: StoredInvoice = {
+      id,
+      accountId: account.id,
+      clientId: client.id,
+      jobIds,
+      invoiceNumber: String(invoiceNumber),
+      invoiceStatus: status,
+      subject: parsed.subject ?? `For services rendered`,
+      message: parsed.message ?? null,
+      issuedDate: parsed.issuedDate !== undefined ? parsed.issuedDate : status === 'draft' ? null : at,
+      dueDate:
+        parsed.dueDate !== undefined ? parsed.dueDate : status === 'draft' ? null : new Date(atDate.getTime() + 30 * 86_400_000).toISOString(),
+      receivedDate: parsed.receivedDate ?? null,
+      amounts: computeAmounts(undefined, parsed.amounts ?? {}),
+      createdAt: at,
+      updatedAt: at,
+    };
+    this.applyPayment(invoice, undefined, parsed.amounts?.paymentsTotal, parsed.receivedDate, at);
+    this.invoices.set(id, invoice);
+    this.emit(write, [this.event('INVOICE_CREATE', account.id, 'Invoice', id, at)]);
+    return this.invoiceView(invoice);
+  }
+
+  /** Updates an invoice; moving it to `paid` records the full payment unless amounts say otherwise. */
+  updateInvoice(invoiceId: string, input: z.input<typeof invoiceInputSchema>, write?: WriteOptions): InvoiceView {
+    const invoice = this.requireRecord('Invoice', this.invoices, invoiceId);
+    const parsed = invoiceInputSchema.parse(input);
+    const previousStatus = invoice.invoiceStatus;
+    for (const key of ['subject', 'message', 'invoiceStatus', 'issuedDate', 'dueDate', 'receivedDate'] as const) {
+      if (parsed[key] !== undefined) Object.assign(invoice, { [key]: parsed[key] });
+    }
+    if (parsed.jobIds) invoice.jobIds = this.resolveInvoiceJobs(this.clients.get(invoice.clientId)!, parsed.jobIds);
+    if (parsed.amounts) invoice.amounts = computeAmounts(invoice.amounts, parsed.amounts);
+    invoice.updatedAt = this.clock.tick().toISOString();
+    this.applyPayment(invoice, previousStatus, parsed.amounts?.paymentsTotal, parsed.receivedDate, invoice.updatedAt);
+    this.emit(write, [this.event('INVOICE_UPDATE', invoice.accountId, 'Invoice', invoice.id, invoice.updatedAt)]);
+    return this.invoiceView(invoice);
+  }
+
+  deleteInvoice(invoiceId: string, write?: WriteOptions): DeletedView {
+    const invoice = this.requireRecord('Invoice', this.invoices, invoiceId);
+    this.invoices.delete(invoice.id);
+    this.emit(write, [this.event('INVOICE_DESTROY', invoice.accountId, 'Invoice', invoice.id, this.clock.tick().toISOString())]);
+    return { clients: [], jobs: [], invoices: [this.enc('Invoice', invoice.id)] };
+  }
+
+  getInvoice(invoiceId: string): InvoiceView | undefined {
+    const invoice = this.invoices.get(this.decode('Invoice', invoiceId) ?? -1);
+    return invoice && this.invoiceView(invoice);
+  }
+
+  listInvoices(accountId: string): InvoiceView[] {
+    return this.invoicesOf(this.requireAccount(accountId).id).map((i) => this.invoiceView(i));
+  }
+
+  /** Bulk data for backfill tests; sends no webhooks. Returns the new ids in creation order. */
+  seed(accountId: string, input: SeedInput): DeletedView {
+    this.requireAccount(accountId);
+    const { clients, jobsPerClient, invoicesPerJob } = seedSchema.parse(input);
+    const out: DeletedView = { clients: [], jobs: [], invoices: [] };
+    const quiet = { webhook: false };
+    for (let c = 0; c < clients; c++) {
+      const n = this.seq.Client + 1;
+      const first = FIRST_NAMES[n % FIRST_NAMES.length]!;
+      const last = LAST_NAMES[(n * 7) % LAST_NAMES.length]!;
+      const client = this.createClient(
+        accountId,
+        {
+          firstName: first,
+          lastName: last,
+          isCompany: n % 5 === 0,
+          companyName: n % 5 === 0 ? `${last} & Co.` : null,
+          emails: [{ address: `${first}.${last}.${n}@example.com`.toLowerCase(), primary: true }],
+          phones: [{ number: `555-01${String(n % 100).padStart(2, '0')}`, primary: true }],
+          billingAddress: { street1: `${n} Main Street`, city: 'Springfield', province: 'ON', postalCode: 'A1A 1A1', country: 'Canada' },
+        },
+        quiet,
+      );
+      out.clients.push(client.id);
+      for (let j = 0; j < jobsPerClient; j++) {
+        const job = this.createJob(accountId, { clientId: client.id, title: `Lawn care visit ${j + 1}`, jobStatus: 'active', total: 100 + j * 25 }, quiet);
+        out.jobs.push(job.id);
+        for (let i = 0; i < invoicesPerJob; i++) {
+          const invoice = this.createInvoice(
+            accountId,
+            { clientId: client.id, jobIds: [job.id], subject: `Invoice for ${job.title}`, amounts: { subtotal: job.total } },
+            quiet,
+          );
+          out.invoices.push(invoice.id);
+        }
+      }
+    }
+    return out;
+  }
+
+  // ---- internal access for the GraphQL resolvers ------------------------------------------------
+
+  accountByNumber(id: number): StoredAccount | undefined {
+    return this.accounts.get(id);
+  }
+
+  userByNumber(id: number): StoredUser | undefined {
+    return this.users.get(id);
+  }
+
+  /** The record of `type` with this EncodedId, only if it belongs to the account. */
+  find(type: 'Client', accountId: number, encodedId: string): StoredClient | undefined;
+  find(type: 'Job', accountId: number, encodedId: string): StoredJob | undefined;
+  find(type: 'Invoice', accountId: number, encodedId: string): StoredInvoice | undefined;
+  find(type: 'User', accountId: number, encodedId: string): StoredUser | undefined;
+  find(type: 'Client' | 'Job' | 'Invoice' | 'User', accountId: number, encodedId: string): { accountId: number } | undefined {
+    const id = this.decode(type, encodedId);
+    if (id === undefined) return undefined;
+    const map: Map<number, { accountId: number }> = { Client: this.clients, Job: this.jobs, Invoice: this.invoices, User: this.users }[type];
+    const record = map.get(id);
+    return record && record.accountId === accountId ? record : undefined;
+  }
+
+  clientByNumber(id: number): StoredClient | undefined {
+    return this.clients.get(id);
+  }
+
+  jobByNumber(id: number): StoredJob | undefined {
+    return this.jobs.get(id);
+  }
+
+  /** Maps iterate in insertion order and ids only grow, so these lists are in id order. */
+  clientsOf(accountId: number): StoredClient[] {
+    return [...this.clients.values()].filter((c) => c.accountId === accountId);
+  }
+
+  jobsOf(accountId: number): StoredJob[] {
+    return [...this.jobs.values()].filter((j) => j.accountId === accountId);
+  }
+
+  invoicesOf(accountId: number): StoredInvoice[] {
+    return [...this.invoices.values()].filter((i) => i.accountId === accountId);
+  }
+
+  jobsOfClient(clientId: number): StoredJob[] {
+    return [...this.jobs.values()].filter((j) => j.clientId === clientId);
+  }
+
+  invoicesOfClient(clientId: number): StoredInvoice[] {
+    return [...this.invoices.values()].filter((i) => i.clientId === clientId);
+  }
+
+  invoicesOfJob(jobId: number): StoredInvoice[] {
+    return [...this.invoices.values()].filter((i) => i.jobIds.includes(jobId));
+  }
+
+  /** The numeric id of an account EncodedId, or undefined when unknown. */
+  accountNumber(accountId: string): number | undefined {
+    const id = this.decode('Account', accountId);
+    return id !== undefined && this.accounts.has(id) ? id : undefined;
+  }
+
+  /** The EncodedId of a record of this type (`gid://Jobber/<type>/<id>`). */
+  enc(type: RecordType | 'Application', id: number): string {
+    return encodeGlobalId(type, id);
+  }
+
+  // ---- views ----------------------------------------------------------------------------------
+
+  accountView(account: StoredAccount): AccountView {
+    const user = this.users.get(account.ownerUserId)!;
+    return {
+      id: this.enc('Account', account.id),
+      name: account.name,
+      createdAt: account.createdAt,
+      user: { id: this.enc('User', user.id), firstName: user.firstName, lastName: user.lastName, email: user.email },
+    };
+  }
+
+  clientView(c: StoredClient): ClientView {
+    return {
+      id: this.enc('Client', c.id),
+      accountId: this.enc('Account', c.accountId),
+      firstName: c.firstName,
+      lastName: c.lastName,
+      companyName: c.companyName,
+      title: c.title,
+      name: clientName(c),
+      isCompany: c.isCompany,
+      isArchived: c.isArchived,
+      isLead: c.isLead,
+      emails: c.emails.map((e) => ({ ...e, id: this.enc('Email', e.id) })),
+      phones: c.phones.map((p) => ({ ...p, id: this.enc('ClientPhoneNumber', p.id) })),
+      billingAddress: c.billingAddress && { ...c.billingAddress, street: streetOf(c.billingAddress) },
+      jobberWebUri: jobberWebUri('Client', c.id),
+      createdAt: c.createdAt,
+      updatedAt: c.updatedAt,
+    };
+  }
+
+  jobView(j: StoredJob): JobView {
+    return {
+      ...j,
+      id: this.enc('Job', j.id),
+      accountId: this.enc('Account', j.accountId),
+      clientId: this.enc('Client', j.clientId),
+      jobberWebUri: jobberWebUri('Job', j.id),
+    };
+  }
+
+  invoiceView(i: StoredInvoice): InvoiceView {
+    return {
+      ...i,
+      id: this.enc('Invoice', i.id),
+      accountId: this.enc('Account', i.accountId),
+      clientId: this.enc('Client', i.clientId),
+      jobIds: i.jobIds.map((id) => this.enc('Job', id)),
+      amounts: { ...i.amounts },
+      jobberWebUri: jobberWebUri('Invoice', i.id),
+    };
+  }
+
+  // ---- helpers --------------------------------------------------------------------------------
+
+  private next(type: RecordType): number {
+    this.seq[type] += 1;
+    return this.seq[type];
+  }
+
+  private decode(type: RecordType, encodedId: string): number | undefined {
+    const gid = typeof encodedId === 'string' ? decodeEncodedId(encodedId) : undefined;
+    return gid && gid.type === type ? Number(gid.id) : undefined;
+  }
+
+  private requireAccount(accountId: string): StoredAccount {
+    const account = this.accounts.get(this.decode('Account', accountId) ?? -1);
+    if (!account) throw notFound('account', accountId);
+    return account;
+  }
+
+  private requireRecord<T>(type: RecordType, map: Map<number, T>, encodedId: string): T {
+    const record = map.get(this.decode(type, encodedId) ?? -1);
+    if (!record) throw notFound(type.toLowerCase(), encodedId);
+    return record;
+  }
+
+  private event(topic: string, accountId: number, type: RecordType, id: number, occurredAt: string): ChangeEvent {
+    return { topic, accountId: this.enc('Account', accountId), itemId: this.enc(type, id), occurredAt };
+  }
+
+  private emit(write: WriteOptions | undefined, events: ChangeEvent[]): void {
+    const options = writeOptionsSchema.parse(write ?? {});
+    if (options.webhook === false) return;
+    for (const listener of this.listeners) listener(events, options.delivery);
+  }
+
+  private applyClientContacts(client: StoredClient, parsed: z.infer<typeof clientInputSchema>): void {
+    if (parsed.emails) {
+      client.emails = parsed.emails.map((e, i) => ({
+        id: this.next('Email'), address: e.address, primary: e.primary ?? i === 0, description: e.description ?? 'MAIN',
+      }));
+    }
+    if (parsed.phones) {
+      client.phones = parsed.phones.map((p, i) => ({
+        id: this.next('ClientPhoneNumber'),
+        number: p.number,
+        primary: p.primary ?? i === 0,
+        description: p.description ?? 'MAIN',
+        smsAllowed: p.smsAllowed ?? false,
+      }));
+    }
+    if (parsed.billingAddress === null) client.billingAddress = null;
+    else if (parsed.billingAddress) {
+      const a = parsed.billingAddress;
+      const prev = client.billingAddress;
+      client.billingAddress = {
+        street1: a.street1 ?? a.street ?? prev?.street1 ?? '',
+        street2: a.street2 ?? (a.street !== undefined ? '' : prev?.street2 ?? ''),
+        city: a.city ?? prev?.city ?? '',
+        province: a.province ?? prev?.province ?? '',
+        postalCode: a.postalCode ?? prev?.postalCode ?? '',
+        country: a.country ?? prev?.country ?? '',
+      };
+    }
+  }
+
+  private resolveInvoiceJobs(client: StoredClient, jobIds: string[]): number[] {
+    return jobIds.map((encoded) => {
+      const job = this.requireRecord('Job', this.jobs, encoded);
+      if (job.clientId !== client.id) throw new SandboxError(400, `job ${encoded} belongs to another client`);
+      return job.id;
+    });
+  }
+
+  private applyPayment(
+    invoice: StoredInvoice,
+    previousStatus: InvoiceStatus | undefined,
+    paymentsTotal: number | undefined,
+    receivedDate: string | null | undefined,
+    at: string,
+  ): void {
+    if (invoice.invoiceStatus !== 'paid' || previousStatus === 'paid') return;
+    if (paymentsTotal === undefined) {
+      invoice.amounts.paymentsTotal = invoice.amounts.total;
+      invoice.amounts.invoiceBalance = 0;
+    }
+    if (receivedDate === undefined) invoice.receivedDate = at;
+  }
+}
+
+function clientName(c: StoredClient): string {
+  return c.isCompany && c.companyName ? c.companyName : `${c.firstName} ${c.lastName}`.trim();
+}
+
+export function streetOf(a: StoredAddress): string {
+  return [a.street1, a.street2].filter(Boolean).join(' ');
+}
+
+type AmountsInput = NonNullable<z.infer<typeof invoiceInputSchema>['amounts']>;
+
+/** Jobber's arithmetic, simplified: total = subtotal + tax - discount; balance = total - payments. */
+function computeAmounts(prev: StoredAmounts | undefined, input: AmountsInput): StoredAmounts {
+  const taxAmount = input.taxAmount ?? prev?.taxAmount ?? 0;
+  const discountAmount = input.discountAmount ?? prev?.discountAmount ?? 0;
+  let subtotal = input.subtotal ?? prev?.subtotal;
+  let total = input.total;
+  if (subtotal === undefined) subtotal = total !== undefined ? total - taxAmount + discountAmount : 0;
+  if (total === undefined) total = subtotal + taxAmount - discountAmount;
+  const paymentsTotal = input.paymentsTotal ?? prev?.paymentsTotal ?? 0;
+  return {
+    subtotal: round2(subtotal),
+    taxAmount: round2(taxAmount),
+    discountAmount: round2(discountAmount),
+    depositAmount: round2(input.depositAmount ?? prev?.depositAmount ?? 0),
+    tipsTotal: round2(input.tipsTotal ?? prev?.tipsTotal ?? 0),
+    nonTaxAmount: 0,
+    total: round2(total),
+    paymentsTotal: round2(paymentsTotal),
+    invoiceBalance: round2(total - paymentsTotal),
+  };
+}

@@ -1,0 +1,191 @@
+import { tsToMicros, type SlackMessage, type SlackState } from './state';
+
+export interface SlackIdentity {
+  teamId: string;
+  teamName: string;
+  botUserId: string;
+  botId: string;
+  appId: string;
+}
+
+type Args = Record<string, unknown>;
+export type SlackResult = { ok: true; [key: string]: unknown } | { ok: false; error: string; [key: string]: unknown };
+
+/** Raised inside a method to answer `{ ok: false, error }`. */
+class SlackApiError extends Error {
+  constructor(readonly code: string) {
+    super(code);
+  }
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : undefined);
+const bool = (v: unknown): boolean => v === true || v === 'true' || v === '1' || v === 1;
+
+/** Form bodies carry arrays and objects as JSON strings (that is what @slack/web-api sends). */
+function jsonArg<T>(value: unknown, error: string): T | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string') return value as T;
+  try {
+    return JSON.parse(value) as T;
+  } catch {
+    throw new SlackApiError(error);
+  }
+}
+
+function blocksArg(args: Args): unknown[] | undefined {
+  const blocks = jsonArg<unknown>(args.blocks, 'invalid_blocks');
+  if (blocks !== undefined && !Array.isArray(blocks)) throw new SlackApiError('invalid_blocks');
+  return blocks as unknown[] | undefined;
+}
+
+function metadataArg(args: Args): SlackMessage['metadata'] {
+  const metadata = jsonArg<{ event_type?: unknown; event_payload?: unknown }>(args.metadata, 'invalid_metadata_format');
+  if (metadata === undefined) return undefined;
+  if (typeof metadata.event_type !== 'string' || typeof metadata.event_payload !== 'object' || metadata.event_payload === null) {
+    throw new SlackApiError('invalid_metadata_format');
+  }
+  return { event_type: metadata.event_type, event_payload: metadata.event_payload as Record<string, unknown> };
+}
+
+/** The `text` Slack shows when only blocks were sent: it keeps an empty string. */
+function requireContent(args: Args): { text: string; blocks?: unknown[] } {
+  const blocks = blocksArg(args);
+  const text = str(args.text);
+  if (text === undefined && !blocks?.length && args.attachments === undefined) throw new SlackApiError('no_text');
+  return { text: text ?? '', blocks };
+}
+
+function publicMessage(m: SlackMessage, includeMetadata: boolean): Record<string, unknown> {
+  const { channel: _channel, metadata, ...rest } = m;
+  return includeMetadata && metadata ? { ...rest, metadata } : rest;
+}
+
+export function createMethods(state: SlackState, identity: SlackIdentity): Record<string, (args: Args) => SlackResult> {
+  const channelOf = (args: Args): string => {
+    const channel = str(args.channel);
+    if (!channel) throw new SlackApiError('channel_not_found');
+    return state.channelId(channel);
+  };
+
+  return {
+    'auth.test': () => ({
+      ok: true,
+      url: 'https://sandbox.slack.com/',
+      team: identity.teamName,
+      user: 'sandbox-bot',
+      team_id: identity.teamId,
+      user_id: identity.botUserId,
+      bot_id: identity.botId,
+      is_enterprise_install: false,
+    }),
+
+    'chat.postMessage': (args) => {
+      const channel = channelOf(args);
+      const { text, blocks } = requireContent(args);
+      const message: SlackMessage = {
+        type: 'message',
+        channel,
+        ts: state.nextTs(),
+        text,
+        user: identity.botUserId,
+        bot_id: identity.botId,
+        app_id: identity.appId,
+        team: identity.teamId,
+        ...(blocks ? { blocks } : {}),
+      };
+      const metadata = metadataArg(args);
+      if (metadata) message.metadata = metadata;
+      const threadTs = str(args.thread_ts);
+      if (threadTs) message.thread_ts = threadTs;
+      state.messages.push(message);
+      return { ok: true, channel, ts: message.ts, message: publicMessage(message, true) };
+    },
+
+    'chat.update': (args) => {
+      const channel = channelOf(args);
+      const ts = str(args.ts);
+      const message = state.messages.find((m) => m.channel === channel && m.ts === ts);
+      if (!message) throw new SlackApiError('message_not_found');
+      if (message.bot_id !== identity.botId) throw new SlackApiError('cant_update_message');
+      const blocks = blocksArg(args);
+      const text = str(args.text);
+      if (text === undefined && blocks === undefined && args.metadata === undefined) throw new SlackApiError('no_text');
+      if (text !== undefined) message.text = text;
+      if (blocks !== undefined) message.blocks = blocks;
+      const metadata = metadataArg(args);
+      if (metadata) message.metadata = metadata;
+      message.edited = { user: identity.botUserId, ts: state.nextTs() };
+      return { ok: true, channel, ts: message.ts, text: message.text, message: publicMessage(message, true) };
+    },
+
+    'chat.postEphemeral': (args) => {
+      const channel = channelOf(args);
+      const user = str(args.user);
+      if (!user) throw new SlackApiError('user_not_found');
+      const { text, blocks } = requireContent(args);
+      const message_ts = state.nextTs();
+      state.ephemeral.push({ channel, user, message_ts, text, ...(blocks ? { blocks } : {}) });
+      return { ok: true, message_ts };
+    },
+
+    'conversations.history': (args) => {
+      const channel = channelOf(args);
+      const limit = Math.min(Math.max(Number(str(args.limit) ?? 100) || 100, 1), 999);
+      const inclusive = bool(args.inclusive);
+      const oldest = str(args.oldest);
+      const latest = str(args.latest);
+      const offset = str(args.cursor) ? Number(Buffer.from(str(args.cursor)!, 'base64').toString('utf8').replace(/^offset:/, '')) : 0;
+      if (!Number.isInteger(offset) || offset < 0) throw new SlackApiError('invalid_cursor');
+      const matching = state.messages
+        .filter((m) => m.channel === channel && (!m.thread_ts || m.thread_ts === m.ts))
+        .filter((m) => {
+          const t = tsToMicros(m.ts);
+          if (oldest && (inclusive ? t < tsToMicros(oldest) : t <= tsToMicros(oldest))) return false;
+          if (latest && (inclusive ? t > tsToMicros(latest) : t >= tsToMicros(latest))) return false;
+          return true;
+        })
+        .sort((a, b) => tsToMicros(b.ts) - tsToMicros(a.ts));
+      const page = matching.slice(offset, offset + limit);
+      const hasMore = offset + limit < matching.length;
+      const includeMetadata = bool(args.include_all_metadata);
+      return {
+        ok: true,
+        messages: page.map((m) => publicMessage(m, includeMetadata)),
+        has_more: hasMore,
+        pin_count: 0,
+        response_metadata: { next_cursor: hasMore ? Buffer.from(`offset:${offset + limit}`).toString('base64') : '' },
+      };
+    },
+
+    'users.info': (args) => {
+      const user = str(args.user);
+      if (!user || !/^[UW][A-Z0-9]{2,}$/.test(user)) throw new SlackApiError('user_not_found');
+      const isBot = user === identity.botUserId;
+      const name = isBot ? 'sandbox-bot' : `user-${user.toLowerCase()}`;
+      return {
+        ok: true,
+        user: {
+          id: user,
+          team_id: identity.teamId,
+          name,
+          real_name: isBot ? 'Sandbox Bot' : `Sandbox User ${user}`,
+          deleted: false,
+          is_bot: isBot,
+          is_admin: false,
+          tz: 'America/Edmonton',
+          profile: { real_name: isBot ? 'Sandbox Bot' : `Sandbox User ${user}`, display_name: name },
+        },
+      };
+    },
+  };
+}
+
+/** Runs a method, turning SlackApiError into `{ ok: false, error }`. */
+export function runMethod(fn: (args: Args) => SlackResult, args: Args): SlackResult {
+  try {
+    return fn(args);
+  } catch (err) {
+    if (err instanceof SlackApiError) return { ok: false, error: err.code };
+    throw err;
+  }
+}

@@ -1,0 +1,189 @@
+import { followConnectFlow } from '../../src/dev/connect-flow';
+import { accountStateQuery, accountWorkflowId } from '../../workflows/definitions';
+import { SESSION_SECRET, startPipeline, waitFor, type Pipeline } from '../helpers/pipeline';
+
+const refreshes = (p: Pipeline, accountId: string) => {
+  const number = String(p.jobber.sandbox.store.accountNumber(accountId));
+  return p.jobber.sandbox.oauth.log.filter((e) => e.grantType === 'refresh_token' && (e.accountId === accountId || e.accountId === number));
+};
+
+describe('connecting accounts and the account workflow (sandbox over HTTP, real Temporal, FerretDB)', () => {
+  let p: Pipeline;
+
+  beforeAll(async () => {
+    // Short-lived tokens so refresh ahead of expiry happens within a test.
+    p = await startPipeline('accounts', { sandbox: { accessTokenTtlSeconds: 4 }, accountTiming: { refreshAheadMs: 2000 } });
+  });
+  afterAll(async () => {
+    await p?.close();
+  });
+
+  const connect = async (name: string) => {
+    const account = p.jobber.sandbox.store.createAccount({ name });
+    const result = await followConnectFlow(p.ingressUrl, account.id);
+    return { accountId: account.id, result };
+  };
+
+  it('connects through real redirects, stores encrypted tokens, starts the account workflow and backfills', async () => {
+    const account = p.jobber.sandbox.store.createAccount({ name: 'Evergreen Co' });
+    const client = p.jobber.sandbox.store.createClient(account.id, { firstName: 'Existing' }, { webhook: false });
+    const result = await followConnectFlow(p.ingressUrl, account.id);
+    expect(result.status).toBe(302);
+    expect(result.location).toBe('/manage');
+    expect(result.cookies).toMatch(/jobber_account=/);
+    const connection = await p.models.Connection.findById(account.id).lean();
+    expect(connection).toMatchObject({ name: 'Evergreen Co', status: 'connected' });
+    expect(connection?.accessToken?.keyId).toBeTruthy();
+    const state = await waitFor(async () => {
+      const s = await p.control.state(account.id);
+      return s?.backfill === 'done' ? s : undefined;
+    });
+    expect(state.status).toBe('connected');
+    // The backfill stored what existed before the connection, without alerting anyone.
+    expect((await p.models.Client.findById(client.id).lean())?.firstName).toBe('Existing');
+    expect(p.slack.standIn.state.messages.filter((m) => m.text.includes('Existing'))).toHaveLength(0);
+  });
+
+  it('refuses a bad or replayed state, a denied consent and a failed exchange, storing nothing', async () => {
+    const account = p.jobber.sandbox.store.createAccount({ name: 'Careful Co' });
+    const tampered = await followConnectFlow(p.ingressUrl, account.id, {
+      tamper: (url) => {
+        if (url.pathname.endsWith('/auth/jobber/callback')) url.searchParams.set('state', 'forged');
+      },
+    });
+    expect(tampered.status).toBe(400);
+    expect(tampered.body).toMatch(/no longer valid/);
+    const denied = await followConnectFlow(p.ingressUrl, account.id, { approve: false });
+    expect(denied.status).toBe(400);
+    expect(denied.body).toMatch(/not granted/);
+    const badCode = await fetch(`${p.ingressUrl}/auth/jobber/callback?code=nonsense`);
+    expect(badCode.status).toBe(502);
+    expect(await p.models.Connection.findById(account.id).lean()).toBeNull();
+  });
+
+  it('accepts a Marketplace connect without state but signs nobody in', async () => {
+    const account = p.jobber.sandbox.store.createAccount({ name: 'Marketplace Co' });
+    const authorize = new URL(`${p.jobber.url}/oauth/authorize`);
+    authorize.search = new URLSearchParams({
+      response_type: 'code',
+      client_id: p.jobber.sandbox.clientId,
+      redirect_uri: new URL(p.oauth.authorizeUrl()).searchParams.get('redirect_uri')!,
+      account_id: account.id,
+      auto_approve: '1',
+    }).toString();
+    const jobber = await fetch(authorize, { redirect: 'manual' });
+    const callback = new URL(jobber.headers.get('location')!);
+    expect(callback.searchParams.get('state')).toBeNull();
+    const res = await fetch(`${p.ingressUrl}${callback.pathname}${callback.search}`, { redirect: 'manual' });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toMatch(/Connected Marketplace Co/);
+    expect(res.headers.getSetCookie().some((c) => c.startsWith('jobber_account=') && !c.startsWith('jobber_account=;'))).toBe(false);
+    expect(await p.models.Connection.findById(account.id).lean()).toMatchObject({ status: 'connected' });
+  });
+
+  it('refreshes ahead of expiry with no caller, rotating the refresh token', async () => {
+    const { accountId } = await connect('Timer Co');
+    const before = (await p.models.Connection.findById(accountId).lean())!.tokenVersion;
+    await waitFor(() => (refreshes(p, accountId).length >= 1 ? true : undefined), 20_000);
+    const after = await waitFor(async () => {
+      const doc = await p.models.Connection.findById(accountId).lean();
+      return doc && doc.tokenVersion > before ? doc : undefined;
+    });
+    expect(after.status).toBe('connected');
+    expect(refreshes(p, accountId).every((e) => e.outcome === 'accepted')).toBe(true);
+  });
+
+  it('gives 50 concurrent 401s exactly one refresh and never presents a dead refresh token', async () => {
+    const { accountId } = await connect('Busy Co');
+    await waitFor(async () => ((await p.control.state(accountId))?.backfill === 'done' ? true : undefined));
+    // Park the timer-driven refresh far away so the only refreshes are the ones the 401s ask for.
+    const handle = p.temporal.client.workflow.getHandle(accountWorkflowId(accountId));
+    const refreshesBefore = refreshes(p, accountId).length;
+    p.jobber.sandbox.oauth.expireAccessTokens(p.jobber.sandbox.store.accountNumber(accountId)!);
+    const ids = p.jobber.sandbox.webhooks.capture(() => {
+      for (let i = 0; i < 50; i++) p.jobber.sandbox.store.createClient(accountId, { firstName: `Burst${i}` });
+    }).webhookIds;
+    const outcomes = await p.outcomes(ids);
+    expect(outcomes.filter((o) => o.status === 'synced')).toHaveLength(50);
+    const during = refreshes(p, accountId).slice(refreshesBefore);
+    // At most one refresh per token generation: the 401s shared one (a timer refresh may add one).
+    expect(during.filter((e) => e.outcome === 'rejected')).toHaveLength(0);
+    expect(during.length).toBeGreaterThanOrEqual(1);
+    expect(during.length).toBeLessThanOrEqual(2);
+    const state = await handle.query(accountStateQuery);
+    expect(state.status).toBe('connected');
+    expect(await p.models.Client.countDocuments({ accountId, firstName: /^Burst/ })).toBe(50);
+  });
+
+  it('disconnecting from our UI calls appDisconnect once, purges the tokens and shows it', async () => {
+    const { accountId, result } = await connect('Leaving UI Co');
+    const cookies = result.cookies;
+    const page = await fetch(`${p.ingressUrl}/manage`, { headers: { cookie: cookies } });
+    const html = await page.text();
+    expect(html).toMatch(/Leaving UI Co/);
+    const csrf = /name="csrf" value="([^"]+)"/.exec(html)![1]!;
+    const forged = await fetch(`${p.ingressUrl}/disconnect`, { method: 'POST', headers: { cookie: cookies, 'content-type': 'application/x-www-form-urlencoded' }, body: 'csrf=forged' });
+    expect(forged.status).toBe(403);
+    const before = p.jobber.sandbox.requests.filter((r) => r.operationName === 'AppDisconnect').length;
+    const res = await fetch(`${p.ingressUrl}/disconnect`, {
+      method: 'POST',
+      headers: { cookie: cookies, 'content-type': 'application/x-www-form-urlencoded' },
+      body: `csrf=${encodeURIComponent(csrf)}`,
+    });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toMatch(/Disconnected/);
+    expect(p.jobber.sandbox.requests.filter((r) => r.operationName === 'AppDisconnect').length - before).toBe(1);
+    const connection = await p.models.Connection.findById(accountId).lean();
+    expect(connection).toMatchObject({ status: 'disconnected' });
+    expect(connection?.refreshToken).toBeUndefined();
+    // Jobber sends APP_DISCONNECT for it too: handled without another call.
+    await waitFor(() => (p.jobber.sandbox.webhooks.list({ topic: 'APP_DISCONNECT' }).some((d) => d.event.accountId === accountId && d.status === 'delivered') ? true : undefined));
+    expect(p.jobber.sandbox.requests.filter((r) => r.operationName === 'AppDisconnect').length - before).toBe(1);
+    const after = await fetch(`${p.ingressUrl}/manage`, { headers: { cookie: cookies } });
+    expect(await after.text()).toMatch(/Connect Jobber/);
+  });
+
+  it('APP_DISCONNECT from Jobber purges without calling Jobber, twice is fine, and reconnecting works', async () => {
+    const { accountId } = await connect('Marketplace Leaver');
+    await waitFor(async () => ((await p.control.state(accountId))?.backfill === 'done' ? true : undefined));
+    const calls = () => p.jobber.sandbox.requests.filter((r) => r.accountId === accountId).length;
+    const before = calls();
+    const ids = p.jobber.sandbox.disconnect(accountId, { duplicates: 1 });
+    await p.outcomes(ids);
+    const handle = p.temporal.client.workflow.getHandle(accountWorkflowId(accountId));
+    // Jobber revokes the tokens before the webhook arrives: a timer refresh in that gap ends the
+    // workflow as broken first (4-second tokens make that likely here); either way it ends, and
+    // the webhook leaves the connection disconnected.
+    const final = await handle.result();
+    expect(['disconnected', 'broken']).toContain(final.status);
+    const connection = await p.models.Connection.findById(accountId).lean();
+    expect(connection).toMatchObject({ status: 'disconnected', statusReason: 'APP_DISCONNECT webhook' });
+    expect(connection?.accessToken).toBeUndefined();
+    expect(calls()).toBe(before);
+    // A resend of the same webhook days later is still a no-op.
+    const resent = p.jobber.sandbox.webhooks.enqueue({ topic: 'APP_DISCONNECT', accountId, itemId: accountId, occurredAt: p.jobber.sandbox.webhooks.get(ids[0]!)!.event.occurredAt });
+    await p.jobber.sandbox.webhooks.get(resent[0]!);
+    const again = await followConnectFlow(p.ingressUrl, accountId);
+    expect(again.location).toBe('/manage');
+    const state = await waitFor(async () => {
+      const s = await p.control.state(accountId);
+      return s?.status === 'connected' && s.backfill === 'done' ? s : undefined;
+    });
+    expect(state.status).toBe('connected');
+    const { webhookIds } = p.jobber.sandbox.webhooks.capture(() => p.jobber.sandbox.store.createClient(accountId, { firstName: 'Back' }));
+    expect(await p.outcomes(webhookIds)).toEqual([expect.objectContaining({ status: 'synced' })]);
+  });
+
+  it('keeps no plaintext token in MongoDB or in the workflow histories', async () => {
+    const account = p.jobber.sandbox.store.createAccount({ name: 'Secretive Co' });
+    await followConnectFlow(p.ingressUrl, account.id);
+    await waitFor(async () => ((await p.control.state(account.id))?.backfill === 'done' ? true : undefined));
+    const issued = p.jobber.sandbox.oauth.log.filter((e) => e.issuedRefreshToken).length;
+    expect(issued).toBeGreaterThan(0);
+    const dump = JSON.stringify(await p.models.Connection.find().lean());
+    expect(dump).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\./); // no JWT access token
+    const history = await p.temporal.client.workflow.getHandle(accountWorkflowId(account.id)).fetchHistory();
+    expect(JSON.stringify(history)).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\./);
+    expect(SESSION_SECRET).toBeTruthy();
+  });
+});

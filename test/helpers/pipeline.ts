@@ -1,0 +1,133 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type mongoose from 'mongoose';
+import pino from 'pino';
+import type { Client, Connection } from '@temporalio/client';
+import { createModels, type Models } from '../../src/db/models';
+import { createApp } from '../../src/ingress/app';
+import { createAuthRouter } from '../../src/ingress/auth-routes';
+import { createManageRouter, messagePage } from '../../src/ingress/manage-routes';
+import { AccountControl } from '../../src/accounts/control';
+import { startJobberSandbox, type JobberSandboxOptions, type StartedJobberSandbox, type WebhookDelivery } from '../../src/sandbox/jobber';
+import { startSlackStandIn, type StartedSlackStandIn } from '../../src/sandbox/slack';
+import { eventWorkflowId, type AccountTiming, type EventOutcome } from '../../workflows/definitions';
+import type { ActivityDeps } from '../../activities';
+import { buildDeps, CLIENT_ID } from './deps';
+import { JobberOAuth } from '../../src/accounts/oauth';
+import { connectMongo, connectTemporal } from './env';
+import { startWorker, type RunningWorker } from './worker';
+
+export const SESSION_SECRET = 'test-session-secret-0123456789abcdef';
+
+export interface Pipeline {
+  jobber: StartedJobberSandbox;
+  slack: StartedSlackStandIn;
+  models: Models;
+  mongo: mongoose.Connection;
+  temporal: { client: Client; connection: Connection };
+  worker: RunningWorker;
+  deps: ActivityDeps;
+  control: AccountControl;
+  ingressUrl: string;
+  /** The OAuth client of the ingress (its redirect URI names the ingress). */
+  oauth: JobberOAuth;
+  /** A sandbox account with stored tokens, as after the OAuth callback (no account workflow). */
+  connectAccount(name?: string): Promise<string>;
+  /** Waits until Jobber delivered these webhooks, then for each event's workflow result. */
+  outcomes(webhookIds: string[]): Promise<EventOutcome[]>;
+  workflowIdOf(delivery: WebhookDelivery): string;
+  close(): Promise<void>;
+}
+
+/** Jobber sandbox → ingress (real HTTP) → real Temporal → worker → FerretDB and the Slack stand-in. */
+export async function startPipeline(name: string, options: { sandbox?: JobberSandboxOptions; accountTiming?: AccountTiming } = {}): Promise<Pipeline> {
+  const mongo = await connectMongo(name);
+  const models = await createModels(mongo);
+  const temporal = await connectTemporal();
+  const slack = await startSlackStandIn();
+  const jobber = await startJobberSandbox({ webhooks: { backoffMs: 100 }, ...options.sandbox });
+  const deps = buildDeps({ models, jobberUrl: jobber.url, slackUrl: slack.url, temporal: temporal.client });
+  const worker = await startWorker(deps, name);
+  const control = new AccountControl(temporal.client, worker.taskQueue, options.accountTiming);
+  const logger = pino({ level: 'silent' });
+  // Listen first: the OAuth redirect URI must name the port.
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const ingressUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const oauth = new JobberOAuth({
+    apiUrl: jobber.url,
+    clientId: CLIENT_ID,
+    clientSecret: jobber.sandbox.clientSecret,
+    redirectUri: `${ingressUrl}/auth/jobber/callback`,
+  });
+  const app = createApp({
+    temporal: { client: temporal.client, taskQueue: worker.taskQueue },
+    jobberClientSecret: jobber.sandbox.clientSecret,
+    sessionSecret: SESSION_SECRET,
+    logger,
+    routers: [
+      createAuthRouter({
+        oauth,
+        tokens: deps.tokens,
+        jobber: { apiUrl: jobber.url, graphqlVersion: '2025-04-16' },
+        onConnected: (account) => control.connected(account.id),
+        page: messagePage,
+        logger,
+      }),
+      createManageRouter({ models, control, sessionSecret: SESSION_SECRET }),
+    ],
+  });
+  server.on('request', app.callback());
+  jobber.sandbox.setWebhookUrl(`${ingressUrl}/webhooks/jobber`);
+
+  const workflowIdOf = (d: WebhookDelivery) =>
+    eventWorkflowId({ topic: d.event.topic, accountId: d.event.accountId, itemId: d.event.itemId, occurredAt: new Date(d.event.occurredAt).toISOString() });
+
+  return {
+    jobber,
+    slack,
+    models,
+    mongo,
+    temporal,
+    worker,
+    deps,
+    control,
+    ingressUrl,
+    oauth,
+    workflowIdOf,
+    async connectAccount(accountName = 'Green Thumb Landscaping') {
+      const account = jobber.sandbox.store.createAccount({ name: accountName });
+      const tokens = await jobber.sandbox.connect(account.id);
+      await deps.tokens.connect({ id: account.id, name: accountName }, { accessToken: tokens.access_token, refreshToken: tokens.refresh_token });
+      return account.id;
+    },
+    async outcomes(webhookIds) {
+      const deliveries = await waitFor(() => {
+        const all = webhookIds.map((id) => jobber.sandbox.webhooks.get(id));
+        return all.every((d) => d && ['delivered', 'failed'].includes(d.status)) ? (all as WebhookDelivery[]) : undefined;
+      }, 20_000);
+      return Promise.all(deliveries.map((d) => temporal.client.workflow.getHandle(workflowIdOf(d)).result() as Promise<EventOutcome>));
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await worker.stop();
+      await jobber.close();
+      await slack.close();
+      await temporal.connection.close();
+      await mongo.dropDatabase();
+      await mongo.close();
+    },
+  };
+}
+
+/** Polls until `probe` returns a value (not a timing assertion: the bound only stops a hung test). */
+export async function waitFor<T>(probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,175 @@
+import { startPipeline, waitFor, type Pipeline } from '../helpers/pipeline';
+
+describe('webhook → workflow → record → alert, over HTTP with real Temporal and FerretDB', () => {
+  let p: Pipeline;
+  let account: string;
+  const capture = <T>(fn: () => T) => p.jobber.sandbox.webhooks.capture(fn);
+  const store = () => p.jobber.sandbox.store;
+  const requests = (operation: string) => p.jobber.sandbox.requests.filter((r) => r.operationName === operation);
+
+  beforeAll(async () => {
+    p = await startPipeline('events');
+    account = await p.connectAccount();
+  });
+  afterAll(async () => {
+    await p?.close();
+  });
+  afterEach(() => p.jobber.sandbox.faults.clear());
+
+  it('syncs a new client into MongoDB with what Jobber holds', async () => {
+    const { result: client, webhookIds } = capture(() =>
+      store().createClient(account, { firstName: 'Grace', lastName: 'Hopper', emails: [{ address: 'grace@example.com', primary: true }] }),
+    );
+    const [outcome] = await p.outcomes(webhookIds);
+    expect(outcome).toMatchObject({ status: 'synced', kind: 'client', applied: true });
+    const stored = await p.models.Client.findById(client.id).lean();
+    expect(stored).toMatchObject({ accountId: account, firstName: 'Grace', lastName: 'Hopper', emails: [{ address: 'grace@example.com', primary: true }] });
+    expect(await p.models.Event.findById(p.workflowIdOf(p.jobber.sandbox.webhooks.get(webhookIds[0]!)!)).lean()).toMatchObject({ status: 'synced' });
+  });
+
+  it('turns the same event sent five times into one workflow, one Jobber request and one Slack alert', async () => {
+    const { result: client } = capture(() => store().createClient(account, { companyName: 'Acme Lawns' }, { webhook: false }));
+    const jobRequestsBefore = requests('Job').length;
+    const { result: job, webhookIds } = capture(() =>
+      store().createJob(account, { clientId: client.id, title: 'Hedge trimming', total: 240 }, { delivery: { duplicates: 4 } }),
+    );
+    expect(webhookIds).toHaveLength(5);
+    const outcomes = await p.outcomes(webhookIds);
+    const ids = new Set(webhookIds.map((id) => p.workflowIdOf(p.jobber.sandbox.webhooks.get(id)!)));
+    expect(ids.size).toBe(1);
+    expect(outcomes[0]).toMatchObject({ status: 'synced', kind: 'job', alerts: ['job-created'] });
+    expect(requests('Job').length - jobRequestsBefore).toBe(1);
+    const alerts = p.slack.standIn.state.messages.filter((m) => m.text.includes('Hedge trimming'));
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]!.text).toContain(`New job #${job.jobNumber}`);
+    expect(alerts[0]!.channel).toBe(p.slack.standIn.state.channelId('C0ALERTS'));
+    expect((await p.models.Job.findById(job.id).lean())?.clientId).toBe(client.id);
+  });
+
+  it('alerts once for a paid invoice however many updates report it, and keeps its links', async () => {
+    const { result: client } = capture(() => store().createClient(account, { firstName: 'Ada', lastName: 'Byron' }, { webhook: false }));
+    const { result: job } = capture(() => store().createJob(account, { clientId: client.id, title: 'Mulch' }, { webhook: false }));
+    const created = capture(() =>
+      store().createInvoice(account, { clientId: client.id, jobIds: [job.id], subject: 'Mulch', amounts: { subtotal: 99, total: 99 } }),
+    );
+    await p.outcomes(created.webhookIds);
+    const invoiceId = created.result.id;
+    const paid = capture(() => store().updateInvoice(invoiceId, { invoiceStatus: 'paid', amounts: { paymentsTotal: 99 } }, { delivery: { duplicates: 1 } }));
+    const again = capture(() => store().updateInvoice(invoiceId, { subject: 'Mulch (paid)' }));
+    const outcomes = await p.outcomes([...paid.webhookIds, ...again.webhookIds]);
+    expect(outcomes.every((o) => o.status === 'synced')).toBe(true);
+    const alerts = p.slack.standIn.state.messages.filter((m) => m.text.includes(`Invoice #${created.result.invoiceNumber} paid`));
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]!.text).toContain('Ada Byron');
+    const stored = await p.models.Invoice.findById(invoiceId).lean();
+    expect(stored).toMatchObject({ invoiceStatus: 'paid', clientId: client.id, jobIds: [job.id], subject: 'Mulch (paid)' });
+  });
+
+  it('keeps the newer state when an older UPDATE is delivered and finishes after a newer one', async () => {
+    const { result: client } = capture(() => store().createClient(account, { firstName: 'Old' }, { webhook: false }));
+    const older = capture(() => store().updateClient(client.id, { firstName: 'Middle' }, { delivery: { hold: true } }));
+    const newer = capture(() => store().updateClient(client.id, { firstName: 'Newest' }, { delivery: { hold: true } }));
+    await p.jobber.sandbox.webhooks.release(newer.webhookIds);
+    const [first] = await p.outcomes(newer.webhookIds);
+    await p.jobber.sandbox.webhooks.release(older.webhookIds);
+    const [second] = await p.outcomes(older.webhookIds);
+    expect(first).toMatchObject({ status: 'synced', applied: true });
+    // The late event fetched what Jobber holds now, which we already have: nothing is overwritten.
+    expect(second).toMatchObject({ status: 'synced', applied: false });
+    const stored = await p.models.Client.findById(client.id).lean();
+    expect(stored?.firstName).toBe('Newest');
+    expect(stored?.updatedAt?.toISOString()).toBe(new Date(newer.result.updatedAt).toISOString());
+  });
+
+  it('tombstones on DESTROY, and a late UPDATE does not bring the record back', async () => {
+    const created = capture(() => store().createClient(account, { firstName: 'Temp' }));
+    await p.outcomes(created.webhookIds);
+    const late = capture(() => store().updateClient(created.result.id, { firstName: 'Late' }, { delivery: { hold: true } }));
+    const destroyed = capture(() => store().deleteClient(created.result.id));
+    const [deleted] = await p.outcomes(destroyed.webhookIds.slice(0, 1));
+    expect(deleted).toMatchObject({ status: 'deleted', kind: 'client' });
+    await p.jobber.sandbox.webhooks.release(late.webhookIds);
+    const [afterwards] = await p.outcomes(late.webhookIds);
+    expect(afterwards).toEqual({ status: 'gone', kind: 'client' });
+    const stored = await p.models.Client.findById(created.result.id).lean();
+    expect(stored?.deletedAt).toBeInstanceOf(Date);
+    expect(stored?.firstName).toBe('Temp');
+  });
+
+  it('tombstones a record Jobber no longer has instead of retrying forever', async () => {
+    const ids = p.jobber.sandbox.webhooks.enqueue({ topic: 'JOB_UPDATE', accountId: account, itemId: Buffer.from('gid://Jobber/Job/999999').toString('base64'), occurredAt: new Date().toISOString() });
+    const [outcome] = await p.outcomes(ids);
+    expect(outcome).toEqual({ status: 'gone', kind: 'job' });
+  });
+
+  it('retries 5xx answers and timeouts until Jobber answers', async () => {
+    p.jobber.sandbox.faults.add({ graphql: { status: 502, times: 2, operationName: 'Client' } });
+    p.jobber.sandbox.faults.add({ graphql: { delayMs: 3000, times: 1, operationName: 'Client' } });
+    const { result: client, webhookIds } = capture(() => store().createClient(account, { firstName: 'Flaky' }));
+    const [outcome] = await p.outcomes(webhookIds);
+    expect(outcome).toMatchObject({ status: 'synced', applied: true });
+    expect((await p.models.Client.findById(client.id).lean())?.firstName).toBe('Flaky');
+    const tries = requests('Client').filter((r) => r.variables?.id === client.id).map((r) => r.outcome);
+    expect(tries.slice(0, 2)).toEqual(['fault', 'fault']);
+    expect(tries.at(-1)).toBe('ok');
+  });
+
+  it('waits out HTTP 429 for the time Jobber asks and then succeeds', async () => {
+    p.jobber.sandbox.faults.add({ graphql: { status: 429, retryAfterSeconds: 1, times: 2, operationName: 'Client' } });
+    const { result: client, webhookIds } = capture(() => store().createClient(account, { firstName: 'Patient' }));
+    const [outcome] = await p.outcomes(webhookIds);
+    expect(outcome).toMatchObject({ status: 'synced' });
+    const tries = requests('Client').filter((r) => r.variables?.id === client.id).map((r) => r.status);
+    expect(tries).toEqual([429, 429, 200]);
+  });
+
+  it('retries THROTTLED after the delay the cost figures imply', async () => {
+    p.jobber.sandbox.faults.add({ graphql: { throttle: true, times: 1, operationName: 'Client' } });
+    const { result: client, webhookIds } = capture(() => store().createClient(account, { firstName: 'Throttled' }));
+    const [outcome] = await p.outcomes(webhookIds);
+    expect(outcome).toMatchObject({ status: 'synced' });
+    const tries = requests('Client').filter((r) => r.variables?.id === client.id).map((r) => r.outcome);
+    expect(tries).toEqual(['throttled', 'ok']);
+  });
+
+  it('acknowledges and records topics it does not sync, and events of accounts it does not hold', async () => {
+    const quote = p.jobber.sandbox.webhooks.enqueue({ topic: 'QUOTE_CREATE', accountId: account, itemId: 'UXVvdGU=', occurredAt: new Date().toISOString() });
+    const future = p.jobber.sandbox.webhooks.enqueue({ topic: 'TIMESHEET_CREATE', accountId: account, itemId: 'VA==', occurredAt: new Date().toISOString() });
+    const stranger = p.jobber.sandbox.webhooks.enqueue({ topic: 'CLIENT_UPDATE', accountId: 'QWNjb3VudE5vdE91cnM=', itemId: 'Qw==', occurredAt: new Date().toISOString() });
+    const outcomes = await p.outcomes([...quote, ...future, ...stranger]);
+    expect(outcomes).toEqual([
+      { status: 'recorded', reason: 'topic not synced' },
+      { status: 'recorded', reason: 'topic not synced' },
+      { status: 'recorded', reason: 'account unknown' },
+    ]);
+    for (const id of [...quote, ...future, ...stranger]) {
+      expect(p.jobber.sandbox.webhooks.get(id)!.attempts.at(-1)?.status).toBe(202);
+    }
+    expect(await p.models.Event.countDocuments({ topic: { $in: ['QUOTE_CREATE', 'TIMESHEET_CREATE'] } })).toBe(2);
+  });
+
+  it('leaves a dead letter for an event that fails for good, findable as a failed workflow', async () => {
+    // A 400 is Jobber refusing the request itself: retrying cannot help.
+    p.jobber.sandbox.faults.add({ graphql: { status: 400, times: 1, operationName: 'Client' } });
+    const { webhookIds } = capture(() => store().createClient(account, { firstName: 'Doomed' }));
+    await expect(p.outcomes(webhookIds)).rejects.toThrow(/failed/);
+    const workflowId = p.workflowIdOf(p.jobber.sandbox.webhooks.get(webhookIds[0]!)!);
+    const letter = await waitFor(() => p.models.DeadLetter.findById(workflowId).lean().then((d) => d ?? undefined));
+    expect(letter).toMatchObject({ status: 'open', errorType: 'JobberQueryInvalid', attempts: 1, event: { topic: 'CLIENT_CREATE' } });
+    expect((await p.temporal.client.workflow.getHandle(workflowId).describe()).status.name).toBe('FAILED');
+  });
+
+  it('purges the tokens on APP_DISCONNECT without calling Jobber, and then ignores the account', async () => {
+    const other = await p.connectAccount('Leaving Co');
+    const before = p.jobber.sandbox.requests.length;
+    const ids = p.jobber.sandbox.disconnect(other);
+    await p.outcomes(ids);
+    const connection = await p.models.Connection.findById(other).lean();
+    expect(connection).toMatchObject({ status: 'disconnected' });
+    expect(connection?.accessToken).toBeUndefined();
+    expect(connection?.refreshToken).toBeUndefined();
+    expect(p.jobber.sandbox.requests.length).toBe(before);
+    const late = p.jobber.sandbox.webhooks.enqueue({ topic: 'CLIENT_UPDATE', accountId: other, itemId: 'Qw==', occurredAt: new Date().toISOString() });
+    expect(await p.outcomes(late)).toEqual([{ status: 'recorded', reason: 'account disconnected' }]);
+  });
+});

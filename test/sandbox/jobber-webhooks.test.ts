@@ -1,0 +1,207 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { INVOICE_QUERY } from '../../src/jobber/queries';
+import {
+  encodeWebhookBody,
+  signWebhook,
+  startJobberSandbox,
+  type StartedJobberSandbox,
+  type WebhookDelivery,
+} from '../../src/sandbox/jobber';
+import { admin, gql, manualClock, startReceiver, type ReceivedWebhook } from './helpers';
+
+const SECRET = 'sandbox-client-secret';
+const APP_ID = '00000000-0000-4000-8000-000000000000';
+
+/** What the service must do: HMAC the raw bytes with the client secret, compare in constant time. */
+function verifies(webhook: ReceivedWebhook, secret = SECRET): boolean {
+  const expected = createHmac('sha256', secret).update(webhook.raw).digest();
+  const given = Buffer.from(String(webhook.headers['x-jobber-hmac-sha256']), 'base64');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+const json = (w: ReceivedWebhook) => JSON.parse(w.raw.toString('utf8')) as { data: { webHookEvent: Record<string, string> } };
+
+describe('Jobber sandbox webhooks', () => {
+  const clock = manualClock();
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let started: StartedJobberSandbox;
+  let origin: string;
+  let accountId: string;
+
+  beforeAll(async () => {
+    receiver = await startReceiver();
+    started = await startJobberSandbox({
+      now: clock.now,
+      appId: APP_ID,
+      webhookUrl: receiver.url,
+      webhooks: { backoffMs: 1, maxAttempts: 3 },
+    });
+    origin = started.url.replace(/\/api$/, '');
+  });
+  afterAll(async () => {
+    await started.close();
+    await receiver.close();
+  });
+  beforeEach(() => {
+    started.sandbox.reset();
+    started.sandbox.setWebhookUrl(receiver.url);
+    receiver.received.length = 0;
+    accountId = started.sandbox.store.createAccount({ name: 'Hooked' }).id;
+  });
+
+  const settle = () => started.sandbox.webhooks.settled();
+
+  it('signs with the known HMAC: base64(HMAC-SHA256(client secret, raw body))', () => {
+    const body = encodeWebhookBody(
+      {
+        topic: 'CLIENT_CREATE',
+        appId: APP_ID,
+        accountId: 'Z2lkOi8vSm9iYmVyL0FjY291bnQvMQ==',
+        itemId: 'Z2lkOi8vSm9iYmVyL0NsaWVudC8x',
+        occurredAt: '2025-01-15T12:00:00.000Z',
+      },
+      'json',
+      'occurredAt',
+    );
+    // Pinned: printf '%s' "$body" | openssl dgst -sha256 -hmac sandbox-client-secret -binary | base64
+    expect(signWebhook(SECRET, body)).toBe('SS7U9aDQvXSvQ7/tftnTAqmKGIGw3y4VEcwRemKxJiQ=');
+  });
+
+  it('sends CLIENT_CREATE as JSON with exactly Jobber\'s fields, verifiable over the raw body', async () => {
+    const res = await admin<{ client: { id: string; updatedAt: string }; webhookIds: string[] }>(
+      origin, 'POST', `/admin/accounts/${accountId}/clients`, { firstName: 'Ada' },
+    );
+    expect(res.status).toBe(201);
+    expect(res.body.webhookIds).toHaveLength(1);
+    const [hook] = await receiver.waitFor(1);
+    expect(hook!.headers['content-type']).toBe('application/json');
+    expect(verifies(hook!)).toBe(true);
+    expect(verifies(hook!, 'another-secret')).toBe(false);
+    expect(Object.keys(json(hook!))).toEqual(['data']);
+    expect(json(hook!).data).toEqual({
+      webHookEvent: { topic: 'CLIENT_CREATE', appId: APP_ID, accountId, itemId: res.body.client.id, occurredAt: res.body.client.updatedAt },
+    });
+  });
+
+  it('form encoding and the old `occuredAt` spelling, also verifiable over the raw body', async () => {
+    const client = started.sandbox.store.createClient(accountId, {}, { webhook: false });
+    await admin(origin, 'PATCH', `/admin/clients/${client.id}`, {
+      lastName: 'Hopper',
+      delivery: { encoding: 'form', timestampField: 'occuredAt' },
+    });
+    const [hook] = await receiver.waitFor(1);
+    expect(hook!.headers['content-type']).toBe('application/x-www-form-urlencoded');
+    expect(hook!.raw.toString()).toMatch(/^data%5BwebHookEvent%5D%5Btopic%5D=CLIENT_UPDATE&/);
+    expect(verifies(hook!)).toBe(true);
+    const fields = Object.fromEntries(new URLSearchParams(hook!.raw.toString()));
+    expect(fields).toEqual({
+      'data[webHookEvent][topic]': 'CLIENT_UPDATE',
+      'data[webHookEvent][appId]': APP_ID,
+      'data[webHookEvent][accountId]': accountId,
+      'data[webHookEvent][itemId]': client.id,
+      'data[webHookEvent][occuredAt]': started.sandbox.store.getClient(client.id)!.updatedAt,
+    });
+  });
+
+  it('`webhook: false` writes quietly; seeding sends nothing', async () => {
+    await admin(origin, 'POST', `/admin/accounts/${accountId}/clients`, { firstName: 'Quiet', webhook: false });
+    await admin(origin, 'POST', `/admin/accounts/${accountId}/seed`, { clients: 5, jobsPerClient: 2, invoicesPerJob: 1 });
+    await settle();
+    expect(receiver.received).toHaveLength(0);
+    expect(started.sandbox.store.listInvoices(accountId)).toHaveLength(10);
+  });
+
+  it('duplicates arrive as identical copies', async () => {
+    await admin(origin, 'POST', `/admin/accounts/${accountId}/clients`, { delivery: { duplicates: 2 } });
+    const hooks = await receiver.waitFor(3);
+    expect(new Set(hooks.map((h) => h.raw.toString())).size).toBe(1);
+    expect(new Set(hooks.map((h) => h.headers['x-jobber-hmac-sha256'])).size).toBe(1);
+  });
+
+  it('held webhooks are sent only on release, in the order given', async () => {
+    const client = started.sandbox.store.createClient(accountId, {}, { webhook: false });
+    const ids: string[] = [];
+    for (const title of ['first', 'second', 'third']) {
+      const res = await admin<{ webhookIds: string[] }>(origin, 'PATCH', `/admin/clients/${client.id}`, { title, delivery: { hold: true } });
+      ids.push(...res.body.webhookIds);
+    }
+    await settle();
+    expect(receiver.received).toHaveLength(0);
+    expect((await admin<WebhookDelivery[]>(origin, 'GET', '/admin/webhooks?status=held')).body.map((d) => d.id)).toEqual(ids);
+
+    const released = await admin<WebhookDelivery[]>(origin, 'POST', '/admin/webhooks/release', { ids: [...ids].reverse() });
+    expect(released.status).toBe(200);
+    const order = receiver.received.map((h) => json(h).data.webHookEvent.occurredAt);
+    const written = [...ids].reverse().map((id) => started.sandbox.webhooks.get(id)!.event.occurredAt);
+    expect(order).toEqual(written);
+    expect(Date.parse(order[0]!)).toBeGreaterThan(Date.parse(order[2]!));
+  });
+
+  it('retries failed deliveries and records every attempt', async () => {
+    receiver.respondWith(500, 503);
+    const res = await admin<{ webhookIds: string[] }>(origin, 'POST', `/admin/accounts/${accountId}/clients`, {});
+    await settle();
+    expect(receiver.received).toHaveLength(3);
+    const delivery = (await admin<WebhookDelivery[]>(origin, 'GET', '/admin/webhooks')).body.find((d) => d.id === res.body.webhookIds[0]);
+    expect(delivery?.status).toBe('delivered');
+    expect(delivery?.attempts.map((a) => a.status)).toEqual([500, 503, 200]);
+  });
+
+  it('gives up after the last attempt when the receiver is unreachable', async () => {
+    started.sandbox.setWebhookUrl('http://127.0.0.1:9/unreachable');
+    const [id] = started.sandbox.webhooks.enqueue({ topic: 'CLIENT_UPDATE', accountId, itemId: 'x', occurredAt: clock.now().toISOString() });
+    await settle();
+    const delivery = started.sandbox.webhooks.get(id!)!;
+    expect(delivery.status).toBe('failed');
+    expect(delivery.attempts).toHaveLength(3);
+    expect(delivery.attempts[0]!.status).toBeUndefined();
+    expect(delivery.attempts[0]!.error).toBeTruthy();
+  });
+
+  it('sends any event, such as an unknown topic, signed correctly', async () => {
+    const res = await admin<{ webhookIds: string[] }>(origin, 'POST', '/admin/webhooks/send', {
+      topic: 'TIMESHEET_CREATE', accountId, itemId: 'Z2lkOi8vSm9iYmVyL1RpbWVzaGVldC8x',
+    });
+    expect(res.status).toBe(201);
+    const [hook] = await receiver.waitFor(1);
+    expect(verifies(hook!)).toBe(true);
+    expect(json(hook!).data.webHookEvent).toMatchObject({ topic: 'TIMESHEET_CREATE', itemId: 'Z2lkOi8vSm9iYmVyL1RpbWVzaGVldC8x' });
+  });
+
+  it('an invoice moving to paid sends INVOICE_UPDATE and GraphQL shows the payment', async () => {
+    const { store } = started.sandbox;
+    const client = store.createClient(accountId, {}, { webhook: false });
+    const job = store.createJob(accountId, { clientId: client.id, total: 120 }, { webhook: false });
+    const invoice = store.createInvoice(accountId, { clientId: client.id, jobIds: [job.id], amounts: { subtotal: 100, taxAmount: 20 } }, { webhook: false });
+    await admin(origin, 'PATCH', `/admin/invoices/${invoice.id}`, { invoiceStatus: 'paid' });
+    const [hook] = await receiver.waitFor(1);
+    expect(json(hook!).data.webHookEvent).toMatchObject({ topic: 'INVOICE_UPDATE', itemId: invoice.id });
+    const { access_token } = await started.sandbox.connect(accountId);
+    const res = await gql(started.url, access_token, INVOICE_QUERY, { id: invoice.id });
+    expect(res.body.data!.invoice).toMatchObject({
+      invoiceStatus: 'paid',
+      amounts: { total: 120, subtotal: 100, paymentsTotal: 120, invoiceBalance: 0 },
+      receivedDate: expect.any(String),
+    });
+  });
+
+  it('deleting a client destroys its invoices and jobs, each with a webhook', async () => {
+    const { store } = started.sandbox;
+    const client = store.createClient(accountId, {}, { webhook: false });
+    const job = store.createJob(accountId, { clientId: client.id }, { webhook: false });
+    const invoice = store.createInvoice(accountId, { clientId: client.id, jobIds: [job.id] }, { webhook: false });
+    const res = await admin<{ deleted: unknown }>(origin, 'DELETE', `/admin/clients/${client.id}`);
+    expect(res.body.deleted).toEqual({ clients: [client.id], jobs: [job.id], invoices: [invoice.id] });
+    await settle();
+    expect(receiver.received.map((h) => json(h).data.webHookEvent.topic).sort()).toEqual(['CLIENT_DESTROY', 'INVOICE_DESTROY', 'JOB_DESTROY']);
+    expect(store.getInvoice(invoice.id)).toBeUndefined();
+  });
+
+  it('after the secret is rolled, webhooks are signed with the new one', async () => {
+    const { body } = await admin<{ clientSecret: string }>(origin, 'POST', '/admin/app/roll-secret', { clientSecret: 'rolled-secret' });
+    started.sandbox.store.createClient(accountId, {});
+    const [hook] = await receiver.waitFor(1);
+    expect(verifies(hook!, body.clientSecret)).toBe(true);
+    expect(verifies(hook!)).toBe(false);
+  });
+});
