@@ -185,43 +185,47 @@ export function createAccountActivities(deps: AccountDeps, convert: (err: unknow
       return { silent: true };
     },
 
-    /** One page of a backfill or reconciliation, stored through the ordered upsert; never alerts. */
+    /** One page of a backfill or reconciliation, stored through the ordered upsert; never alerts. Counts records written. */
     async syncPage(input: { accountId: string; kind: RecordKind; after?: string; pageSize?: number; updatedSince?: string }): Promise<{
       count: number;
       hasNextPage: boolean;
       endCursor?: string;
       nextPageSize: number;
     }> {
-      const first = input.pageSize ?? DEFAULT_PAGE;
-      const variables: Record<string, unknown> = { first, after: input.after ?? null };
-      if (input.updatedSince) {
-        if (input.kind === 'job') variables.sort = [{ key: 'UPDATED_AT', direction: 'DESCENDING' }];
-        else variables.filter = { updatedAt: { after: input.updatedSince } };
-      }
+      let first = input.pageSize ?? DEFAULT_PAGE;
+      // Jobber filters clients and invoices by updatedAt; jobs have no such filter, so a
+      // reconciliation pages through all of them and the ordered upsert skips what is unchanged.
+      const filter = input.updatedSince && input.kind !== 'job' ? { updatedAt: { after: input.updatedSince } } : undefined;
       type Page = { nodes: JobberRecord[]; pageInfo: { endCursor: string | null; hasNextPage: boolean } };
-      let result: { data: Record<string, Page>; cost?: QueryCost };
-      try {
-        result = await withAccessToken(deps, input.accountId, (accessToken) =>
-          deps.jobber.request<Record<string, Page>>({ accountId: input.accountId, accessToken }, PAGE_QUERIES[input.kind], variables),
-        );
-      } catch (err) {
-        throw convert(err);
+      let result: { data: Record<string, Page>; cost?: QueryCost } | undefined;
+      while (!result) {
+        try {
+          result = await withAccessToken(deps, input.accountId, (accessToken) =>
+            deps.jobber.request<Record<string, Page>>({ accountId: input.accountId, accessToken }, PAGE_QUERIES[input.kind], {
+              first,
+              after: input.after ?? null,
+              ...(filter ? { filter } : {}),
+            }),
+          );
+        } catch (err) {
+          // A page that costs more than the whole bucket can never run: ask for fewer records.
+          const cost = err instanceof JobberApiError && err.kind === 'too_expensive' ? err.details.cost : undefined;
+          if (cost && first > 1) {
+            first = Math.min(first - 1, pageSizeFor(cost, first));
+            continue;
+          }
+          throw convert(err);
+        }
       }
       const page = result.data[PLURAL[input.kind]]!;
       let count = 0;
-      let reachedOlder = false;
       for (const node of page.nodes) {
-        if (input.updatedSince && input.kind === 'job' && node.updatedAt < input.updatedSince) {
-          reachedOlder = true;
-          break;
-        }
-        await upsertRecord(models, input.kind, input.accountId, node);
-        count++;
+        if ((await upsertRecord(models, input.kind, input.accountId, node)).applied) count++;
       }
       await models.Connection.updateOne({ _id: input.accountId }, { $set: { lastSyncAt: new Date() } });
       return {
         count,
-        hasNextPage: page.pageInfo.hasNextPage && !reachedOlder,
+        hasNextPage: page.pageInfo.hasNextPage,
         endCursor: page.pageInfo.endCursor ?? undefined,
         nextPageSize: pageSizeFor(result.cost, first),
       };

@@ -23,6 +23,7 @@ export const FailureType = {
   disconnected: 'AccountDisconnected',
   unauthorized: 'JobberUnauthorized',
   invalidQuery: 'JobberQueryInvalid',
+  tooExpensive: 'JobberQueryTooExpensive',
   graphql: 'JobberGraphQLError',
   unavailable: 'JobberUnavailable',
   throttled: 'JobberThrottled',
@@ -64,6 +65,8 @@ export function jobberFailure(err: unknown): unknown {
       return ApplicationFailure.create({ type: FailureType.disconnected, message, nonRetryable: true, details });
     case 'invalid_query':
       return ApplicationFailure.create({ type: FailureType.invalidQuery, message, nonRetryable: true, details });
+    case 'too_expensive':
+      return ApplicationFailure.create({ type: FailureType.tooExpensive, message, nonRetryable: true, details });
     case 'graphql':
       return ApplicationFailure.create({ type: FailureType.graphql, message, nonRetryable: true, details });
   }

@@ -157,7 +157,11 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
     const refreshIn = Math.max(1000, expiresAt - timing.refreshAheadMs - now);
     const reconcileAt = (state.lastReconcileAt ? Date.parse(state.lastReconcileAt) : now) + timing.reconcileEveryMs;
     const reconcileIn = Math.max(1000, reconcileAt - now);
-    const woke = await condition(() => reload || disconnect !== undefined || syncRequested, Math.min(refreshIn, reconcileIn));
+    // Also wake when a refresh asked for by an Update found the account broken or disconnected.
+    const woke = await condition(
+      () => reload || disconnect !== undefined || syncRequested || state.status !== 'connected',
+      Math.min(refreshIn, reconcileIn),
+    );
     if (!woke) {
       if (Date.now() >= expiresAt - timing.refreshAheadMs) await refresh();
       if (Date.now() >= reconcileAt && state.status === 'connected') {

@@ -19,6 +19,7 @@ const PAGES_PER_RUN = 200;
 export async function backfillWorkflow(input: BackfillInput): Promise<{ records: number; pages: number }> {
   const kinds = input.kinds ?? ORDER;
   let position = input.position ?? { kind: kinds[0]!, done: [] as RecordKind[] };
+  // Page sizes are learned per kind: an invoice costs several times what a job does.
   let pageSize = input.pageSize;
   let records = 0;
   let pages = 0;
@@ -35,6 +36,7 @@ export async function backfillWorkflow(input: BackfillInput): Promise<{ records:
       const next = kinds.find((k) => !done.includes(k));
       if (!next) break;
       position = { kind: next, done };
+      pageSize = undefined;
     }
     if (pages >= PAGES_PER_RUN || workflowInfo().continueAsNewSuggested) {
       await continueAsNew<typeof backfillWorkflow>({ ...input, position, pageSize });

@@ -17,6 +17,7 @@ export type JobberErrorKind =
   | 'server' // HTTP 5xx or a body that is not GraphQL
   | 'rate_limited' // HTTP 429: request count limit
   | 'throttled' // query cost bucket empty (THROTTLED)
+  | 'too_expensive' // the query costs more than the whole bucket: it can never run as is
   | 'unauthorized' // HTTP 401: token expired or invalid
   | 'disconnected' // the user disconnected the app: the token must be deleted
   | 'invalid_query' // GraphQL validation errors: retrying cannot help
@@ -120,6 +121,13 @@ export function classifyError(err: unknown): JobberApiError {
     if (status >= 500) return new JobberApiError('server', `Jobber answered HTTP ${status}`, { status });
     const errors = body.errors ?? [];
     if (errors.some((e) => e.extensions?.code === 'THROTTLED')) {
+      if (cost && cost.requestedQueryCost > cost.throttleStatus.maximumAvailable) {
+        return new JobberApiError(
+          'too_expensive',
+          `query costs ${cost.requestedQueryCost} points, more than the ${cost.throttleStatus.maximumAvailable} the bucket holds`,
+          { status, cost },
+        );
+      }
       return new JobberApiError('throttled', 'Jobber query cost throttled', {
         status,
         cost,
@@ -184,7 +192,10 @@ export class JobberGraphQL {
         return { data: result.data, cost };
       } catch (err) {
         const classified = classifyError(err);
-        if (classified.details.cost) this.pacer.observe(auth.accountId, classified.details.cost.throttleStatus);
+        if (classified.details.cost) {
+          this.pacer.observe(auth.accountId, classified.details.cost.throttleStatus);
+          this.expectedCost.set(operation, classified.details.cost.requestedQueryCost);
+        }
         this.options.onResponse?.({ operation, status: classified.details.status ?? 0, cost: classified.details.cost, error: classified.kind });
         throw classified;
       }

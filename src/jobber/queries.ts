@@ -75,8 +75,8 @@ export const INVOICE_QUERY = /* GraphQL */ `
 `;
 
 export const CLIENTS_PAGE_QUERY = /* GraphQL */ `
-  query Clients($first: Int!, $after: String) {
-    clients(first: $first, after: $after) {
+  query Clients($first: Int!, $after: String, $filter: ClientFilterAttributes) {
+    clients(first: $first, after: $after, filter: $filter) {
       nodes { ...ClientFields }
       pageInfo { endCursor hasNextPage }
     }
@@ -95,8 +95,8 @@ export const JOBS_PAGE_QUERY = /* GraphQL */ `
 `;
 
 export const INVOICES_PAGE_QUERY = /* GraphQL */ `
-  query Invoices($first: Int!, $after: String) {
-    invoices(first: $first, after: $after) {
+  query Invoices($first: Int!, $after: String, $filter: InvoiceFilterAttributes) {
+    invoices(first: $first, after: $after, filter: $filter) {
       nodes { ...InvoiceFields }
       pageInfo { endCursor hasNextPage }
     }

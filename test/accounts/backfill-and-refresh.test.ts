@@ -1,0 +1,129 @@
+import { accountWorkflowId, refreshAccessTokenUpdate, syncNowSignal } from '../../workflows/definitions';
+import { followConnectFlow } from '../../src/dev/connect-flow';
+import { startPipeline, waitFor, type Pipeline } from '../helpers/pipeline';
+
+describe('backfill, reconciliation and token refresh under failure', () => {
+  let p: Pipeline;
+
+  beforeAll(async () => {
+    p = await startPipeline('backfill', {
+      // A tiny cost bucket: the backfill must pace itself to it.
+      sandbox: { costBucket: { maximumAvailable: 1000, restoreRate: 2000 }, accessTokenTtlSeconds: 3600 },
+    });
+  });
+  afterAll(async () => {
+    await p?.close();
+  });
+
+  const connect = async (name: string) => {
+    const account = p.jobber.sandbox.store.createAccount({ name });
+    const result = await followConnectFlow(p.ingressUrl, account.id);
+    expect(result.location).toBe('/manage');
+    return account.id;
+  };
+  const settled = (accountId: string) =>
+    waitFor(async () => {
+      const s = await p.control.state(accountId);
+      return s?.backfill === 'done' ? s : undefined;
+    }, 180_000);
+
+  it('backfills a few thousand records under a tiny cost bucket, paced, without a failure or an alert', async () => {
+    const account = p.jobber.sandbox.store.createAccount({ name: 'Big Co' });
+    const seeded = p.jobber.sandbox.store.seed(account.id, { clients: 1000, jobsPerClient: 1, invoicesPerJob: 1 });
+    expect(seeded.clients.length + seeded.jobs.length + seeded.invoices.length).toBe(3000);
+    const messagesBefore = p.slack.standIn.state.messages.length;
+    await followConnectFlow(p.ingressUrl, account.id);
+    await settled(account.id);
+    expect(await p.models.Client.countDocuments({ accountId: account.id })).toBe(1000);
+    expect(await p.models.Job.countDocuments({ accountId: account.id })).toBe(1000);
+    expect(await p.models.Invoice.countDocuments({ accountId: account.id })).toBe(1000);
+    const pages = p.jobber.sandbox.requests.filter((r) => r.accountId === account.id && ['Clients', 'Jobs', 'Invoices'].includes(r.operationName ?? ''));
+    // Pacing keeps THROTTLED to the backstop: at most the first page of a kind, before its cost is known.
+    const notOk = pages.filter((r) => r.outcome !== 'ok');
+    expect(notOk.every((r) => r.outcome === 'throttled')).toBe(true);
+    expect(notOk.length).toBeLessThanOrEqual(3);
+    // Pages grew to what half the bucket allows instead of the first guess of 25.
+    expect(Math.max(...pages.map((r) => (r.variables?.first as number) ?? 0))).toBeGreaterThan(25);
+    expect(p.slack.standIn.state.messages.length).toBe(messagesBefore);
+    const children = [];
+    for await (const wf of p.temporal.client.workflow.list({ query: `WorkflowType = "backfillWorkflow"` })) children.push(wf);
+    // Visibility can lag; what matters is that none failed.
+    expect(children.filter((c) => c.status.name === 'FAILED')).toEqual([]);
+  }, 240_000);
+
+  it('reconciles: Sync now heals changes whose webhooks never came', async () => {
+    const accountId = await connect('Quiet Co');
+    await settled(accountId);
+    const missed = p.jobber.sandbox.store.createClient(accountId, { firstName: 'Missed' }, { webhook: false });
+    const missedJob = p.jobber.sandbox.store.createJob(accountId, { clientId: missed.id, title: 'No webhook' }, { webhook: false });
+    await p.temporal.client.workflow.getHandle(accountWorkflowId(accountId)).signal(syncNowSignal);
+    await waitFor(async () => ((await p.models.Job.findById(missedJob.id).lean()) ? true : undefined));
+    expect((await p.models.Client.findById(missed.id).lean())?.firstName).toBe('Missed');
+    // A reconciliation re-fetches clients changed since the last one, not every client again.
+    const filtered = p.jobber.sandbox.requests.filter((r) => r.accountId === accountId && r.operationName === 'Clients' && r.variables?.filter);
+    expect(filtered.length).toBeGreaterThan(0);
+  });
+
+  it('survives a crash after the rotated tokens were saved: the retry spends no second refresh token', async () => {
+    const accountId = await connect('Crashy After Co');
+    await settled(accountId);
+    const handle = p.temporal.client.workflow.getHandle(accountWorkflowId(accountId));
+    const { tokenVersion } = (await p.models.Connection.findById(accountId).lean())!;
+    const tokens = p.deps.tokens;
+    const rotate = tokens.rotate.bind(tokens);
+    let crashed = false;
+    tokens.rotate = async (...args) => {
+      const version = await rotate(...args);
+      if (!crashed) {
+        crashed = true;
+        throw new Error('worker died after saving the tokens');
+      }
+      return version;
+    };
+    try {
+      const { version } = await handle.executeUpdate(refreshAccessTokenUpdate, { args: [{ staleVersion: tokenVersion }] });
+      expect(version).toBe(tokenVersion + 1);
+    } finally {
+      tokens.rotate = rotate;
+    }
+    expect(crashed).toBe(true);
+    const number = String(p.jobber.sandbox.store.accountNumber(accountId));
+    const grants = p.jobber.sandbox.oauth.log.filter((e) => e.grantType === 'refresh_token' && [accountId, number].includes(e.accountId ?? ''));
+    expect(grants.map((g) => g.outcome)).toEqual(['accepted']);
+    const { webhookIds } = p.jobber.sandbox.webhooks.capture(() => p.jobber.sandbox.store.createClient(accountId, { firstName: 'StillWorks' }));
+    expect(await p.outcomes(webhookIds)).toEqual([expect.objectContaining({ status: 'synced' })]);
+  });
+
+  it('reports a crash between Jobber\'s answer and the save plainly: broken, operators alerted once', async () => {
+    const accountId = await connect('Crashy Before Co');
+    await settled(accountId);
+    const handle = p.temporal.client.workflow.getHandle(accountWorkflowId(accountId));
+    const { tokenVersion } = (await p.models.Connection.findById(accountId).lean())!;
+    const tokens = p.deps.tokens;
+    const rotate = tokens.rotate.bind(tokens);
+    let crashed = false;
+    tokens.rotate = async (...args) => {
+      if (!crashed) {
+        crashed = true;
+        throw new Error('worker died before saving the tokens');
+      }
+      return rotate(...args);
+    };
+    try {
+      await expect(handle.executeUpdate(refreshAccessTokenUpdate, { args: [{ staleVersion: tokenVersion }] })).rejects.toThrow();
+    } finally {
+      tokens.rotate = rotate;
+    }
+    // Jobber rotated the pair but we lost it: the old refresh token is dead. No retry storm:
+    const connection = await p.models.Connection.findById(accountId).lean();
+    expect(connection).toMatchObject({ status: 'broken' });
+    expect(connection?.statusReason).toMatch(/interrupted/);
+    expect(connection?.refreshToken).toBeUndefined();
+    const alerts = p.slack.standIn.state.messages.filter((m) => m.text.includes('Crashy Before Co'));
+    expect(alerts).toHaveLength(1);
+    expect((await handle.result()).status).toBe('broken');
+    // Reconnecting repairs it.
+    await followConnectFlow(p.ingressUrl, accountId);
+    expect((await settled(accountId)).status).toBe('connected');
+  });
+});
