@@ -1,4 +1,5 @@
 import { startPipeline, waitFor, type Pipeline } from '../helpers/pipeline';
+import { listDeadLetters, replayDeadLetter } from '../../src/ops/operations';
 
 describe('webhook → workflow → record → alert, over HTTP with real Temporal and FerretDB', () => {
   let p: Pipeline;
@@ -157,6 +158,15 @@ describe('webhook → workflow → record → alert, over HTTP with real Tempora
     const letter = await waitFor(() => p.models.DeadLetter.findById(workflowId).lean().then((d) => d ?? undefined));
     expect(letter).toMatchObject({ status: 'open', errorType: 'JobberQueryInvalid', attempts: 1, event: { topic: 'CLIENT_CREATE' } });
     expect((await p.temporal.client.workflow.getHandle(workflowId).describe()).status.name).toBe('FAILED');
+
+    // Jobber accepts the query again: the operator replays the dead letter and it heals.
+    const ops = { models: p.models, client: p.temporal.client, taskQueue: p.worker.taskQueue, control: p.control };
+    expect((await listDeadLetters(p.models)).map((d) => d._id)).toContain(workflowId);
+    expect(await replayDeadLetter(ops, workflowId)).toMatchObject({ workflowId, status: 'replaying' });
+    expect(await p.temporal.client.workflow.getHandle(workflowId).result()).toMatchObject({ status: 'synced', kind: 'client' });
+    expect(await p.models.DeadLetter.findById(workflowId).lean()).toMatchObject({ status: 'resolved' });
+    expect((await listDeadLetters(p.models)).map((d) => d._id)).not.toContain(workflowId);
+    expect(await replayDeadLetter(ops, workflowId)).toMatchObject({ status: 'already resolved' });
   });
 
   it('purges the tokens on APP_DISCONNECT without calling Jobber, and then ignores the account', async () => {

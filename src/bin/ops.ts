@@ -1,0 +1,74 @@
+import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { loadConfig } from '../config';
+import { connectDatabase } from '../db/models';
+import { AccountControl } from '../accounts/control';
+import { listDeadLetters, replayDeadLetter, showAccount, type OpsDeps } from '../ops/operations';
+
+const USAGE = `Usage: npm run ops -- <command>
+
+  dead-letters list [--status open|replayed|resolved|all]   events that failed for good
+  dead-letters replay <workflowId>... | --all                run them again
+  account show <accountId>                                   connection, workflow state, backlog
+  account resync <accountId>                                 reconcile with Jobber now
+
+Reads the same environment as the worker (see .env.example).`;
+
+async function run(deps: OpsDeps, positionals: string[], values: { status?: string; all?: boolean }): Promise<unknown> {
+  const [group, command, ...args] = positionals;
+  if (group === 'dead-letters' && command === 'list') {
+    const status = (values.status ?? 'open') as 'open' | 'replayed' | 'resolved' | 'all';
+    if (!['open', 'replayed', 'resolved', 'all'].includes(status)) throw new UsageError(`unknown status ${status}`);
+    return (await listDeadLetters(deps.models, status)).map((d) => ({
+      id: d._id,
+      status: d.status,
+      topic: (d.event as { topic?: string }).topic,
+      error: d.error,
+      errorType: d.errorType,
+      attempts: d.attempts,
+      failedAt: d.failedAt,
+    }));
+  }
+  if (group === 'dead-letters' && command === 'replay') {
+    const ids = values.all ? (await listDeadLetters(deps.models, 'open')).map((d) => d._id) : args;
+    if (ids.length === 0) throw new UsageError('name the dead letters to replay, or --all');
+    const results = [];
+    for (const id of ids) results.push(await replayDeadLetter(deps, id).catch((err: Error) => ({ workflowId: id, status: `error: ${err.message}` })));
+    return results;
+  }
+  if (group === 'account' && command === 'show' && args[0]) return showAccount(deps, args[0]);
+  if (group === 'account' && command === 'resync' && args[0]) {
+    await deps.control.syncNow(args[0]);
+    return { accountId: args[0], status: 'sync requested' };
+  }
+  throw new UsageError(positionals.length ? `unknown command: ${positionals.join(' ')}` : 'no command');
+}
+
+class UsageError extends Error {}
+
+async function main() {
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    options: { status: { type: 'string' }, all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help || positionals.length === 0) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const config = loadConfig();
+  const { connection: mongo, models } = await connectDatabase(config.mongoUrl);
+  const connection = await Connection.connect({ address: config.temporal.address });
+  try {
+    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const deps = { models, client, taskQueue: config.temporal.taskQueue, control: new AccountControl(client, config.temporal.taskQueue) };
+    process.stdout.write(`${JSON.stringify(await run(deps, positionals, values), null, 2)}\n`);
+  } finally {
+    await connection.close();
+    await mongo.close();
+  }
+}
+
+main().catch((err) => {
+  console.error(err instanceof UsageError ? `${err.message}\n\n${USAGE}` : err instanceof Error ? err.message : err);
+  process.exit(err instanceof UsageError ? 2 : 1);
+});

@@ -1,0 +1,63 @@
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { TypedSearchAttributes, WorkflowIdReusePolicy } from '@temporalio/common';
+import type { Models } from '../db/models';
+import type { AccountControl } from '../accounts/control';
+import type { jobberEventWorkflow } from '../../workflows';
+import { SEARCH_ATTRIBUTES, type JobberEvent } from '../../workflows/definitions';
+
+export interface OpsDeps {
+  models: Models;
+  client: Client;
+  taskQueue: string;
+  control: AccountControl;
+}
+
+export async function listDeadLetters(models: Models, status: 'open' | 'replayed' | 'resolved' | 'all' = 'open') {
+  const filter = status === 'all' ? {} : { status };
+  return models.DeadLetter.find(filter).sort({ failedAt: -1 }).limit(500).lean();
+}
+
+/**
+ * Runs a dead event again under its own workflow id (allowed because the earlier run failed);
+ * the new run marks the dead letter resolved when it succeeds.
+ */
+export async function replayDeadLetter(deps: OpsDeps, workflowId: string): Promise<{ workflowId: string; runId?: string; status: string }> {
+  const letter = await deps.models.DeadLetter.findById(workflowId).lean();
+  if (!letter) throw new Error(`no dead letter with id ${workflowId}`);
+  if (letter.status === 'resolved') return { workflowId, status: 'already resolved' };
+  const event = letter.event as JobberEvent;
+  try {
+    const handle = await deps.client.workflow.start<typeof jobberEventWorkflow>('jobberEventWorkflow', {
+      taskQueue: deps.taskQueue,
+      workflowId,
+      args: [{ event, replay: true }],
+      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+      typedSearchAttributes: new TypedSearchAttributes([
+        { key: SEARCH_ATTRIBUTES.accountId, value: event.accountId },
+        { key: SEARCH_ATTRIBUTES.topic, value: event.topic },
+        { key: SEARCH_ATTRIBUTES.itemId, value: event.itemId },
+      ]),
+      staticSummary: `replay of ${event.topic} ${event.itemId}`,
+    });
+    await deps.models.DeadLetter.updateOne({ _id: workflowId }, { $set: { status: 'replayed', replayedAt: new Date() } });
+    return { workflowId, runId: handle.firstExecutionRunId, status: 'replaying' };
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return { workflowId, status: 'already running or completed' };
+    throw err;
+  }
+}
+
+/** An account as operators need to see it: connection, workflow state and backlog. */
+export async function showAccount(deps: OpsDeps, accountId: string) {
+  const connection = await deps.models.Connection.findById(accountId, { accessToken: 0, refreshToken: 0 }).lean();
+  if (!connection) throw new Error(`no connection for account ${accountId}`);
+  const [workflow, openDeadLetters, failedEvents, clients, jobs, invoices] = await Promise.all([
+    deps.control.state(accountId),
+    deps.models.DeadLetter.countDocuments({ 'event.accountId': accountId, status: { $ne: 'resolved' } }),
+    deps.models.Event.countDocuments({ accountId, status: 'failed' }),
+    deps.models.Client.countDocuments({ accountId, deletedAt: null }),
+    deps.models.Job.countDocuments({ accountId, deletedAt: null }),
+    deps.models.Invoice.countDocuments({ accountId, deletedAt: null }),
+  ]);
+  return { connection, workflow: workflow ?? 'not running', backlog: { openDeadLetters, failedEvents }, records: { clients, jobs, invoices } };
+}

@@ -1,0 +1,56 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { connectDatabase } from '../../src/db/models';
+import { testMongoUrl, testTemporalAddress } from '../helpers/env';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(__dirname, '../..');
+
+describe('npm run ops (the operators\' command line)', () => {
+  const mongoUrl = testMongoUrl('ops');
+  const env = {
+    ...process.env,
+    MONGO_URL: mongoUrl,
+    TEMPORAL_ADDRESS: testTemporalAddress(),
+    JOBBER_CLIENT_ID: 'id',
+    JOBBER_CLIENT_SECRET: 'secret',
+    SLACK_BOT_TOKEN: 'xoxb-1',
+    SLACK_SIGNING_SECRET: 'signing',
+    SLACK_ALERT_CHANNEL: 'C1',
+    TOKEN_ENCRYPTION_KEY: Buffer.alloc(32, 3).toString('base64'),
+    SESSION_SECRET: 'x'.repeat(32),
+  };
+  const ops = (...args: string[]) => run(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), 'src/bin/ops.ts', ...args], { cwd: ROOT, env });
+
+  beforeAll(async () => {
+    const { connection, models } = await connectDatabase(mongoUrl);
+    await models.DeadLetter.create({
+      _id: 'jobber-event/1/CLIENT_UPDATE/2/2025-01-01T00:00:00.000Z',
+      event: { topic: 'CLIENT_UPDATE', accountId: 'A', itemId: 'B', occurredAt: '2025-01-01T00:00:00.000Z' },
+      error: 'Jobber rejected the request',
+      errorType: 'JobberQueryInvalid',
+      attempts: 1,
+      status: 'open',
+      failedAt: new Date(),
+    });
+    await connection.close();
+  });
+
+  it('lists open dead letters as JSON', async () => {
+    const { stdout } = await ops('dead-letters', 'list');
+    expect(JSON.parse(stdout)).toEqual([
+      expect.objectContaining({ id: 'jobber-event/1/CLIENT_UPDATE/2/2025-01-01T00:00:00.000Z', topic: 'CLIENT_UPDATE', errorType: 'JobberQueryInvalid' }),
+    ]);
+  });
+
+  it('explains unknown commands and unknown accounts with a non-zero exit', async () => {
+    await expect(ops('frobnicate')).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/unknown command: frobnicate[\s\S]*Usage/) });
+    await expect(ops('account', 'show', 'nobody')).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/no connection for account nobody/) });
+  });
+
+  it('prints its usage with --help', async () => {
+    const { stdout } = await ops('--help');
+    expect(stdout).toMatch(/dead-letters replay/);
+  });
+});
