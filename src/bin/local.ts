@@ -32,7 +32,7 @@ function localSecrets(dir: string): { TOKEN_ENCRYPTION_KEY: string; SESSION_SECR
  */
 async function main() {
   const logger = createLogger({ name: 'local' });
-  const dataDir = path.join(ROOT, '.data', 'local');
+  const dataDir = process.env.LOCAL_DATA_DIR || path.join(ROOT, '.data', 'local');
   mkdirSync(dataDir, { recursive: true });
   const port = Number(process.env.PORT || 3000);
   const say = (m: string) => logger.info(m);
