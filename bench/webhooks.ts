@@ -1,0 +1,185 @@
+/**
+ * Benchmark (not a test): `npm run bench`. Everything runs on this machine over loopback, with
+ * bounded request counts and durations. Prints a Markdown report; figures go to docs/BENCHMARKS.md.
+ *
+ * 1. Ack latency of signed webhooks through the real ingress at rising rates, next to plain
+ *    client.workflow.start at the same rates on the same server in the same run.
+ * 2. End to end: a burst of UPDATE webhooks for an account until every record is in MongoDB:
+ *    events per second and Jobber requests per event.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { startStack } from '../src/dev/stack';
+import { startJobberSandbox } from '../src/sandbox/jobber';
+import { startSlackStandIn } from '../src/sandbox/slack';
+import { createApp } from '../src/ingress/app';
+import { signJobberBody } from '../src/ingress/jobber-webhook';
+import { connectDatabase } from '../src/db/models';
+import { TokenStore } from '../src/accounts/token-store';
+import { TokenCipher } from '../src/crypto/tokens';
+import { JobberOAuth } from '../src/accounts/oauth';
+import { CostPacer, JobberGraphQL } from '../src/jobber/client';
+import { createSlackClient } from '../src/services';
+import { installRuntime } from '../src/temporal/runtime';
+import { createWorker } from '../src/temporal/worker';
+import { createLogger } from '../src/logger';
+import { encodeGlobalId } from '../src/jobber/ids';
+import { eventWorkflowId } from '../workflows/definitions';
+
+const RATES = (process.env.BENCH_RATES ?? '25,50,100,200,400').split(',').map(Number);
+const SECONDS_PER_STEP = Number(process.env.BENCH_SECONDS ?? 5);
+const E2E_EVENTS = Number(process.env.BENCH_E2E_EVENTS ?? 500);
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+
+/** Open loop: one call every 1/rate seconds for the step, whatever the earlier ones are doing. */
+async function openLoop(rate: number, seconds: number, call: (i: number) => Promise<boolean>) {
+  const total = rate * seconds;
+  const latencies: number[] = [];
+  let errors = 0;
+  const started = performance.now();
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = started + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const t0 = performance.now();
+    pending.push(
+      call(i).then(
+        (ok) => {
+          latencies.push(performance.now() - t0);
+          if (!ok) errors++;
+        },
+        () => {
+          errors++;
+        },
+      ),
+    );
+  }
+  await Promise.all(pending);
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const p99 = percentile(latencies, 99);
+  return {
+    rate,
+    achieved: total / elapsed,
+    p50: percentile(latencies, 50),
+    p99,
+    errors,
+    held: errors === 0 && p99 < 1000 && total / elapsed >= rate * 0.95,
+  };
+}
+
+async function main() {
+  const logger = createLogger({ name: 'bench', level: 'error' });
+  installRuntime(logger);
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'jobber-bench-'));
+  const stack = await startStack({ dataDir, log: () => undefined });
+  const jobber = await startJobberSandbox({ requestLimit: { max: 1_000_000 }, costBucket: { maximumAvailable: 10_000, restoreRate: 500 } });
+  const slack = await startSlackStandIn();
+  const { connection: mongo, models } = await connectDatabase(stack.mongoUrl);
+  const clientConnection = await Connection.connect({ address: stack.temporalAddress });
+  const client = new Client({ connection: clientConnection });
+  const taskQueue = 'bench';
+  const tokens = new TokenStore(models, new TokenCipher(Buffer.alloc(32, 9)));
+  const deps = {
+    models,
+    tokens,
+    jobber: new JobberGraphQL({ apiUrl: jobber.url, version: '2025-04-16', pacer: new CostPacer() }),
+    oauth: new JobberOAuth({ apiUrl: jobber.url, clientId: jobber.sandbox.clientId, clientSecret: jobber.sandbox.clientSecret, redirectUri: 'http://127.0.0.1/cb' }),
+    slack: createSlackClient({ slack: { botToken: slack.standIn.botToken, signingSecret: 's', apiUrl: slack.url, alertChannel: 'C0' } }),
+    alertChannel: 'C0BENCH',
+    temporal: client,
+  };
+  const workerConnection = await NativeConnection.connect({ address: stack.temporalAddress });
+  const worker = await createWorker({ connection: workerConnection, namespace: 'default', taskQueue, deps });
+  const running = worker.run();
+
+  const app = createApp({ temporal: { client, taskQueue }, jobberClientSecret: jobber.sandbox.clientSecret, logger: pino({ level: 'silent' }) });
+  const server = createServer(app.callback());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const ingress = `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/jobber`;
+  jobber.sandbox.setWebhookUrl(ingress);
+
+  // Unknown-account events: each starts a workflow that records it (two small activities).
+  const stranger = encodeGlobalId('Account', 999_999);
+  let seq = 0;
+  const webhook = async () => {
+    const body = JSON.stringify({
+      data: { webHookEvent: { topic: 'CLIENT_UPDATE', appId: 'bench', accountId: stranger, itemId: encodeGlobalId('Client', ++seq), occurredAt: new Date().toISOString() } },
+    });
+    const res = await fetch(ingress, { method: 'POST', headers: { 'content-type': 'application/json', 'x-jobber-hmac-sha256': signJobberBody(body, jobber.sandbox.clientSecret) }, body });
+    await res.arrayBuffer();
+    return res.status === 202;
+  };
+  const direct = async () => {
+    const event = { topic: 'CLIENT_UPDATE', accountId: stranger, itemId: encodeGlobalId('Client', ++seq), occurredAt: new Date().toISOString() };
+    await client.workflow.start('jobberEventWorkflow', { taskQueue, workflowId: eventWorkflowId(event), args: [{ event }] });
+    return true;
+  };
+
+  const rows: string[] = [];
+  for (const rate of RATES) {
+    const viaIngress = await openLoop(rate, SECONDS_PER_STEP, webhook);
+    const viaClient = await openLoop(rate, SECONDS_PER_STEP, direct);
+    const fmt = (r: typeof viaIngress) => `${r.achieved.toFixed(0)}/s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms${r.errors ? `, ${r.errors} errors` : ''}${r.held ? '' : ' (not held)'}`;
+    rows.push(`| ${rate}/s | ${fmt(viaIngress)} | ${fmt(viaClient)} |`);
+    process.stderr.write(`rate ${rate}: ingress ${fmt(viaIngress)}; client ${fmt(viaClient)}\n`);
+  }
+
+  // End to end: a connected account, E2E_EVENTS records changed at once in Jobber.
+  const account = jobber.sandbox.store.createAccount({ name: 'Bench Co' });
+  const issued = await jobber.sandbox.connect(account.id);
+  await tokens.connect({ id: account.id, name: 'Bench Co' }, { accessToken: issued.access_token, refreshToken: issued.refresh_token });
+  const clients = Array.from({ length: E2E_EVENTS }, (_, i) => jobber.sandbox.store.createClient(account.id, { firstName: `C${i}` }, { webhook: false }));
+  const requestsBefore = jobber.sandbox.requests.length;
+  const t0 = performance.now();
+  jobber.sandbox.webhooks.capture(() => clients.forEach((c) => jobber.sandbox.store.updateClient(c.id, { lastName: 'Updated' })));
+  for (;;) {
+    const done = await models.Client.countDocuments({ accountId: account.id, lastName: 'Updated' });
+    if (done >= E2E_EVENTS) break;
+    if (performance.now() - t0 > 600_000) throw new Error(`end to end stalled at ${done}/${E2E_EVENTS}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const requests = jobber.sandbox.requests.slice(requestsBefore).filter((r) => r.accountId === account.id);
+  const throttled = requests.filter((r) => r.outcome === 'throttled').length;
+
+  process.stdout.write(
+    [
+      `## Run of ${new Date().toISOString()} (${os.cpus().length} cores, Node ${process.version})`,
+      '',
+      `Ack latency, ${SECONDS_PER_STEP} s per rate, open loop (held = no errors, p99 < 1 s, ≥ 95% of the rate):`,
+      '',
+      '| offered rate | signed webhook → ingress → Temporal start | plain client.workflow.start |',
+      '| --- | --- | --- |',
+      ...rows,
+      '',
+      `End to end: ${E2E_EVENTS} CLIENT_UPDATE webhooks for one account, until all are in MongoDB: ${seconds.toFixed(1)} s, ` +
+        `${(E2E_EVENTS / seconds).toFixed(1)} events/s, ${(requests.length / E2E_EVENTS).toFixed(2)} Jobber requests per event ` +
+        `(${throttled} THROTTLED answers among ${requests.length}).`,
+      '',
+    ].join('\n'),
+  );
+
+  server.close();
+  worker.shutdown();
+  await running;
+  await workerConnection.close();
+  await clientConnection.close();
+  await mongo.close();
+  await jobber.close();
+  await slack.close();
+  await stack.stop();
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
