@@ -14,6 +14,7 @@ import {
 import type { Activities } from '../activities';
 import {
   accountStateQuery,
+  accountWorkflowId,
   backfillWorkflowId,
   disconnectSignal,
   reconnectedSignal,
@@ -143,7 +144,7 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
       const since = full ? undefined : state.lastReconcileAt;
       const startedAt = new Date().toISOString();
       await executeChild(backfillWorkflow, {
-        workflowId: backfillWorkflowId(workflowInfo().workflowId, `${full ? 'initial' : 'sync'}-${uuid4().slice(0, 8)}`),
+        workflowId: backfillWorkflowId(accountWorkflowId(accountId), `${full ? 'initial' : 'sync'}-${uuid4().slice(0, 8)}`),
         args: [{ accountId, updatedSince: since }],
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
         staticSummary: full ? 'initial backfill' : 'sync',

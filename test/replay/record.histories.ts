@@ -1,0 +1,57 @@
+/**
+ * Records the histories that test/replay/replay.test.ts replays. Run after an intended change to
+ * workflow code has been made safe (patched or versioned): `npm run record-histories`.
+ * Not part of `npm test` (its name does not end in .test.ts).
+ */
+import { writeFileSync } from 'node:fs';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import path from 'node:path';
+import { followConnectFlow } from '../../src/dev/connect-flow';
+import { accountWorkflowId, refreshAccessTokenUpdate } from '../../workflows/definitions';
+import { startPipeline, waitFor, type Pipeline } from '../helpers/pipeline';
+
+const OUT = path.join(__dirname, 'histories');
+
+describe('record workflow histories', () => {
+  let p: Pipeline;
+  beforeAll(async () => {
+    p = await startPipeline('record');
+  });
+  afterAll(async () => {
+    await p?.close();
+  });
+
+  const save = async (name: string, workflowId: string) => {
+    const history = await p.temporal.client.workflow.getHandle(workflowId).fetchHistory();
+    // Temporal's proto JSON, the format `temporal workflow show --output json` writes too.
+    writeFileSync(path.join(OUT, `${name}.json`), historyToJSON(history));
+  };
+
+  it('records an event lifecycle, a failed event, and an account workflow', async () => {
+    const account = p.jobber.sandbox.store.createAccount({ name: 'Replay Co' });
+    await followConnectFlow(p.ingressUrl, account.id);
+    await waitFor(async () => ((await p.control.state(account.id))?.backfill === 'done' ? true : undefined));
+
+    const client = p.jobber.sandbox.webhooks.capture(() => p.jobber.sandbox.store.createClient(account.id, { companyName: 'Replay Lawns' }));
+    const job = p.jobber.sandbox.webhooks.capture(() => p.jobber.sandbox.store.createJob(account.id, { clientId: client.result.id, title: 'Replay' }));
+    p.jobber.sandbox.faults.add({ graphql: { status: 503, times: 1, operationName: 'Job' } });
+    await p.outcomes([...client.webhookIds, ...job.webhookIds]);
+    await save('event-job-create-with-retry-and-alert', p.workflowIdOf(p.jobber.sandbox.webhooks.get(job.webhookIds[0]!)!));
+
+    const gone = p.jobber.sandbox.webhooks.capture(() => p.jobber.sandbox.store.deleteClient(client.result.id));
+    await p.outcomes(gone.webhookIds.slice(0, 1));
+    await save('event-client-destroy', p.workflowIdOf(p.jobber.sandbox.webhooks.get(gone.webhookIds[0]!)!));
+
+    p.jobber.sandbox.faults.add({ graphql: { status: 400, times: 1, operationName: 'Client' } });
+    const failed = p.jobber.sandbox.webhooks.capture(() => p.jobber.sandbox.store.createClient(account.id, { firstName: 'Fails' }));
+    await p.outcomes(failed.webhookIds).catch(() => undefined);
+    await save('event-failed-dead-letter', p.workflowIdOf(p.jobber.sandbox.webhooks.get(failed.webhookIds[0]!)!));
+
+    const handle = p.temporal.client.workflow.getHandle(accountWorkflowId(account.id));
+    const { tokenVersion } = (await p.models.Connection.findById(account.id).lean())!;
+    await handle.executeUpdate(refreshAccessTokenUpdate, { args: [{ staleVersion: tokenVersion }] });
+    p.jobber.sandbox.disconnect(account.id);
+    await handle.result();
+    await save('account-connect-backfill-refresh-disconnect', accountWorkflowId(account.id));
+  });
+});

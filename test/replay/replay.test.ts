@@ -1,0 +1,24 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Worker } from '@temporalio/worker';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { testWorkflowBundle } from '../helpers/env';
+
+const DIR = path.join(__dirname, 'histories');
+const histories = readdirSync(DIR).filter((f) => f.endsWith('.json'));
+
+/**
+ * Replays histories recorded from real runs against today's workflow code: a change that would
+ * break running workflows (non-determinism) fails here. Re-record with `npm run record-histories`
+ * only after making such a change safe with patched() or a new workflow type.
+ */
+describe('workflow replay of saved histories', () => {
+  it('has histories to replay', () => {
+    expect(histories.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it.each(histories)('replays %s deterministically', async (file) => {
+    const history = historyFromJSON(JSON.parse(readFileSync(path.join(DIR, file), 'utf8')));
+    await Worker.runReplayHistory({ workflowBundle: { codePath: testWorkflowBundle() }, replayName: file }, history);
+  });
+});
