@@ -8,6 +8,7 @@ import { AccountNotConnectedError, type TokenStore } from '../src/accounts/token
 import { AlertInFlightError, alertKey, invoicePaidMessage, jobCreatedMessage, sendAlertOnce, type AlertKind } from '../src/slack/alerts';
 import type { JobberEvent, RecordKind } from '../workflows/definitions';
 import { createAccountActivities, withAccessToken, type AccountDeps } from './accounts';
+import type { WorkerMetrics } from '../src/metrics/worker-metrics';
 
 export interface ActivityDeps extends AccountDeps {
   models: Models;
@@ -16,6 +17,7 @@ export interface ActivityDeps extends AccountDeps {
   slack: WebClient;
   /** Default Slack channel id for alerts; a connection may override it. */
   alertChannel: string;
+  metrics?: WorkerMetrics;
 }
 
 /** Failure types the workflows branch on. */
@@ -171,6 +173,7 @@ export function createActivities(deps: ActivityDeps) {
           owner: input.owner,
           message,
         });
+        deps.metrics?.slackPosts.add(1, { kind: input.kind, outcome: result.sent ? 'sent' : 'duplicate' });
         return { sent: result.sent, reason: result.reason };
       } catch (err) {
         throw slackFailure(err);
@@ -224,6 +227,7 @@ export function createActivities(deps: ActivityDeps) {
         },
         { upsert: true },
       );
+      deps.metrics?.deadLetters.add(1, { errorType: input.errorType ?? 'unknown' });
     },
 
     async resolveDeadLetter(workflowId: string): Promise<void> {

@@ -7,6 +7,8 @@ import { TokenStore } from './accounts/token-store';
 import { JobberOAuth } from './accounts/oauth';
 import type { Client } from '@temporalio/client';
 import type { ActivityDeps } from '../activities';
+import { Runtime } from '@temporalio/worker';
+import { WorkerMetrics } from './metrics/worker-metrics';
 
 export function createOAuth(config: Pick<Config, 'jobber' | 'publicUrl'>): JobberOAuth {
   return new JobberOAuth({
@@ -27,18 +29,30 @@ export function createSlackClient(config: Pick<Config, 'slack'>): WebClient {
   });
 }
 
-export function createJobberClient(config: Pick<Config, 'jobber'>, pacer = new CostPacer()): JobberGraphQL {
-  return new JobberGraphQL({ apiUrl: config.jobber.apiUrl, version: config.jobber.graphqlVersion, pacer });
+export function createJobberClient(config: Pick<Config, 'jobber'>, metrics?: WorkerMetrics, pacer = new CostPacer()): JobberGraphQL {
+  return new JobberGraphQL({
+    apiUrl: config.jobber.apiUrl,
+    version: config.jobber.graphqlVersion,
+    pacer,
+    onResponse: ({ operation, cost, error }) => {
+      metrics?.jobberRequests.add(1, { operation, outcome: error ?? 'ok' });
+      if (cost) metrics?.jobberQueryCost.record(cost.actualQueryCost, { operation });
+    },
+    onPacingWait: (ms) => metrics?.jobberThrottleWaitMs.record(Math.round(ms)),
+  });
 }
 
 /** The long-lived clients the activities close over, built once per worker process. */
 export async function createActivityDeps(config: Config, temporal?: Client): Promise<{ deps: ActivityDeps; close(): Promise<void> }> {
   const { connection, models } = await connectDatabase(config.mongoUrl);
+  // The runtime installed by the worker's entry point exports these with the SDK's metrics.
+  const metrics = new WorkerMetrics(Runtime.instance().metricMeter);
   const deps: ActivityDeps = {
     models,
     tokens: new TokenStore(models, new TokenCipher(config.tokenEncryptionKey)),
-    jobber: createJobberClient(config),
+    jobber: createJobberClient(config, metrics),
     oauth: createOAuth(config),
+    metrics,
     slack: createSlackClient(config),
     alertChannel: config.slack.alertChannel,
     temporal,

@@ -65,5 +65,14 @@ describe('npm run local + npm run demo', () => {
     const texts = messages.messages.map((m) => m.text);
     expect(texts).toEqual(expect.arrayContaining([expect.stringMatching(/^New job #1: Spring cleanup/), expect.stringMatching(/^Invoice #1 paid/)]));
     expect(texts).toHaveLength(2);
+
+    // Operators' metrics: the ingress's, and the worker's (the SDK's and ours on one endpoint).
+    const ingressMetrics = await (await fetch(`http://127.0.0.1:${ports.PORT}/metrics`)).text();
+    expect(ingressMetrics).toMatch(/jobber_webhooks_total\{outcome="accepted"\} [1-9]/);
+    expect(ingressMetrics).toMatch(/jobber_webhook_ack_seconds_bucket/);
+    const workerMetrics = await (await fetch(`http://127.0.0.1:${ports.METRICS_PORT}/metrics`)).text();
+    expect(workerMetrics).toMatch(/jobber_requests[^\n]*operation="Job"[^\n]*outcome="ok"/);
+    expect(workerMetrics).toMatch(/slack_alerts[^\n]*outcome="sent"/);
+    expect(workerMetrics).toMatch(/temporal_workflow_completed/);
   }, 90_000);
 });

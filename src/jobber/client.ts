@@ -87,6 +87,8 @@ export interface JobberGraphQLOptions {
   pacer?: CostPacer;
   /** Told about every answer: for metrics. */
   onResponse?: (info: { operation: string; status: number; cost?: QueryCost; error?: JobberErrorKind }) => void;
+  /** Told how long a request waited for the cost bucket: for metrics. */
+  onPacingWait?: (ms: number) => void;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -173,7 +175,10 @@ export class JobberGraphQL {
     const expected = this.expectedCost.get(operation) ?? 50;
     const wait = this.pacer.reserve(auth.accountId, expected);
     try {
-      if (wait > 0) await this.sleep(wait);
+      if (wait > 0) {
+        this.options.onPacingWait?.(wait);
+        await this.sleep(wait);
+      }
       const client = new GraphQLClient(this.url, {
         headers: {
           Authorization: `Bearer ${auth.accessToken}`,
