@@ -15,6 +15,7 @@ import type { Activities } from '../activities';
 import {
   accountStateQuery,
   accountWorkflowId,
+  SEARCH_ATTRIBUTES,
   backfillWorkflowId,
   disconnectSignal,
   reconnectedSignal,
@@ -147,6 +148,7 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
         workflowId: backfillWorkflowId(accountWorkflowId(accountId), `${full ? 'initial' : 'sync'}-${uuid4().slice(0, 8)}`),
         args: [{ accountId, updatedSince: since }],
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.accountId, value: accountId }],
         staticSummary: full ? 'initial backfill' : 'sync',
       });
       state.backfill = 'done';
