@@ -39,26 +39,50 @@ async function tokenInfoOf(models: Models, accountId: string): Promise<TokenInfo
   };
 }
 
+async function alertOperators(deps: AccountDeps, accountId: string, key: string, text: string): Promise<void> {
+  const connection = await deps.models.Connection.findById(accountId, { slackChannel: 1 }).lean();
+  await sendAlertOnce(deps, {
+    key,
+    accountId,
+    channel: connection?.slackChannel || deps.alertChannel,
+    owner: key,
+    message: { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `:warning: ${text}` } }] },
+  });
+}
+
 /**
  * Runs a Jobber call with the account's access token. On 401 it asks the account's workflow to
  * refresh (the workflow is the only writer of tokens; concurrent askers share one refresh), then
- * tries once more with the new token.
+ * tries once more with the new token. When Jobber says the user disconnected the app, the tokens
+ * are forgotten and operators are told once.
  */
 export async function withAccessToken<T>(deps: AccountDeps, accountId: string, call: (accessToken: string) => Promise<T>): Promise<T> {
-  const first = await deps.tokens.read(accountId);
+  let current = await deps.tokens.read(accountId);
   try {
-    return await call(first.accessToken);
-  } catch (err) {
-    if (!(err instanceof JobberApiError && err.kind === 'unauthorized') || !deps.temporal) throw err;
     try {
-      await deps.temporal.workflow
-        .getHandle(accountWorkflowId(accountId))
-        .executeUpdate(refreshAccessTokenUpdate, { args: [{ staleVersion: first.version }] });
-    } catch (updateErr) {
-      if (updateErr instanceof WorkflowNotFoundError) throw err;
-      throw new AccountNotConnectedError(accountId, `not refreshable (${(updateErr as Error).message})`);
+      return await call(current.accessToken);
+    } catch (err) {
+      if (!(err instanceof JobberApiError && err.kind === 'unauthorized') || !deps.temporal) throw err;
+      try {
+        await deps.temporal.workflow
+          .getHandle(accountWorkflowId(accountId))
+          .executeUpdate(refreshAccessTokenUpdate, { args: [{ staleVersion: current.version }] });
+      } catch (updateErr) {
+        if (updateErr instanceof WorkflowNotFoundError) throw err;
+        throw new AccountNotConnectedError(accountId, `not refreshable (${(updateErr as Error).message})`);
+      }
+      current = await deps.tokens.read(accountId);
+      return await call(current.accessToken);
     }
-    return call((await deps.tokens.read(accountId)).accessToken);
+  } catch (err) {
+    if (err instanceof JobberApiError && err.kind === 'disconnected') {
+      const reason = 'Jobber says the user disconnected this app';
+      if (await deps.tokens.purge(accountId, 'disconnected', reason, { expectedVersion: current.version })) {
+        const doc = await deps.models.Connection.findById(accountId, { name: 1 }).lean();
+        await alertOperators(deps, accountId, `account-disconnected/${accountId}/${current.version}`, `Jobber account ${doc?.name || accountId} is disconnected: ${reason}.`);
+      }
+    }
+    throw err;
   }
 }
 
@@ -75,17 +99,6 @@ export function pageSizeFor(cost: QueryCost | undefined, first: number): number 
 
 export function createAccountActivities(deps: AccountDeps, convert: (err: unknown) => unknown) {
   const { models, tokens } = deps;
-
-  const alertOperators = async (accountId: string, key: string, text: string) => {
-    const connection = await models.Connection.findById(accountId, { slackChannel: 1 }).lean();
-    await sendAlertOnce(deps, {
-      key,
-      accountId,
-      channel: connection?.slackChannel || deps.alertChannel,
-      owner: key,
-      message: { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `:warning: ${text}` } }] },
-    });
-  };
 
   return {
     async tokenInfo(accountId: string): Promise<TokenInfo> {
@@ -123,6 +136,7 @@ export function createAccountActivities(deps: AccountDeps, convert: (err: unknow
         log.warn('account broken: refresh token refused', { accountId });
         const doc = await models.Connection.findById(accountId, { name: 1, connectedAt: 1 }).lean();
         await alertOperators(
+          deps,
           accountId,
           `account-broken/${accountId}/${doc?.connectedAt?.getTime() ?? 0}`,
           `Jobber account ${doc?.name || accountId} lost its connection: ${reason}.`,
@@ -178,6 +192,7 @@ export function createAccountActivities(deps: AccountDeps, convert: (err: unknow
       );
       if (healed.every((n) => n === 0)) return { silent: false };
       await alertOperators(
+        deps,
         input.accountId,
         `account-silent/${input.accountId}/${since.getTime()}`,
         `Jobber account ${doc.name || input.accountId} changed but sent no webhook since ${since.toISOString()}: check that its webhooks are enabled.`,

@@ -129,9 +129,6 @@ export function createActivities(deps: ActivityDeps) {
         );
         record = data[input.kind];
       } catch (err) {
-        if (err instanceof JobberApiError && err.kind === 'disconnected') {
-          await tokens.purge(input.accountId, 'disconnected', 'Jobber says the user disconnected this app');
-        }
         throw jobberFailure(err);
       }
       if (!record) return { found: false, applied: false };

@@ -182,4 +182,18 @@ describe('webhook → workflow → record → alert, over HTTP with real Tempora
     const late = p.jobber.sandbox.webhooks.enqueue({ topic: 'CLIENT_UPDATE', accountId: other, itemId: 'Qw==', occurredAt: new Date().toISOString() });
     expect(await p.outcomes(late)).toEqual([{ status: 'recorded', reason: 'account disconnected' }]);
   });
+
+  it('learns of a disconnect from Jobber\'s answer when APP_DISCONNECT has not come: forgets the tokens, tells operators once', async () => {
+    const quiet = await p.connectAccount('Silent Leaver');
+    const { result: client } = capture(() => store().createClient(quiet, { firstName: 'Orphan' }, { webhook: false }));
+    p.jobber.sandbox.disconnect(quiet, { hold: true }); // the webhook is lost
+    const first = capture(() => store().updateClient(client.id, { firstName: 'Orphan 2' }));
+    expect(await p.outcomes(first.webhookIds)).toEqual([{ status: 'disconnected' }]);
+    const connection = await p.models.Connection.findById(quiet).lean();
+    expect(connection).toMatchObject({ status: 'disconnected', statusReason: 'Jobber says the user disconnected this app' });
+    expect(connection?.accessToken).toBeUndefined();
+    const second = capture(() => store().updateClient(client.id, { firstName: 'Orphan 3' }));
+    expect(await p.outcomes(second.webhookIds)).toEqual([{ status: 'recorded', reason: 'account disconnected' }]);
+    expect(p.slack.standIn.state.messages.filter((m) => m.text.includes('Silent Leaver'))).toHaveLength(1);
+  });
 });
