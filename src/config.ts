@@ -13,13 +13,26 @@ const port = z.coerce.number().int().min(0).max(65535);
 const secret = z.string().min(1);
 
 /** A 32-byte key as base64 or hex (64 hex chars): AES-256-GCM for tokens at rest. */
+const decodeKey = (value: string): Buffer =>
+  /^[0-9a-fA-F]{64}$/.test(value) ? Buffer.from(value, 'hex') : Buffer.from(value, 'base64');
+
 const encryptionKey = z.string().transform((value, ctx) => {
-  const key = /^[0-9a-fA-F]{64}$/.test(value) ? Buffer.from(value, 'hex') : Buffer.from(value, 'base64');
+  const key = decodeKey(value);
   if (key.length !== 32) {
     ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be 32 bytes, as base64 or 64 hex characters' });
     return z.NEVER;
   }
   return key;
+});
+
+/** Earlier keys, comma-separated: tokens they sealed still open, and are re-sealed at the next refresh. */
+const previousKeys = z.string().transform((value, ctx) => {
+  const keys = value.split(',').map((k) => k.trim()).filter(Boolean).map(decodeKey);
+  if (keys.some((k) => k.length !== 32)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'every key must be 32 bytes, as base64 or 64 hex characters' });
+    return z.NEVER;
+  }
+  return keys;
 });
 
 export const configSchema = z.object({
@@ -38,6 +51,7 @@ export const configSchema = z.object({
   SLACK_API_URL: url.default('https://slack.com/api/'),
   SLACK_ALERT_CHANNEL: z.string().min(1),
   TOKEN_ENCRYPTION_KEY: encryptionKey,
+  TOKEN_ENCRYPTION_PREVIOUS_KEYS: previousKeys.optional(),
   SESSION_SECRET: z.string().min(32, 'must be at least 32 characters'),
 });
 
@@ -51,6 +65,7 @@ export interface Config {
   jobber: { clientId: string; clientSecret: string; apiUrl: string; graphqlVersion: string };
   slack: { botToken: string; signingSecret: string; apiUrl: string; alertChannel: string };
   tokenEncryptionKey: Buffer;
+  tokenEncryptionPreviousKeys: Buffer[];
   sessionSecret: string;
 }
 
@@ -73,6 +88,7 @@ function toConfig(env: Env): Config {
       alertChannel: env.SLACK_ALERT_CHANNEL,
     },
     tokenEncryptionKey: env.TOKEN_ENCRYPTION_KEY,
+    tokenEncryptionPreviousKeys: env.TOKEN_ENCRYPTION_PREVIOUS_KEYS ?? [],
     sessionSecret: env.SESSION_SECRET,
   };
 }

@@ -10,6 +10,10 @@ import type { ActivityDeps } from '../activities';
 import { Runtime } from '@temporalio/worker';
 import { WorkerMetrics } from './metrics/worker-metrics';
 
+export function createTokenCipher(config: Pick<Config, 'tokenEncryptionKey' | 'tokenEncryptionPreviousKeys'>): TokenCipher {
+  return new TokenCipher(config.tokenEncryptionKey, config.tokenEncryptionPreviousKeys);
+}
+
 export function createOAuth(config: Pick<Config, 'jobber' | 'publicUrl'>): JobberOAuth {
   return new JobberOAuth({
     apiUrl: config.jobber.apiUrl,
@@ -49,7 +53,7 @@ export async function createActivityDeps(config: Config, temporal?: Client): Pro
   const metrics = new WorkerMetrics(Runtime.instance().metricMeter);
   const deps: ActivityDeps = {
     models,
-    tokens: new TokenStore(models, new TokenCipher(config.tokenEncryptionKey)),
+    tokens: new TokenStore(models, createTokenCipher(config)),
     jobber: createJobberClient(config, metrics),
     oauth: createOAuth(config),
     metrics,

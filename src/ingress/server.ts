@@ -5,10 +5,9 @@ import type mongoose from 'mongoose';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import type { Models } from '../db/models';
-import { TokenCipher } from '../crypto/tokens';
 import { TokenStore } from '../accounts/token-store';
 import { AccountControl } from '../accounts/control';
-import { createOAuth } from '../services';
+import { createOAuth, createTokenCipher } from '../services';
 import type { AccountTiming } from '../../workflows/definitions';
 import { createApp } from './app';
 import { createAuthRouter } from './auth-routes';
@@ -35,7 +34,7 @@ export async function startIngress(
   const connection = Connection.lazy({ address: config.temporal.address, connectTimeout: 2000 });
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const control = new AccountControl(client, config.temporal.taskQueue, options.accountTiming);
-  const tokens = new TokenStore(options.models, new TokenCipher(config.tokenEncryptionKey));
+  const tokens = new TokenStore(options.models, createTokenCipher(config));
   const metrics = new IngressMetrics({ processMetrics: true });
   const app = createApp({
     temporal: { client, taskQueue: config.temporal.taskQueue },
