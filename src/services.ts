@@ -47,7 +47,7 @@ export function createJobberClient(config: Pick<Config, 'jobber'>, metrics?: Wor
 }
 
 /** The long-lived clients the activities close over, built once per worker process. */
-export async function createActivityDeps(config: Config, temporal?: Client): Promise<{ deps: ActivityDeps; close(): Promise<void> }> {
+export async function createActivityDeps(config: Config, temporal: Client): Promise<{ deps: ActivityDeps; close(): Promise<void> }> {
   const { connection, models } = await connectDatabase(config.mongoUrl);
   // The runtime installed by the worker's entry point exports these with the SDK's metrics.
   const metrics = new WorkerMetrics(Runtime.instance().metricMeter);

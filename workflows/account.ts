@@ -92,11 +92,6 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
     // A UI disconnect (which calls Jobber) wins over a webhook's purge-only request.
     if (!disconnect || request.callJobber) disconnect = request;
   });
-  setHandler(reconnectedSignal, () => {
-    reload = true;
-    disconnect = undefined;
-    state.backfill = 'pending';
-  });
   setHandler(syncNowSignal, () => {
     syncRequested = true;
   });
@@ -116,6 +111,46 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
     },
   );
 
+  /**
+   * Backfills and reconciliations run as child workflows beside this loop, so a long one never
+   * holds up a token refresh or a disconnect. A failed one is retried at the next reconciliation.
+   */
+  let sync: Promise<void> | undefined;
+  let generation = 0; // bumped by a reconnect: a backfill of an older connection does not count
+  let lastReconnect = -1;
+  const startSync = (full: boolean) => {
+    const startedAt = new Date().toISOString();
+    const started = generation;
+    if (full) state.backfill = 'running';
+    sync = executeChild(backfillWorkflow, {
+      workflowId: backfillWorkflowId(accountWorkflowId(accountId), `${full ? 'initial' : 'sync'}-${uuid4().slice(0, 8)}`),
+      args: [{ accountId, updatedSince: full ? undefined : state.lastReconcileAt }],
+      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.accountId, value: accountId }],
+      staticSummary: full ? 'initial backfill' : 'sync',
+    }).then(
+      () => {
+        if (full && started === generation) state.backfill = 'done';
+        state.lastReconcileAt = startedAt;
+      },
+      (err: unknown) => {
+        log.warn('sync failed; retried at the next reconciliation', { accountId, full, error: (err as Error).message });
+        if (full && started === generation) state.backfill = 'failed';
+        state.lastReconcileAt = startedAt;
+      },
+    ).finally(() => {
+      sync = undefined;
+    });
+  };
+  setHandler(reconnectedSignal, ({ tokenVersion }) => {
+    if (tokenVersion <= lastReconnect) return; // the same connection announced twice
+    lastReconnect = tokenVersion;
+    reload = true;
+    disconnect = undefined;
+    generation++;
+    state.backfill = 'pending';
+  });
+
   for (;;) {
     if (reload) {
       reload = false;
@@ -128,6 +163,7 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
       log.info('account disconnected', { accountId, callJobber: request.callJobber, purged });
       if (purged || !request.occurredAt) {
         applyInfo(await tokenInfo(accountId));
+        // Returning cancels a running backfill (parent close policy).
         if (state.status !== 'connected') return state;
       }
       disconnect = undefined; // a stale APP_DISCONNECT: the newer connection stays
@@ -138,49 +174,43 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
       return state;
     }
 
-    if (state.backfill === 'pending' || syncRequested) {
+    if (!sync && (state.backfill === 'pending' || syncRequested)) {
       const full = state.backfill === 'pending';
       syncRequested = false;
-      state.backfill = full ? 'running' : state.backfill;
-      const since = full ? undefined : state.lastReconcileAt;
-      const startedAt = new Date().toISOString();
-      await executeChild(backfillWorkflow, {
-        workflowId: backfillWorkflowId(accountWorkflowId(accountId), `${full ? 'initial' : 'sync'}-${uuid4().slice(0, 8)}`),
-        args: [{ accountId, updatedSince: since }],
-        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-        typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.accountId, value: accountId }],
-        staticSummary: full ? 'initial backfill' : 'sync',
-      });
-      state.backfill = 'done';
-      state.lastReconcileAt = startedAt;
+      startSync(full);
     }
 
-    const now = Date.now();
-    const expiresAt = state.accessTokenExpiresAt ? Date.parse(state.accessTokenExpiresAt) : now;
-    const refreshIn = Math.max(1000, expiresAt - timing.refreshAheadMs - now);
-    const reconcileAt = (state.lastReconcileAt ? Date.parse(state.lastReconcileAt) : now) + timing.reconcileEveryMs;
-    const reconcileIn = Math.max(1000, reconcileAt - now);
-    // Also wake when a refresh asked for by an Update found the account broken or disconnected.
-    const woke = await condition(
-      () => reload || disconnect !== undefined || syncRequested || state.status !== 'connected',
-      Math.min(refreshIn, reconcileIn),
+    const refreshDue = () => (state.accessTokenExpiresAt ? Date.parse(state.accessTokenExpiresAt) : Date.now()) - timing.refreshAheadMs;
+    const reconcileDue = () => (state.lastReconcileAt ? Date.parse(state.lastReconcileAt) : Date.now()) + timing.reconcileEveryMs;
+    const wait = Math.max(1000, Math.min(refreshDue(), reconcileDue()) - Date.now());
+    const syncRunning = sync;
+    // Also wake when a refresh asked for by an Update found the account broken or disconnected,
+    // and when a sync finishes (a requested one may be waiting).
+    await condition(
+      () =>
+        reload ||
+        disconnect !== undefined ||
+        (syncRequested && !sync) ||
+        state.status !== 'connected' ||
+        (syncRunning !== undefined && sync === undefined),
+      wait,
     );
-    if (!woke) {
-      if (Date.now() >= expiresAt - timing.refreshAheadMs) await refresh();
-      if (Date.now() >= reconcileAt && state.status === 'connected') {
-        syncRequested = true;
-        await checkSilence({ accountId, silentForMs: timing.silenceAlertMs });
-      }
+    // Times are read again: an Update may have refreshed the token while we waited.
+    if (Date.now() >= refreshDue() && state.status === 'connected' && !disconnect) await refresh();
+    if (Date.now() >= reconcileDue() && state.status === 'connected' && !sync) {
+      if (state.backfill === 'failed') state.backfill = 'pending';
+      else syncRequested = true;
+      await checkSilence({ accountId, silentForMs: timing.silenceAlertMs });
     }
 
     const info = workflowInfo();
-    if ((info.continueAsNewSuggested || info.historyLength > timing.maxHistoryEvents) && !disconnect && !reload) {
+    if ((info.continueAsNewSuggested || info.historyLength > timing.maxHistoryEvents) && !disconnect && !reload && !sync) {
       await condition(allHandlersFinished);
       await continueAsNew<typeof accountWorkflow>({
         accountId,
         timing: input.timing,
         carried: {
-          backfill: state.backfill === 'running' ? 'pending' : state.backfill,
+          backfill: state.backfill,
           lastReconcileAt: state.lastReconcileAt,
           refreshes: state.refreshes,
           lastRefreshAt: state.lastRefreshAt,

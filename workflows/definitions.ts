@@ -95,8 +95,11 @@ export interface DisconnectRequest {
 }
 export const disconnectSignal = defineSignal<[DisconnectRequest]>('disconnect');
 
-/** A new connection was stored (OAuth callback): reload token state, backfill again. */
-export const reconnectedSignal = defineSignal('reconnected');
+/**
+ * A new connection was stored (OAuth callback): reload token state, backfill again. Carries the
+ * stored token version so a repeated delivery (a retried RPC) does not start a second backfill.
+ */
+export const reconnectedSignal = defineSignal<[{ tokenVersion: number }]>('reconnected');
 export const syncNowSignal = defineSignal('syncNow');
 
 export interface AccountWorkflowState {
@@ -105,7 +108,8 @@ export interface AccountWorkflowState {
   accessTokenExpiresAt?: string;
   refreshes: number;
   lastRefreshAt?: string;
-  backfill: 'pending' | 'running' | 'done';
+  /** The initial backfill of the current connection; 'failed' is retried at the next reconciliation. */
+  backfill: 'pending' | 'running' | 'done' | 'failed';
   lastReconcileAt?: string;
   reason?: string;
 }

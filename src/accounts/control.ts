@@ -33,11 +33,11 @@ export class AccountControl {
   }
 
   /** After a connection is stored: start the account's workflow, or tell the running one. */
-  async connected(accountId: string): Promise<void> {
-    await this.client.workflow.signalWithStart<typeof accountWorkflow, []>('accountWorkflow', {
+  async connected(accountId: string, tokenVersion: number): Promise<void> {
+    await this.client.workflow.signalWithStart<typeof accountWorkflow, [{ tokenVersion: number }]>('accountWorkflow', {
       ...this.startOptions(accountId),
       signal: reconnectedSignal,
-      signalArgs: [],
+      signalArgs: [{ tokenVersion }],
     });
   }
 

@@ -1,4 +1,5 @@
 import { NativeConnection } from '@temporalio/worker';
+import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../config';
 import { createLogger } from '../logger';
 import { createActivityDeps } from '../services';
@@ -10,7 +11,10 @@ async function main() {
   const config = loadConfig();
   // The SDK shuts the worker down on SIGINT/SIGTERM: in-flight tasks finish, then run() returns.
   installRuntime(logger, { metricsBindAddress: `0.0.0.0:${process.env.METRICS_PORT || '9464'}` });
-  const { deps, close } = await createActivityDeps(config);
+  // Activities that get a 401 ask the account's workflow for a refresh through this client.
+  const clientConnection = await Connection.connect({ address: config.temporal.address });
+  const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
+  const { deps, close } = await createActivityDeps(config, client);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const worker = await createWorker({
     connection,
@@ -24,6 +28,7 @@ async function main() {
     await worker.run();
   } finally {
     await connection.close();
+    await clientConnection.close();
     await close();
   }
 }

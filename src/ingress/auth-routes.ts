@@ -15,7 +15,7 @@ export interface AuthDeps {
   tokens: TokenStore;
   jobber: { apiUrl: string; graphqlVersion: string };
   /** Starts (or restarts) the account's workflow after a connection is stored. */
-  onConnected?: (account: { id: string; name: string }) => Promise<void>;
+  onConnected?: (account: { id: string; name: string; tokenVersion: number }) => Promise<void>;
   /** Renders the result pages; the Manage App module supplies a real one. */
   page?: (ctx: Context, page: { status: number; title: string; message: string }) => void;
   logger: Logger;
@@ -93,8 +93,8 @@ export function createAuthRouter(deps: AuthDeps): Router {
       page(ctx, { status: 502, title: 'Could not connect', message: 'Jobber did not accept the sign-in. Try Connect again. Nothing was stored.' });
       return;
     }
-    await deps.tokens.connect(account, tokens);
-    await deps.onConnected?.(account);
+    const tokenVersion = await deps.tokens.connect(account, tokens);
+    await deps.onConnected?.({ ...account, tokenVersion });
     log.info({ accountId: account.id, marketplace: state === undefined }, 'jobber account connected');
     if (state === undefined) {
       // Marketplace connect: the code proves the account's owner granted access, so storing the

@@ -47,7 +47,7 @@ export async function startIngress(
         oauth: createOAuth(config),
         tokens,
         jobber: { apiUrl: config.jobber.apiUrl, graphqlVersion: config.jobber.graphqlVersion },
-        onConnected: (account) => control.connected(account.id),
+        onConnected: (account) => control.connected(account.id, account.tokenVersion),
         page: messagePage,
         logger,
       }),

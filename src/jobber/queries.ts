@@ -1,5 +1,5 @@
 /**
- * Every GraphQL document the service sends to Jobber. test/jobber/queries.test.ts validates each
+ * Every GraphQL document the service sends to Jobber. test/sandbox/jobber-schema.test.ts validates each
  * one against Jobber's official schema (../shared/jobber/schema-2023-01.json) and the sandbox's.
  */
 

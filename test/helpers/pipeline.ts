@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type mongoose from 'mongoose';
@@ -18,6 +19,12 @@ import { connectMongo, connectTemporal } from './env';
 import { startWorker, type RunningWorker } from './worker';
 
 export const SESSION_SECRET = 'test-session-secret-0123456789abcdef';
+
+/**
+ * A random range per pipeline: jest gives every test file fresh module state, so a counter would
+ * repeat across files run by the same worker. 900,000 ranges of 10,000 ids.
+ */
+const nextIdBase = () => randomInt(1, 900_000) * 10_000;
 
 export interface Pipeline {
   jobber: StartedJobberSandbox;
@@ -45,7 +52,9 @@ export async function startPipeline(name: string, options: { sandbox?: JobberSan
   const models = await createModels(mongo);
   const temporal = await connectTemporal();
   const slack = await startSlackStandIn();
-  const jobber = await startJobberSandbox({ webhooks: { backoffMs: 100 }, ...options.sandbox });
+  // Test files share one Temporal namespace: each sandbox gets its own id range, so account
+  // workflow ids (jobber-account/<n>) never collide between files.
+  const jobber = await startJobberSandbox({ webhooks: { backoffMs: 100 }, idBase: nextIdBase(), ...options.sandbox });
   const deps = buildDeps({ models, jobberUrl: jobber.url, slackUrl: slack.url, temporal: temporal.client });
   const worker = await startWorker(deps, name);
   const control = new AccountControl(temporal.client, worker.taskQueue, options.accountTiming);
@@ -70,7 +79,7 @@ export async function startPipeline(name: string, options: { sandbox?: JobberSan
         oauth,
         tokens: deps.tokens,
         jobber: { apiUrl: jobber.url, graphqlVersion: '2025-04-16' },
-        onConnected: (account) => control.connected(account.id),
+        onConnected: (account) => control.connected(account.id, account.tokenVersion),
         page: messagePage,
         logger,
       }),
@@ -109,6 +118,10 @@ export async function startPipeline(name: string, options: { sandbox?: JobberSan
       return Promise.all(deliveries.map((d) => temporal.client.workflow.getHandle(workflowIdOf(d)).result() as Promise<EventOutcome>));
     },
     async close() {
+      // Account workflows outlive the test otherwise, polling a task queue no worker serves.
+      for await (const wf of temporal.client.workflow.list({ query: `TaskQueue = "${worker.taskQueue}" AND ExecutionStatus = "Running"` })) {
+        await temporal.client.workflow.getHandle(wf.workflowId, wf.runId).terminate('test finished').catch(() => undefined);
+      }
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await worker.stop();

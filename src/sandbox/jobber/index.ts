@@ -61,6 +61,11 @@ export interface JobberSandboxOptions {
   };
   now?: () => Date;
   logger?: Logger;
+  /**
+   * Record ids start after this number (default 0). Sandboxes that share one Temporal server (the
+   * test suite) each take their own range, so their accounts' workflow ids never collide.
+   */
+  idBase?: number;
 }
 
 export interface JobberSandbox {
@@ -94,7 +99,7 @@ export function createJobberSandbox(options: JobberSandboxOptions = {}): JobberS
   const clientId = options.clientId ?? 'sandbox-client-id';
   const initialSecret = options.clientSecret ?? 'sandbox-client-secret';
   const appId = options.appId ?? randomUUID();
-  const store = new JobberStore(clock);
+  const store = new JobberStore(clock, options.idBase ?? 0);
   const oauth = new OAuthService(
     {
       clientId,

@@ -209,12 +209,13 @@ export class JobberStore {
   private readonly invoices = new Map<number, StoredInvoice>();
   private readonly jobNumbers = new Map<number, number>();
   private readonly invoiceNumbers = new Map<number, number>();
-  private readonly seq: Record<RecordType, number> = {
-    Account: 0, User: 0, Client: 0, Job: 0, Invoice: 0, Email: 0, ClientPhoneNumber: 0,
-  };
+  private readonly seq: Record<RecordType, number>;
   private readonly listeners: ChangeListener[] = [];
 
-  constructor(private readonly clock: SandboxClock) {}
+  /** Ids of every type start after `idBase`: sandboxes sharing one Temporal server use their own ranges. */
+  constructor(private readonly clock: SandboxClock, idBase = 0) {
+    this.seq = { Account: idBase, User: idBase, Client: idBase, Job: idBase, Invoice: idBase, Email: idBase, ClientPhoneNumber: idBase };
+  }
 
   /** Called with the events of every write that asks for webhooks. */
   onChange(listener: ChangeListener): void {
