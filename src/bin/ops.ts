@@ -4,6 +4,7 @@ import { loadConfig } from '../config';
 import { connectDatabase } from '../db/models';
 import { AccountControl } from '../accounts/control';
 import { listDeadLetters, replayDeadLetter, showAccount, type OpsDeps } from '../ops/operations';
+import { linkedAccounts, linkWorkspace, slackLinkModel, unlinkWorkspace, type SlackLinkModel } from '../db/slack-links';
 
 const USAGE = `Usage: npm run ops -- <command>
 
@@ -11,10 +12,12 @@ const USAGE = `Usage: npm run ops -- <command>
   dead-letters replay <workflowId>... | --all                run them again
   account show <accountId>                                   connection, workflow state, backlog
   account resync <accountId>                                 reconcile with Jobber now
+  slack link <teamId> <accountId>                            let a Slack workspace see an account
+  slack unlink <teamId> [accountId]                          take it back (all accounts without one)
 
 Reads the same environment as the worker (see .env.example).`;
 
-async function run(deps: OpsDeps, positionals: string[], values: { status?: string; all?: boolean }): Promise<unknown> {
+async function run(deps: OpsDeps & { links: SlackLinkModel }, positionals: string[], values: { status?: string; all?: boolean }): Promise<unknown> {
   const [group, command, ...args] = positionals;
   if (group === 'dead-letters' && command === 'list') {
     const status = (values.status ?? 'open') as 'open' | 'replayed' | 'resolved' | 'all';
@@ -41,6 +44,15 @@ async function run(deps: OpsDeps, positionals: string[], values: { status?: stri
     await deps.control.syncNow(args[0]);
     return { accountId: args[0], status: 'sync requested' };
   }
+  if (group === 'slack' && command === 'link' && args[0] && args[1]) {
+    if (!(await deps.models.Connection.exists({ _id: args[1] }))) throw new Error(`no connection for account ${args[1]}: connect it first`);
+    await linkWorkspace(deps.links, args[0], args[1], { linkedBy: 'ops cli' });
+    return { teamId: args[0], accounts: await linkedAccounts(deps.links, args[0]) };
+  }
+  if (group === 'slack' && command === 'unlink' && args[0]) {
+    const removed = await unlinkWorkspace(deps.links, args[0], args[1]);
+    return { teamId: args[0], removed, accounts: await linkedAccounts(deps.links, args[0]) };
+  }
   throw new UsageError(positionals.length ? `unknown command: ${positionals.join(' ')}` : 'no command');
 }
 
@@ -60,7 +72,13 @@ async function main() {
   const connection = await Connection.connect({ address: config.temporal.address });
   try {
     const client = new Client({ connection, namespace: config.temporal.namespace });
-    const deps = { models, client, taskQueue: config.temporal.taskQueue, control: new AccountControl(client, config.temporal.taskQueue) };
+    const deps = {
+      models,
+      client,
+      taskQueue: config.temporal.taskQueue,
+      control: new AccountControl(client, config.temporal.taskQueue),
+      links: slackLinkModel(mongo),
+    };
     process.stdout.write(`${JSON.stringify(await run(deps, positionals, values), null, 2)}\n`);
   } finally {
     await connection.close();

@@ -7,7 +7,10 @@ import type { Logger } from '../logger';
 import type { Models } from '../db/models';
 import { TokenStore } from '../accounts/token-store';
 import { AccountControl } from '../accounts/control';
-import { createOAuth, createTokenCipher } from '../services';
+import { createOAuth, createSlackClient, createTokenCipher } from '../services';
+import { slackLinkModel } from '../db/slack-links';
+import { refreshRecordThroughWorkflow } from '../accounts/refresh-record';
+import { createSlackRouter } from './slack-routes';
 import type { AccountTiming } from '../../workflows/definitions';
 import { createApp } from './app';
 import { createAuthRouter } from './auth-routes';
@@ -36,6 +39,15 @@ export async function startIngress(
   const control = new AccountControl(client, config.temporal.taskQueue, options.accountTiming);
   const tokens = new TokenStore(options.models, createTokenCipher(config));
   const metrics = new IngressMetrics({ processMetrics: true });
+  const slack = createSlackRouter({
+    models: options.models,
+    links: slackLinkModel(options.mongo),
+    slack: createSlackClient(config),
+    signingSecret: config.slack.signingSecret,
+    control,
+    refreshRecord: refreshRecordThroughWorkflow(client, config.temporal.taskQueue),
+    logger,
+  });
   const app = createApp({
     temporal: { client, taskQueue: config.temporal.taskQueue },
     jobberClientSecret: config.jobber.clientSecret,
@@ -52,6 +64,7 @@ export async function startIngress(
         logger,
       }),
       createManageRouter({ models: options.models, control, sessionSecret: config.sessionSecret }),
+      slack,
       ...(options.extraRouters?.(client) ?? []),
     ],
     readiness: {
@@ -79,6 +92,8 @@ export async function startIngress(
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      // Slack message updates started after answering a click finish before we go.
+      await slack.drain();
       await connection.close();
     },
   };

@@ -1,6 +1,7 @@
 import type { WebClient } from '@slack/web-api';
 import type { KnownBlock } from '@slack/types';
 import { isDuplicateKey, type Models } from '../db/models';
+import { withRefreshButton } from './buttons';
 
 export type AlertKind = 'job-created' | 'invoice-paid';
 
@@ -27,7 +28,7 @@ function message(title: string, fields: [string, string][], url: string | undefi
   if (url) elements.push({ type: 'button', text: { type: 'plain_text', text: 'Open in Jobber' }, url, action_id: 'open_in_jobber' });
   elements.push({ type: 'button', text: { type: 'plain_text', text: 'Acknowledge' }, action_id: 'acknowledge', value: key });
   blocks.push({ type: 'actions', elements });
-  return { text, blocks };
+  return { text, blocks: withRefreshButton(blocks, key) };
 }
 
 export interface ClientLike {

@@ -34,6 +34,7 @@ describe('npm run ops (the operators\' command line)', () => {
       status: 'open',
       failedAt: new Date(),
     });
+    await models.Connection.create({ _id: 'QWNjb3VudC8x', name: 'Linked Co', status: 'connected', tokenVersion: 1 });
     await connection.close();
   });
 
@@ -52,5 +53,13 @@ describe('npm run ops (the operators\' command line)', () => {
   it('prints its usage with --help', async () => {
     const { stdout } = await ops('--help');
     expect(stdout).toMatch(/dead-letters replay/);
+  });
+
+  it('links a Slack workspace to a connected account, refuses unknown accounts, and unlinks', async () => {
+    const linked = JSON.parse((await ops('slack', 'link', 'T0123ABCD', 'QWNjb3VudC8x')).stdout);
+    expect(linked).toEqual({ teamId: 'T0123ABCD', accounts: ['QWNjb3VudC8x'] });
+    await expect(ops('slack', 'link', 'T0123ABCD', 'Tm9ib2R5')).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/no connection for account Tm9ib2R5/) });
+    const unlinked = JSON.parse((await ops('slack', 'unlink', 'T0123ABCD')).stdout);
+    expect(unlinked).toMatchObject({ teamId: 'T0123ABCD', removed: true, accounts: [] });
   });
 });

@@ -1,5 +1,6 @@
 import { startPipeline, waitFor, type Pipeline } from '../helpers/pipeline';
 import { listDeadLetters, replayDeadLetter } from '../../src/ops/operations';
+import { refreshRecordThroughWorkflow } from '../../src/accounts/refresh-record';
 
 describe('webhook → workflow → record → alert, over HTTP with real Temporal and FerretDB', () => {
   let p: Pipeline;
@@ -195,5 +196,12 @@ describe('webhook → workflow → record → alert, over HTTP with real Tempora
     const second = capture(() => store().updateClient(client.id, { firstName: 'Orphan 3' }));
     expect(await p.outcomes(second.webhookIds)).toEqual([{ status: 'recorded', reason: 'account disconnected' }]);
     expect(p.slack.standIn.state.messages.filter((m) => m.text.includes('Silent Leaver'))).toHaveLength(1);
+  });
+
+  it('refreshes one record on request (the Slack Refresh button) through the worker, like a webhook', async () => {
+    const { result: client } = capture(() => store().createClient(account, { firstName: 'Before' }, { webhook: false }));
+    store().updateClient(client.id, { firstName: 'After' }, { webhook: false });
+    await refreshRecordThroughWorkflow(p.temporal.client, p.worker.taskQueue)(account, 'client', client.id);
+    expect((await p.models.Client.findById(client.id).lean())?.firstName).toBe('After');
   });
 });

@@ -1,0 +1,35 @@
+import { TypedSearchAttributes } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
+import type { jobberEventWorkflow } from '../../workflows';
+import { eventWorkflowId, SEARCH_ATTRIBUTES, type JobberEvent, type RecordKind } from '../../workflows/definitions';
+
+const TOPIC: Record<RecordKind, string> = { client: 'CLIENT_UPDATE', job: 'JOB_UPDATE', invoice: 'INVOICE_UPDATE' };
+
+/**
+ * Re-fetches one record the way a webhook would: an UPDATE event workflow, so the Jobber call
+ * happens in the worker with its retries, 401 refresh and cost pacing, and the write goes through
+ * the ordered upsert. Waits for it, within `waitMs`.
+ */
+export function refreshRecordThroughWorkflow(client: Client, taskQueue: string, waitMs = 20_000) {
+  return async (accountId: string, kind: RecordKind, itemId: string): Promise<void> => {
+    const event: JobberEvent = { topic: TOPIC[kind], accountId, itemId, occurredAt: new Date().toISOString() };
+    const handle = await client.workflow.start<typeof jobberEventWorkflow>('jobberEventWorkflow', {
+      taskQueue,
+      workflowId: eventWorkflowId(event),
+      args: [{ event }],
+      typedSearchAttributes: new TypedSearchAttributes([
+        { key: SEARCH_ATTRIBUTES.accountId, value: accountId },
+        { key: SEARCH_ATTRIBUTES.topic, value: event.topic },
+        { key: SEARCH_ATTRIBUTES.itemId, value: itemId },
+      ]),
+      staticSummary: `refresh requested from Slack: ${kind} ${itemId}`,
+    });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      handle.result(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`refresh of ${kind} ${itemId} still running after ${waitMs} ms`)), waitMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
+  };
+}

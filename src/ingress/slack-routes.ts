@@ -1,0 +1,152 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import getRawBody from 'raw-body';
+import createError from 'http-errors';
+import type { WebClient } from '@slack/web-api';
+import type { Models } from '../db/models';
+import type { SlackLinkModel } from '../db/slack-links';
+import type { AccountControl } from '../accounts/control';
+import type { Logger } from '../logger';
+import { verifySlackSignature } from '../slack/verify';
+import { runCommand } from '../slack/commands';
+import { SLASH_COMMAND } from '../slack/scopes';
+import { plainReply, type SlackReply } from '../slack/format';
+import { createInteractionHandler, type BlockActionsPayload, type RefreshRecord } from '../slack/interactions';
+
+/** Where Slack sends the `/jobber` command and button clicks (slack-app-manifest.yml names both). */
+export const SLACK_PATHS = { commands: '/slack/commands', interactions: '/slack/interactions' } as const;
+
+export interface SlackRouterDeps {
+  models: Models;
+  /** `slackLinkModel(connection)`: which workspace sees which Jobber accounts. */
+  links: SlackLinkModel;
+  slack: WebClient;
+  signingSecret: string;
+  control: Pick<AccountControl, 'syncNow'>;
+  /** Re-fetches one record from Jobber into MongoDB, for the Refresh button. Without it Refresh re-renders what MongoDB has. */
+  refreshRecord?: RefreshRecord;
+  logger: Logger;
+  now?: () => Date;
+  /** IANA zone that `/jobber jobs today` means; default UTC. */
+  timeZone?: string;
+  /** A command not answered by then gets "still working" (Slack stops waiting at 3 s). */
+  commandDeadlineMs?: number;
+}
+
+export type SlackRouter = Router & {
+  /** Waits for the Slack updates started after answering (graceful shutdown, tests). */
+  drain(): Promise<void>;
+};
+
+// Slack's command posts are a few hundred bytes; a click carries the whole message it came from.
+const COMMAND_BODY_LIMIT = '16kb';
+const INTERACTION_BODY_LIMIT = '128kb';
+
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * `/jobber` slash commands and Block Kit interactions. Every request is authenticated with Slack's
+ * signing secret before its body is looked at; answers come from MongoDB only, within Slack's
+ * 3 seconds.
+ */
+export function createSlackRouter(deps: SlackRouterDeps): SlackRouter {
+  const now = deps.now ?? (() => new Date());
+  const timeZone = deps.timeZone ?? 'UTC';
+  // An unknown zone throws here, at start-up, not on the first `jobs today`.
+  new Intl.DateTimeFormat('en-US', { timeZone });
+  const deadlineMs = deps.commandDeadlineMs ?? 2_500;
+  const interactions = createInteractionHandler({ ...deps, now });
+  const router = new Router();
+
+  /** The verified form fields; 401 (nothing else happens) when Slack did not sign this body. */
+  const readVerified = async (ctx: Context, limit: string): Promise<URLSearchParams> => {
+    const log = ctx.state.log as Logger;
+    let raw: Buffer;
+    try {
+      raw = await getRawBody(ctx.req, { limit, length: ctx.get('content-length') || undefined });
+    } catch (err) {
+      const status = (err as { status?: number }).status ?? 400;
+      throw createError(status === 413 ? 413 : 400, status === 413 ? 'body too large' : 'could not read the body');
+    }
+    const problem = verifySlackSignature({
+      rawBody: raw,
+      timestamp: ctx.get('x-slack-request-timestamp') || undefined,
+      signature: ctx.get('x-slack-signature') || undefined,
+      signingSecret: deps.signingSecret,
+      now: now(),
+    });
+    if (problem) {
+      // Never the body: it is unauthenticated and may carry names.
+      log.warn({ reason: problem, path: ctx.path, bytes: raw.length, ip: ctx.ip }, 'slack request rejected: bad signature');
+      throw createError(401, 'invalid signature');
+    }
+    if (!ctx.is('application/x-www-form-urlencoded')) throw createError(415, 'expected application/x-www-form-urlencoded');
+    return new URLSearchParams(raw.toString('utf8'));
+  };
+
+  router.post(SLACK_PATHS.commands, async (ctx) => {
+    const log = ctx.state.log as Logger;
+    const form = await readVerified(ctx, COMMAND_BODY_LIMIT);
+    if (form.get('ssl_check') === '1') {
+      // Slack checking our certificate: nothing to run.
+      ctx.status = 200;
+      return;
+    }
+    const teamId = form.get('team_id');
+    const userId = form.get('user_id');
+    if (!teamId || !userId) throw createError(400, 'team_id and user_id are required');
+    const text = form.get('text') ?? '';
+    // The subcommand only: the rest may be a client's name.
+    const subcommand = text.trim().split(/\s+/)[0]?.toLowerCase().slice(0, 20) ?? '';
+    log.info({ teamId, userId, subcommand }, 'slack command');
+
+    const work = runCommand(
+      { models: deps.models, links: deps.links, control: deps.control, logger: log, now, timeZone },
+      { teamId, userId, channelId: form.get('channel_id') ?? undefined, command: form.get('command') ?? SLASH_COMMAND, text },
+    );
+    let answer: SlackReply | undefined;
+    try {
+      answer = await withDeadline(work, deadlineMs);
+    } catch (err) {
+      log.error({ err, subcommand }, 'slack command failed');
+      answer = plainReply(`Something went wrong answering that. It is logged (reference ${ctx.state.requestId as string}); try again in a minute.`);
+    }
+    if (!answer) {
+      work.catch((err: unknown) => log.error({ err, subcommand }, 'slack command failed after its deadline'));
+      log.warn({ subcommand, deadlineMs }, 'slack command too slow: answered "try again"');
+      answer = plainReply('Jobber Sync is slow to answer right now. Try again in a moment.');
+    }
+    ctx.status = 200;
+    ctx.body = answer;
+  });
+
+  router.post(SLACK_PATHS.interactions, async (ctx) => {
+    const log = ctx.state.log as Logger;
+    const form = await readVerified(ctx, INTERACTION_BODY_LIMIT);
+    let payload: unknown;
+    try {
+      payload = JSON.parse(form.get('payload') ?? '');
+    } catch {
+      throw createError(400, 'payload is not JSON');
+    }
+    const type = (payload as { type?: unknown } | null)?.type;
+    if (type !== 'block_actions') {
+      log.info({ type }, 'slack interaction ignored: unhandled type');
+      ctx.status = 200;
+      return;
+    }
+    const p = payload as BlockActionsPayload;
+    if (typeof p.user?.id !== 'string' || !Array.isArray(p.actions)) throw createError(400, 'block_actions payload without user or actions');
+    // Decides inline (a conditional MongoDB write); chat.update and Jobber calls follow the answer.
+    await interactions.handle(p, log);
+    ctx.status = 200;
+  });
+
+  return Object.assign(router, { drain: () => interactions.drain() });
+}
