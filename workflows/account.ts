@@ -57,6 +57,7 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
     lastRefreshAt: input.carried?.lastRefreshAt,
     backfill: input.carried?.backfill ?? 'pending',
     lastReconcileAt: input.carried?.lastReconcileAt,
+    lastSyncAttemptAt: input.carried?.lastSyncAttemptAt,
   };
   let disconnect: DisconnectRequest | undefined;
   let reload = true;
@@ -131,12 +132,14 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
     }).then(
       () => {
         if (full && started === generation) state.backfill = 'done';
+        // The checkpoint moves only on success: a failed run leaves no gap for the next one.
         state.lastReconcileAt = startedAt;
+        state.lastSyncAttemptAt = startedAt;
       },
       (err: unknown) => {
         log.warn('sync failed; retried at the next reconciliation', { accountId, full, error: (err as Error).message });
         if (full && started === generation) state.backfill = 'failed';
-        state.lastReconcileAt = startedAt;
+        state.lastSyncAttemptAt = startedAt;
       },
     ).finally(() => {
       sync = undefined;
@@ -181,8 +184,10 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
     }
 
     const refreshDue = () => (state.accessTokenExpiresAt ? Date.parse(state.accessTokenExpiresAt) : Date.now()) - timing.refreshAheadMs;
-    const reconcileDue = () => (state.lastReconcileAt ? Date.parse(state.lastReconcileAt) : Date.now()) + timing.reconcileEveryMs;
-    const wait = Math.max(1000, Math.min(refreshDue(), reconcileDue()) - Date.now());
+    const lastAttempt = state.lastSyncAttemptAt ?? state.lastReconcileAt;
+    const reconcileDue = () => (lastAttempt ? Date.parse(lastAttempt) : Date.now()) + timing.reconcileEveryMs;
+    // While a sync runs its reconciliation is not due: only the refresh timer counts.
+    const wait = Math.max(1000, (sync ? refreshDue() : Math.min(refreshDue(), reconcileDue())) - Date.now());
     const syncRunning = sync;
     // Also wake when a refresh asked for by an Update found the account broken or disconnected,
     // and when a sync finishes (a requested one may be waiting).
@@ -212,6 +217,7 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
         carried: {
           backfill: state.backfill,
           lastReconcileAt: state.lastReconcileAt,
+          lastSyncAttemptAt: state.lastSyncAttemptAt,
           refreshes: state.refreshes,
           lastRefreshAt: state.lastRefreshAt,
         },

@@ -110,7 +110,10 @@ export interface AccountWorkflowState {
   lastRefreshAt?: string;
   /** The initial backfill of the current connection; 'failed' is retried at the next reconciliation. */
   backfill: 'pending' | 'running' | 'done' | 'failed';
+  /** Start of the last successful sync: the next reconciliation asks Jobber for changes since. */
   lastReconcileAt?: string;
+  /** Start of the last sync, successful or not: schedules the next one. */
+  lastSyncAttemptAt?: string;
   reason?: string;
 }
 export const accountStateQuery = defineQuery<AccountWorkflowState>('state');
@@ -118,7 +121,7 @@ export const accountStateQuery = defineQuery<AccountWorkflowState>('state');
 export interface AccountWorkflowInput {
   accountId: string;
   /** Carried across continue-as-new. */
-  carried?: Partial<Pick<AccountWorkflowState, 'lastReconcileAt' | 'backfill' | 'refreshes' | 'lastRefreshAt'>>;
+  carried?: Partial<Pick<AccountWorkflowState, 'lastReconcileAt' | 'lastSyncAttemptAt' | 'backfill' | 'refreshes' | 'lastRefreshAt'>>;
   /** Timings, overridable for tests; defaults suit Jobber's 60-minute tokens. */
   timing?: AccountTiming;
 }
