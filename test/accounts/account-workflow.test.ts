@@ -1,5 +1,7 @@
 import { followConnectFlow } from '../../src/dev/connect-flow';
 import { accountStateQuery, accountWorkflowId } from '../../workflows/definitions';
+import pino from 'pino';
+import { REDACT_PATHS } from '../../src/logger';
 import { SESSION_SECRET, startPipeline, waitFor, type Pipeline } from '../helpers/pipeline';
 
 const refreshes = (p: Pipeline, accountId: string) => {
@@ -173,6 +175,31 @@ describe('connecting accounts and the account workflow (sandbox over HTTP, real 
     const { webhookIds } = p.jobber.sandbox.webhooks.capture(() => p.jobber.sandbox.store.createClient(accountId, { firstName: 'Back' }));
     expect(await p.outcomes(webhookIds)).toEqual([expect.objectContaining({ status: 'synced' })]);
   });
+
+  it('logs no plaintext token, even at trace level, through connect, refresh and disconnect', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'trace', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, { write: (l: string) => lines.push(l) });
+    const q = await startPipeline('logs', { logger, sandbox: { accessTokenTtlSeconds: 4 }, accountTiming: { refreshAheadMs: 2000 } });
+    try {
+      const account = q.jobber.sandbox.store.createAccount({ name: 'Logged Co' });
+      const seen = new Set<string>();
+      const result = await followConnectFlow(q.ingressUrl, account.id);
+      const first = await q.deps.tokens.read(account.id);
+      seen.add(first.accessToken).add(first.refreshToken);
+      await waitFor(async () => {
+        const now = await q.deps.tokens.read(account.id);
+        seen.add(now.accessToken).add(now.refreshToken);
+        return now.version > first.version ? true : undefined;
+      }, 20_000);
+      await fetch(`${q.ingressUrl}/disconnect?csrf=bad`, { headers: { cookie: result.cookies } });
+      expect(lines.length).toBeGreaterThan(0);
+      const logged = lines.join('\n');
+      for (const token of seen) expect(logged).not.toContain(token);
+      expect(logged).not.toContain(q.jobber.sandbox.clientSecret);
+    } finally {
+      await q.close();
+    }
+  }, 60_000);
 
   it('keeps no plaintext token in MongoDB or in the workflow histories', async () => {
     const account = p.jobber.sandbox.store.createAccount({ name: 'Secretive Co' });

@@ -47,7 +47,10 @@ export interface Pipeline {
 }
 
 /** Jobber sandbox → ingress (real HTTP) → real Temporal → worker → FerretDB and the Slack stand-in. */
-export async function startPipeline(name: string, options: { sandbox?: JobberSandboxOptions; accountTiming?: AccountTiming } = {}): Promise<Pipeline> {
+export async function startPipeline(
+  name: string,
+  options: { sandbox?: JobberSandboxOptions; accountTiming?: AccountTiming; logger?: pino.Logger } = {},
+): Promise<Pipeline> {
   const mongo = await connectMongo(name);
   const models = await createModels(mongo);
   const temporal = await connectTemporal();
@@ -58,7 +61,7 @@ export async function startPipeline(name: string, options: { sandbox?: JobberSan
   const deps = buildDeps({ models, jobberUrl: jobber.url, slackUrl: slack.url, temporal: temporal.client });
   const worker = await startWorker(deps, name);
   const control = new AccountControl(temporal.client, worker.taskQueue, options.accountTiming);
-  const logger = pino({ level: 'silent' });
+  const logger = options.logger ?? pino({ level: 'silent' });
   // Listen first: the OAuth redirect URI must name the port.
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
