@@ -1,6 +1,6 @@
 /**
  * Every GraphQL document the service sends to Jobber. test/sandbox/jobber-schema.test.ts validates each
- * one against Jobber's official schema (../shared/jobber/schema-2023-01.json) and the sandbox's.
+ * one against Jobber's official schema (test/fixtures/jobber-schema-2023-01.json) and the sandbox's.
  */
 
 export const CLIENT_FIELDS = /* GraphQL */ `

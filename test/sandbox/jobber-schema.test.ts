@@ -19,7 +19,7 @@ import { ALL_DOCUMENTS } from '../../src/jobber/queries';
 import { JOBBER_SANDBOX_SDL, startJobberSandbox, type StartedJobberSandbox } from '../../src/sandbox/jobber';
 import { gql } from './helpers';
 
-const officialPath = path.resolve(__dirname, '../../../shared/jobber/schema-2023-01.json');
+const officialPath = path.resolve(__dirname, '../fixtures/jobber-schema-2023-01.json');
 const official: GraphQLSchema = buildClientSchema(
   (JSON.parse(readFileSync(officialPath, 'utf8')) as { data: Parameters<typeof buildClientSchema>[0] }).data,
 );

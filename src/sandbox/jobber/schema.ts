@@ -1,6 +1,6 @@
 /**
  * The sandbox's GraphQL schema: a strict subset of Jobber's official schema (2023-01 introspection
- * in ../shared/jobber/schema-2023-01.json). Every type, field, argument and type string here
+ * in test/fixtures/jobber-schema-2023-01.json). Every type, field, argument and type string here
  * matches Jobber's; test/sandbox/schema.test.ts checks that, so do not invent fields.
  * Kept as a string (not a .graphql file) so the TypeScript build carries it.
  */
