@@ -1,8 +1,8 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { GraphQLClient } from 'graphql-request';
 import { ACCOUNT_QUERY } from '../jobber/queries';
+import type { JobberGraphQL } from '../jobber/client';
 import type { JobberOAuth } from '../accounts/oauth';
 import type { TokenPair, TokenStore } from '../accounts/token-store';
 import type { Logger } from '../logger';
@@ -13,7 +13,8 @@ export const SESSION_COOKIE = 'jobber_account';
 export interface AuthDeps {
   oauth: JobberOAuth;
   tokens: TokenStore;
-  jobber: { apiUrl: string; graphqlVersion: string };
+  /** Reads `account { id name }` and `user { id }` with the new token. */
+  jobber: JobberGraphQL;
   /** Starts (or restarts) the account's workflow after a connection is stored. */
   onConnected?: (account: { id: string; name: string; tokenVersion: number }) => Promise<void>;
   /** Renders the result pages; the Manage App module supplies a real one. */
@@ -30,11 +31,11 @@ function sameState(a: string, b: string): boolean {
 }
 
 async function whoAmI(deps: AuthDeps, tokens: TokenPair): Promise<{ id: string; name: string; userId?: string }> {
-  const client = new GraphQLClient(`${deps.jobber.apiUrl}/graphql`, {
-    headers: { Authorization: `Bearer ${tokens.accessToken}`, 'X-JOBBER-GRAPHQL-VERSION': deps.jobber.graphqlVersion },
-    signal: AbortSignal.timeout(10_000),
-  });
-  const data = await client.request<{ account: { id: string; name: string }; user: { id: string } | null }>(ACCOUNT_QUERY);
+  // The account is unknown until this answers: its cost is paced under a placeholder key.
+  const { data } = await deps.jobber.request<{ account: { id: string; name: string }; user: { id: string } | null }>(
+    { accountId: 'oauth-callback', accessToken: tokens.accessToken },
+    ACCOUNT_QUERY,
+  );
   return { id: data.account.id, name: data.account.name, userId: data.user?.id };
 }
 

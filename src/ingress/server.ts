@@ -1,13 +1,12 @@
 import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
-import type Router from '@koa/router';
 import type mongoose from 'mongoose';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import type { Models } from '../db/models';
 import { TokenStore } from '../accounts/token-store';
 import { AccountControl } from '../accounts/control';
-import { createOAuth, createSlackClient, createTokenCipher } from '../services';
+import { createJobberClient, createOAuth, createSlackClient, createTokenCipher } from '../services';
 import { slackLinkModel } from '../db/slack-links';
 import { refreshRecordThroughWorkflow } from '../accounts/refresh-record';
 import { createSlackRouter } from './slack-routes';
@@ -32,7 +31,7 @@ export interface RunningIngress {
 export async function startIngress(
   config: Config,
   logger: Logger,
-  options: { mongo: mongoose.Connection; models: Models; accountTiming?: AccountTiming; extraRouters?: (client: Client) => Router[] },
+  options: { mongo: mongoose.Connection; models: Models; accountTiming?: AccountTiming },
 ): Promise<RunningIngress> {
   const connection = Connection.lazy({ address: config.temporal.address, connectTimeout: 2000 });
   const client = new Client({ connection, namespace: config.temporal.namespace });
@@ -58,14 +57,13 @@ export async function startIngress(
       createAuthRouter({
         oauth: createOAuth(config),
         tokens,
-        jobber: { apiUrl: config.jobber.apiUrl, graphqlVersion: config.jobber.graphqlVersion },
+        jobber: createJobberClient(config),
         onConnected: (account) => control.connected(account.id, account.tokenVersion),
         page: messagePage,
         logger,
       }),
       createManageRouter({ models: options.models, control, sessionSecret: config.sessionSecret }),
       slack,
-      ...(options.extraRouters?.(client) ?? []),
     ],
     readiness: {
       temporal: () =>

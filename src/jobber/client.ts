@@ -33,10 +33,6 @@ export class JobberApiError extends Error {
     super(message);
     this.name = 'JobberApiError';
   }
-
-  get retryable(): boolean {
-    return ['network', 'server', 'rate_limited', 'throttled'].includes(this.kind);
-  }
 }
 
 const DISCONNECTED = /disconnected this app/i;

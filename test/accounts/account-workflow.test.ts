@@ -2,7 +2,7 @@ import { followConnectFlow } from '../../src/dev/connect-flow';
 import { accountStateQuery, accountWorkflowId } from '../../workflows/definitions';
 import pino from 'pino';
 import { REDACT_PATHS } from '../../src/logger';
-import { SESSION_SECRET, startPipeline, waitFor, type Pipeline } from '../helpers/pipeline';
+import { startPipeline, waitFor, type Pipeline } from '../helpers/pipeline';
 
 const refreshes = (p: Pipeline, accountId: string) => {
   const number = String(p.jobber.sandbox.store.accountNumber(accountId));
@@ -211,10 +211,14 @@ describe('connecting accounts and the account workflow (sandbox over HTTP, real 
     await waitFor(async () => ((await p.control.state(account.id))?.backfill === 'done' ? true : undefined));
     const issued = p.jobber.sandbox.oauth.log.filter((e) => e.issuedRefreshToken).length;
     expect(issued).toBeGreaterThan(0);
+    const { accessToken, refreshToken } = await p.deps.tokens.read(account.id);
     const dump = JSON.stringify(await p.models.Connection.find().lean());
-    expect(dump).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\./); // no JWT access token
+    expect(dump).toContain('"keyId"'); // the tokens are there, sealed
+    expect(dump).not.toContain(accessToken);
+    expect(dump).not.toContain(refreshToken);
+    expect(dump).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\./); // no JWT at all
     const history = await p.temporal.client.workflow.getHandle(accountWorkflowId(account.id)).fetchHistory();
     expect(JSON.stringify(history)).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\./);
-    expect(SESSION_SECRET).toBeTruthy();
+    expect(JSON.stringify(history)).not.toContain(refreshToken);
   });
 });

@@ -27,6 +27,35 @@ describe('backfill, reconciliation and token refresh under failure', () => {
       return s?.backfill === 'done' ? s : undefined;
     }, 180_000);
 
+  /**
+   * A connected account whose next token save "crashes" once, before or after writing: the first
+   * `rotate` throws as a dying worker would, so the activity is retried.
+   */
+  const connectWithCrashingSave = async (name: string, when: 'before' | 'after') => {
+    const accountId = await connect(name);
+    await settled(accountId);
+    const handle = p.temporal.client.workflow.getHandle(accountWorkflowId(accountId));
+    const { tokenVersion } = (await p.models.Connection.findById(accountId).lean())!;
+    const refresh = async () => {
+      const tokens = p.deps.tokens;
+      const rotate = tokens.rotate.bind(tokens);
+      let crashed = false;
+      tokens.rotate = async (...args) => {
+        if (crashed) return rotate(...args);
+        crashed = true;
+        if (when === 'after') await rotate(...args);
+        throw new Error(`worker died ${when} saving the tokens`);
+      };
+      try {
+        const { version } = await handle.executeUpdate(refreshAccessTokenUpdate, { args: [{ staleVersion: tokenVersion }] });
+        return { version, crashed };
+      } finally {
+        tokens.rotate = rotate;
+      }
+    };
+    return { accountId, handle, tokenVersion, refresh };
+  };
+
   it('backfills a few thousand records under a tiny cost bucket, paced, without a failure or an alert', async () => {
     const account = p.jobber.sandbox.store.createAccount({ name: 'Big Co' });
     const seeded = p.jobber.sandbox.store.seed(account.id, { clients: 1000, jobsPerClient: 1, invoicesPerJob: 1 });
@@ -65,27 +94,9 @@ describe('backfill, reconciliation and token refresh under failure', () => {
   });
 
   it('survives a crash after the rotated tokens were saved: the retry spends no second refresh token', async () => {
-    const accountId = await connect('Crashy After Co');
-    await settled(accountId);
-    const handle = p.temporal.client.workflow.getHandle(accountWorkflowId(accountId));
-    const { tokenVersion } = (await p.models.Connection.findById(accountId).lean())!;
-    const tokens = p.deps.tokens;
-    const rotate = tokens.rotate.bind(tokens);
-    let crashed = false;
-    tokens.rotate = async (...args) => {
-      const version = await rotate(...args);
-      if (!crashed) {
-        crashed = true;
-        throw new Error('worker died after saving the tokens');
-      }
-      return version;
-    };
-    try {
-      const { version } = await handle.executeUpdate(refreshAccessTokenUpdate, { args: [{ staleVersion: tokenVersion }] });
-      expect(version).toBe(tokenVersion + 1);
-    } finally {
-      tokens.rotate = rotate;
-    }
+    const { accountId, tokenVersion, refresh } = await connectWithCrashingSave('Crashy After Co', 'after');
+    const { version, crashed } = await refresh();
+    expect(version).toBe(tokenVersion + 1);
     expect(crashed).toBe(true);
     const number = String(p.jobber.sandbox.store.accountNumber(accountId));
     const grants = p.jobber.sandbox.oauth.log.filter((e) => e.grantType === 'refresh_token' && [accountId, number].includes(e.accountId ?? ''));
@@ -95,25 +106,8 @@ describe('backfill, reconciliation and token refresh under failure', () => {
   });
 
   it('reports a crash between Jobber\'s answer and the save plainly: broken, operators alerted once', async () => {
-    const accountId = await connect('Crashy Before Co');
-    await settled(accountId);
-    const handle = p.temporal.client.workflow.getHandle(accountWorkflowId(accountId));
-    const { tokenVersion } = (await p.models.Connection.findById(accountId).lean())!;
-    const tokens = p.deps.tokens;
-    const rotate = tokens.rotate.bind(tokens);
-    let crashed = false;
-    tokens.rotate = async (...args) => {
-      if (!crashed) {
-        crashed = true;
-        throw new Error('worker died before saving the tokens');
-      }
-      return rotate(...args);
-    };
-    try {
-      await expect(handle.executeUpdate(refreshAccessTokenUpdate, { args: [{ staleVersion: tokenVersion }] })).rejects.toThrow();
-    } finally {
-      tokens.rotate = rotate;
-    }
+    const { accountId, handle, refresh } = await connectWithCrashingSave('Crashy Before Co', 'before');
+    await expect(refresh()).rejects.toThrow();
     // Jobber rotated the pair but we lost it: the old refresh token is dead. No retry storm:
     const connection = await p.models.Connection.findById(accountId).lean();
     expect(connection).toMatchObject({ status: 'broken' });

@@ -81,7 +81,7 @@ export async function startPipeline(
       createAuthRouter({
         oauth,
         tokens: deps.tokens,
-        jobber: { apiUrl: jobber.url, graphqlVersion: '2025-04-16' },
+        jobber: deps.jobber,
         onConnected: (account) => control.connected(account.id, account.tokenVersion),
         page: messagePage,
         logger,
