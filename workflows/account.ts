@@ -26,6 +26,7 @@ import {
   type DisconnectRequest,
 } from './definitions';
 import { backfillWorkflow } from './backfill';
+import { summarized } from './summaries';
 
 const { tokenInfo, disconnectAccount, checkSilence } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
@@ -75,7 +76,7 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
   const refresh = (): Promise<void> => {
     refreshing ??= (async () => {
       try {
-        const result = await refreshTokens({ accountId, expectedVersion: state.tokenVersion });
+        const result = await summarized(refreshTokens, `refresh the access token (version ${state.tokenVersion})`, { accountId, expectedVersion: state.tokenVersion });
         applyInfo(result);
         if (result.status === 'connected') {
           state.refreshes++;
@@ -157,15 +158,19 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
   for (;;) {
     if (reload) {
       reload = false;
-      applyInfo(await tokenInfo(accountId));
+      applyInfo(await summarized(tokenInfo, 'load the connection (status, token version, expiry)', accountId));
     }
     if (disconnect) {
       if (refreshing) await refreshing;
       const request = disconnect;
-      const { purged } = await disconnectAccount({ accountId, ...request });
+      const { purged } = await summarized(
+        disconnectAccount,
+        request.callJobber ? `disconnect: call Jobber's appDisconnect, then purge the tokens (${request.reason})` : `disconnect: purge the tokens (${request.reason})`,
+        { accountId, ...request },
+      );
       log.info('account disconnected', { accountId, callJobber: request.callJobber, purged });
       if (purged || !request.occurredAt) {
-        applyInfo(await tokenInfo(accountId));
+        applyInfo(await summarized(tokenInfo, 'load the connection after the disconnect', accountId));
         // Returning cancels a running backfill (parent close policy).
         if (state.status !== 'connected') return state;
       }
@@ -205,7 +210,7 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
     if (Date.now() >= reconcileDue() && state.status === 'connected' && !sync) {
       if (state.backfill === 'failed') state.backfill = 'pending';
       else syncRequested = true;
-      await checkSilence({ accountId, silentForMs: timing.silenceAlertMs });
+      await summarized(checkSilence, 'check that the account still sends webhooks', { accountId, silentForMs: timing.silenceAlertMs });
     }
 
     const info = workflowInfo();

@@ -2,6 +2,7 @@ import { continueAsNew, proxyActivities, workflowInfo } from '@temporalio/workfl
 import type { Activities } from '../activities';
 import type { BackfillInput } from './definitions';
 import type { RecordKind } from './definitions';
+import { summarized } from './summaries';
 
 const { syncPage } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
@@ -25,7 +26,8 @@ export async function backfillWorkflow(input: BackfillInput): Promise<{ records:
   let pages = 0;
 
   while (position.kind) {
-    const page = await syncPage({ accountId: input.accountId, kind: position.kind, after: position.after, pageSize, updatedSince: input.updatedSince });
+    const summary = `${position.kind}s page ${pages + 1}${input.updatedSince ? ` changed since ${input.updatedSince}` : ''}${pageSize ? `, ${pageSize} per page` : ''}`;
+    const page = await summarized(syncPage, summary, { accountId: input.accountId, kind: position.kind, after: position.after, pageSize, updatedSince: input.updatedSince });
     records += page.count;
     pages++;
     pageSize = page.nextPageSize;

@@ -1,6 +1,7 @@
 import { ActivityFailure, ApplicationFailure, getExternalWorkflowHandle, log, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { accountWorkflowId, disconnectSignal, type EventOutcome, type JobberEvent, type RecordKind } from './definitions';
+import { accountWorkflowId, disconnectSignal, readableId, type EventOutcome, type JobberEvent, type RecordKind } from './definitions';
+import { summarized } from './summaries';
 
 const { accountStatus, tombstone, recordEvent, recordDeadLetter, resolveDeadLetter, purgeAccount } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
@@ -47,11 +48,12 @@ function failureAttempts(err: unknown): number | undefined {
 export async function jobberEventWorkflow(input: EventWorkflowInput): Promise<EventOutcome> {
   const { event } = input;
   const { workflowId, runId } = workflowInfo();
-  const record = (status: string, reason?: string) => recordEvent({ workflowId, event, status, reason });
+  const record = (status: string, reason?: string) =>
+    summarized(recordEvent, `record the outcome: ${status}${reason ? ` (${reason})` : ''}`, { workflowId, event, status, reason });
 
   try {
     const outcome = await handle(event, workflowId, record);
-    if (input.replay) await resolveDeadLetter(workflowId);
+    if (input.replay) await summarized(resolveDeadLetter, 'mark the dead letter resolved', workflowId);
     return outcome;
   } catch (err) {
     if (failureType(err) === 'AccountDisconnected') {
@@ -61,7 +63,7 @@ export async function jobberEventWorkflow(input: EventWorkflowInput): Promise<Ev
     }
     const message = err instanceof ActivityFailure && err.cause ? err.cause.message : err instanceof Error ? err.message : String(err);
     log.error('event failed for good', { topic: event.topic, error: message });
-    await recordDeadLetter({ workflowId, runId, event, error: message, errorType: failureType(err), attempts: failureAttempts(err) });
+    await summarized(recordDeadLetter, `dead letter: ${failureType(err) ?? 'error'}`, { workflowId, runId, event, error: message, errorType: failureType(err), attempts: failureAttempts(err) });
     await record('failed', message);
     throw ApplicationFailure.nonRetryable(`${event.topic} ${event.itemId} failed: ${message}`, 'EventFailed');
   }
@@ -84,7 +86,7 @@ async function handle(
       });
       await record('recorded', 'disconnect handed to the account workflow');
     } catch {
-      const { purged } = await purgeAccount({ accountId: event.accountId, reason, occurredAt: event.occurredAt });
+      const { purged } = await summarized(purgeAccount, `purge the tokens of account ${readableId(event.accountId)}`, { accountId: event.accountId, reason, occurredAt: event.occurredAt });
       await record('recorded', purged ? 'tokens purged' : 'no connection older than the event');
     }
     return { status: 'recorded', reason: 'APP_DISCONNECT' };
@@ -94,33 +96,35 @@ async function handle(
     await record('recorded', 'topic not synced');
     return { status: 'recorded', reason: 'topic not synced' };
   }
-  const status = await accountStatus(event.accountId);
+  const account = readableId(event.accountId);
+  const status = await summarized(accountStatus, `is account ${account} connected?`, event.accountId);
   if (status !== 'connected') {
     await record('recorded', `account ${status}`);
     return { status: 'recorded', reason: `account ${status}` };
   }
   const { kind } = topic;
+  const item = `${kind} ${readableId(event.itemId)}`;
   if (topic.action === 'DESTROY') {
-    const { applied } = await tombstone({ accountId: event.accountId, kind, itemId: event.itemId, deletedAt: event.occurredAt });
+    const { applied } = await summarized(tombstone, `tombstone ${item} (deleted in Jobber)`, { accountId: event.accountId, kind, itemId: event.itemId, deletedAt: event.occurredAt });
     await record('deleted');
     return { status: 'deleted', kind, applied };
   }
 
-  const synced = await syncRecord({ accountId: event.accountId, kind, itemId: event.itemId });
+  const synced = await summarized(syncRecord, `fetch ${item} from Jobber and store it`, { accountId: event.accountId, kind, itemId: event.itemId });
   if (!synced.found) {
     // Jobber no longer has it: a tombstone, not an endless retry.
-    await tombstone({ accountId: event.accountId, kind, itemId: event.itemId, deletedAt: event.occurredAt });
+    await summarized(tombstone, `tombstone ${item} (Jobber no longer has it)`, { accountId: event.accountId, kind, itemId: event.itemId, deletedAt: event.occurredAt });
     await record('gone', 'Jobber no longer has this record');
     return { status: 'gone', kind };
   }
 
   const alerts: string[] = [];
   if (kind === 'job' && topic.action === 'CREATE') {
-    const { sent } = await sendAlert({ kind: 'job-created', accountId: event.accountId, itemId: event.itemId, owner: workflowId });
+    const { sent } = await summarized(sendAlert, `Slack alert: new ${item}`, { kind: 'job-created', accountId: event.accountId, itemId: event.itemId, owner: workflowId });
     if (sent) alerts.push('job-created');
   }
   if (kind === 'invoice' && synced.invoiceStatus === 'paid') {
-    const { sent } = await sendAlert({ kind: 'invoice-paid', accountId: event.accountId, itemId: event.itemId, owner: workflowId });
+    const { sent } = await summarized(sendAlert, `Slack alert: ${item} paid`, { kind: 'invoice-paid', accountId: event.accountId, itemId: event.itemId, owner: workflowId });
     if (sent) alerts.push('invoice-paid');
   }
   await record('synced');

@@ -1,6 +1,8 @@
 import { startPipeline, waitFor, type Pipeline } from '../helpers/pipeline';
 import { listDeadLetters, replayDeadLetter } from '../../src/ops/operations';
 import { refreshRecordThroughWorkflow } from '../../src/accounts/refresh-record';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { readableId } from '../../workflows/definitions';
 
 describe('webhook → workflow → record → alert, over HTTP with real Temporal and FerretDB', () => {
   let p: Pipeline;
@@ -46,6 +48,25 @@ describe('webhook → workflow → record → alert, over HTTP with real Tempora
     expect(alerts[0]!.text).toContain(`New job #${job.jobNumber}`);
     expect(alerts[0]!.channel).toBe(p.slack.standIn.state.channelId('C0ALERTS'));
     expect((await p.models.Job.findById(job.id).lean())?.clientId).toBe(client.id);
+  });
+
+  it('names each step of an event in the Web UI: every scheduled activity carries a summary', async () => {
+    const { result: client } = capture(() => store().createClient(account, { companyName: 'Summary Lawns' }, { webhook: false }));
+    const { result: job, webhookIds } = capture(() => store().createJob(account, { clientId: client.id, title: 'Edging' }));
+    await p.outcomes(webhookIds);
+    // The Web UI reads the same history: each activity's summary is its user metadata.
+    const history = await p.temporal.client.workflow.getHandle(p.workflowIdOf(p.jobber.sandbox.webhooks.get(webhookIds[0]!)!)).fetchHistory();
+    const scheduled = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes);
+    const summaries = scheduled.map((e) => (e.userMetadata?.summary ? defaultPayloadConverter.fromPayload<string>(e.userMetadata.summary) : undefined));
+    const accountNumber = readableId(account);
+    const jobNumber = readableId(job.id);
+    expect(summaries).toEqual([
+      `is account ${accountNumber} connected?`,
+      `fetch job ${jobNumber} from Jobber and store it`,
+      `Slack alert: new job ${jobNumber}`,
+      'record the outcome: synced',
+    ]);
+    expect(scheduled.map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name)).toEqual(['accountStatus', 'syncRecord', 'sendAlert', 'recordEvent']);
   });
 
   it('alerts once for a paid invoice however many updates report it, and keeps its links', async () => {
