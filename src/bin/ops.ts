@@ -33,8 +33,11 @@ async function run(deps: OpsDeps & { links: SlackLinkModel }, positionals: strin
     }));
   }
   if (group === 'dead-letters' && command === 'replay') {
+    // `--all` with nothing open is not a mistake: the runbook runs it whether or not any failed.
+    if (values.all) {
+      if (args.length) throw new UsageError('give workflow ids or --all, not both');
+    } else if (args.length === 0) throw new UsageError('name the dead letters to replay, or --all');
     const ids = values.all ? (await listDeadLetters(deps.models, 'open')).map((d) => d._id) : args;
-    if (ids.length === 0) throw new UsageError('name the dead letters to replay, or --all');
     const results = [];
     for (const id of ids) results.push(await replayDeadLetter(deps, id).catch((err: Error) => ({ workflowId: id, status: `error: ${err.message}` })));
     return results;

@@ -50,6 +50,13 @@ describe('npm run ops (the operators\' command line)', () => {
     await expect(ops('account', 'show', 'nobody')).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/no connection for account nobody/) });
   });
 
+  it('replays nothing, without an error, when --all finds no open dead letter', async () => {
+    const empty = { ...env, MONGO_URL: testMongoUrl('ops-empty') };
+    const { stdout } = await run(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), 'src/bin/ops.ts', 'dead-letters', 'replay', '--all'], { cwd: ROOT, env: empty });
+    expect(JSON.parse(stdout)).toEqual([]);
+    await expect(ops('dead-letters', 'replay', 'jobber-event/1/x', '--all')).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/not both/) });
+  });
+
   it('prints its usage with --help', async () => {
     const { stdout } = await ops('--help');
     expect(stdout).toMatch(/dead-letters replay/);
