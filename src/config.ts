@@ -98,9 +98,24 @@ export const CONFIG_VARIABLES = Object.keys(configSchema.shape) as (keyof Env)[]
 
 /** Reads and validates the environment once; throws ConfigError naming each bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return toConfig(parseEnv(configSchema, env));
+}
+
+const storesSchema = configSchema.pick({ TEMPORAL_ADDRESS: true, TEMPORAL_NAMESPACE: true, TEMPORAL_TASK_QUEUE: true, MONGO_URL: true });
+
+/** What the ops tool needs: where Temporal and MongoDB are. No secrets. */
+export function loadStoresConfig(env: NodeJS.ProcessEnv = process.env): Pick<Config, 'temporal' | 'mongoUrl'> {
+  const parsed = parseEnv(storesSchema, env);
+  return {
+    temporal: { address: parsed.TEMPORAL_ADDRESS, namespace: parsed.TEMPORAL_NAMESPACE, taskQueue: parsed.TEMPORAL_TASK_QUEUE },
+    mongoUrl: parsed.MONGO_URL,
+  };
+}
+
+function parseEnv<S extends z.ZodTypeAny>(schema: S, env: NodeJS.ProcessEnv): z.infer<S> {
   // An empty string means "not set": a blank line in .env must not become an empty secret.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = configSchema.safeParse(present);
+  const parsed = schema.safeParse(present);
   if (!parsed.success) {
     throw new ConfigError(
       parsed.error.issues.map((issue) => {
@@ -111,5 +126,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       }),
     );
   }
-  return toConfig(parsed.data);
+  return parsed.data as z.infer<S>;
 }

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import { loadConfig } from '../config';
+import { loadStoresConfig } from '../config';
 import { connectDatabase } from '../db/models';
 import { AccountControl } from '../accounts/control';
 import { listDeadLetters, replayDeadLetter, showAccount, type OpsDeps } from '../ops/operations';
@@ -15,7 +15,7 @@ const USAGE = `Usage: npm run ops -- <command>
   slack link <teamId> <accountId>                            let a Slack workspace see an account
   slack unlink <teamId> [accountId]                          take it back (all accounts without one)
 
-Reads the same environment as the worker (see .env.example).`;
+Reads MONGO_URL and TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE (see .env.example).`;
 
 async function run(deps: OpsDeps & { links: SlackLinkModel }, positionals: string[], values: { status?: string; all?: boolean }): Promise<unknown> {
   const [group, command, ...args] = positionals;
@@ -70,7 +70,7 @@ async function main() {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  const config = loadConfig();
+  const config = loadStoresConfig();
   const { connection: mongo, models } = await connectDatabase(config.mongoUrl);
   const connection = await Connection.connect({ address: config.temporal.address });
   try {
