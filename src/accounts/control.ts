@@ -57,7 +57,11 @@ export class AccountControl {
 
   async state(accountId: string): Promise<AccountWorkflowState | undefined> {
     try {
-      return await this.client.workflow.getHandle(accountWorkflowId(accountId)).query(accountStateQuery);
+      const handle = this.client.workflow.getHandle(accountWorkflowId(accountId));
+      // A closed (terminated, failed, ended) workflow still answers queries from its history:
+      // that state is stale, and the account gets no refreshes, so it counts as not running.
+      if ((await handle.describe()).status.name !== 'RUNNING') return undefined;
+      return await handle.query(accountStateQuery);
     } catch {
       return undefined;
     }
