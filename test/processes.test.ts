@@ -1,0 +1,179 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { TokenStore } from '../src/accounts/token-store';
+import { TokenCipher } from '../src/crypto/tokens';
+import { connectDatabase, type Models } from '../src/db/models';
+import { freePort } from '../src/dev/stack';
+import { followConnectFlow } from '../src/dev/connect-flow';
+import { startJobberSandbox, type StartedJobberSandbox } from '../src/sandbox/jobber';
+import { startSlackStandIn } from '../src/sandbox/slack';
+import { testMongoUrl, testTemporalAddress } from './helpers/env';
+import { waitFor } from './helpers/pipeline';
+
+const ROOT = path.resolve(__dirname, '..');
+const run = promisify(execFile);
+
+interface Proc {
+  child: ChildProcess;
+  output: () => string;
+}
+
+function start(command: string, args: string[], env: NodeJS.ProcessEnv): Proc {
+  let output = '';
+  const child = spawn(command, args, { cwd: ROOT, env, detached: true });
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  return { child, output: () => output };
+}
+
+async function stop(proc: Proc, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  if (proc.child.exitCode !== null || proc.child.signalCode !== null) return proc.child.exitCode;
+  const exited = new Promise<number | null>((resolve) => proc.child.once('exit', (code) => resolve(code)));
+  process.kill(-proc.child.pid!, signal);
+  return exited;
+}
+
+const lines = (proc: Proc) =>
+  proc
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+/**
+ * The ingress and the worker as separate processes, started the ways the docs give: `npm run
+ * ingress` + `npm run worker` (docs/JOBBER_SETUP.md), and the built `node dist/src/bin/*.js` with
+ * the prebuilt workflow bundle (the Docker image, docs/DOCKER.md). Both against the test stack's
+ * Temporal and FerretDB, the Jobber sandbox and the Slack stand-in over HTTP.
+ */
+describe.each([
+  {
+    how: 'npm run ingress + npm run worker',
+    build: undefined,
+    ingress: ['npm', ['run', 'ingress']],
+    worker: ['npm', ['run', 'worker']],
+  },
+  {
+    how: 'the Docker image\'s commands: npm run build, the bundle, node dist/src/bin/*.js',
+    build: ['npm run build', 'npx tsx scripts/bundle-workflows.ts dist/workflow-bundle.js'],
+    ingress: ['node', ['dist/src/bin/ingress.js']],
+    worker: ['node', ['dist/src/bin/worker.js']],
+  },
+] as const)('$how', ({ how, build, ingress: ingressCmd, worker: workerCmd }) => {
+  const key = randomBytes(32);
+  const tag = build ? 'dist' : 'npm';
+  const mongoUrl = testMongoUrl(`procs-${tag}`);
+  let jobber: StartedJobberSandbox;
+  let slack: Awaited<ReturnType<typeof startSlackStandIn>>;
+  let ingress: Proc;
+  let worker: Proc;
+  let ingressUrl: string;
+  let models: Models;
+  let closeDb: () => Promise<void>;
+
+  beforeAll(async () => {
+    if (build) for (const command of build) await run('bash', ['-c', command], { cwd: ROOT });
+    const port = await freePort();
+    ingressUrl = `http://127.0.0.1:${port}`;
+    // Access tokens that live 303 s: with the refresh 5 minutes ahead, one every 3 s or so.
+    jobber = await startJobberSandbox({ port: 0, webhookUrl: `${ingressUrl}/webhooks/jobber`, accessTokenTtlSeconds: 303 });
+    slack = await startSlackStandIn({ port: 0 });
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PORT: String(port),
+      PUBLIC_URL: ingressUrl,
+      METRICS_PORT: String(await freePort()),
+      TEMPORAL_ADDRESS: testTemporalAddress(),
+      TEMPORAL_TASK_QUEUE: `procs-${tag}-${Date.now()}`,
+      MONGO_URL: mongoUrl,
+      JOBBER_CLIENT_ID: jobber.sandbox.clientId,
+      JOBBER_CLIENT_SECRET: jobber.sandbox.clientSecret,
+      JOBBER_API_URL: jobber.url,
+      SLACK_BOT_TOKEN: slack.standIn.botToken,
+      SLACK_SIGNING_SECRET: 'procs-signing-secret',
+      SLACK_API_URL: slack.url,
+      SLACK_ALERT_CHANNEL: 'C0PROCS',
+      TOKEN_ENCRYPTION_KEY: key.toString('base64'),
+      SESSION_SECRET: randomBytes(32).toString('base64url'),
+      LOG_LEVEL: 'trace',
+      WORKFLOW_BUNDLE_PATH: build ? 'dist/workflow-bundle.js' : '',
+    };
+    ingress = start(ingressCmd[0], [...ingressCmd[1]], env);
+    worker = start(workerCmd[0], [...workerCmd[1]], env);
+    await waitFor(async () => ((await fetch(`${ingressUrl}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined), 60_000).catch((err: Error) => {
+      throw new Error(`${err.message}\n${ingress.output().slice(-2000)}`);
+    });
+    await waitFor(() => (worker.output().includes('worker running') ? true : undefined), 90_000).catch((err: Error) => {
+      throw new Error(`${err.message}\n${worker.output().slice(-2000)}`);
+    });
+    const db = await connectDatabase(mongoUrl);
+    models = db.models;
+    closeDb = () => db.connection.close();
+  }, 240_000);
+
+  afterAll(async () => {
+    for (const proc of [ingress, worker]) if (proc) await stop(proc, 'SIGKILL');
+    await closeDb?.();
+    await jobber?.close();
+    await slack?.close();
+  }, 60_000);
+
+  it(`syncs a webhook, refreshes tokens and disconnects, logging no token or secret at trace level (${how})`, async () => {
+    const tokens = new TokenStore(models, new TokenCipher(key));
+    const account = jobber.sandbox.store.createAccount({ name: 'Process Co' });
+    const connected = await followConnectFlow(ingressUrl, account.id);
+    expect(connected.location).toBe('/manage');
+
+    // Every pair the account holds while the worker refreshes, to look for in the logs.
+    const seen = new Set<string>();
+    const first = await tokens.read(account.id);
+    seen.add(first.accessToken).add(first.refreshToken);
+    await waitFor(async () => {
+      const now = await tokens.read(account.id);
+      seen.add(now.accessToken).add(now.refreshToken);
+      return now.version >= first.version + 2 ? true : undefined;
+    }, 30_000);
+
+    const client = jobber.sandbox.store.createClient(account.id, { firstName: 'Separate', lastName: 'Processes' });
+    const stored = await waitFor(async () => (await models.Client.findById(client.id).lean()) ?? undefined, 30_000);
+    expect(stored).toMatchObject({ firstName: 'Separate', lastName: 'Processes' });
+
+    // Disconnect from the Manage App page, as the user would (it calls Jobber's appDisconnect).
+    const page = await (await fetch(`${ingressUrl}/manage`, { headers: { cookie: connected.cookies } })).text();
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page)?.[1];
+    expect(csrf).toBeDefined();
+    const res = await fetch(`${ingressUrl}/disconnect`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie: connected.cookies, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ csrf: csrf! }).toString(),
+    });
+    expect(res.status).toBeLessThan(400);
+    await waitFor(async () => ((await models.Connection.findById(account.id).lean())?.status === 'disconnected' ? true : undefined), 30_000);
+    expect(jobber.sandbox.oauth.log.some((e) => e.event === 'disconnect')).toBe(true);
+
+    const logged = `${ingress.output()}\n${worker.output()}`;
+    mkdirSync(path.join(ROOT, 'test-artifacts'), { recursive: true });
+    writeFileSync(path.join(ROOT, `test-artifacts/processes-${tag}.log`), logged);
+    // The logs cover the paths that handle tokens: the connect, webhooks, the worker's refreshes.
+    const messages = [...lines(ingress), ...lines(worker)].map((l) => l.msg);
+    expect(messages).toEqual(expect.arrayContaining(['jobber account connected', 'webhook accepted', 'worker running', 'tokens refreshed']));
+    expect(lines(worker).some((l) => l.level === 10)).toBe(true); // trace level is on
+    expect(seen.size).toBeGreaterThanOrEqual(6);
+    for (const token of seen) expect(logged).not.toContain(token);
+    expect(logged).not.toContain(jobber.sandbox.clientSecret);
+    expect(logged).not.toContain(key.toString('base64'));
+  }, 120_000);
+
+  it(`stops gracefully on SIGTERM: the ingress drains, the worker finishes and stops (${how})`, async () => {
+    const codes = [await stop(ingress), await stop(worker)];
+    // Through npm the signal reaches npm and the node process alike; the node processes log their stop.
+    await waitFor(() => (ingress.output().includes('"msg":"shutting down"') && /"state":"STOPPED"[^\n]*Worker state changed/.test(worker.output()) ? true : undefined), 30_000);
+    expect(`${ingress.output()}${worker.output()}`).not.toMatch(/shutdown failed|second signal/);
+    if (build) expect(codes).toEqual([0, 0]);
+  }, 60_000);
+});
