@@ -63,19 +63,26 @@ export async function tokenRequest(apiUrl: string, params: Record<string, string
 export interface ReceivedWebhook {
   headers: http.IncomingHttpHeaders;
   raw: Buffer;
+  /** Date.now() when the body had arrived. */
+  at: number;
 }
+
+/** An answer the receiver gives: a status, optionally with headers (such as Retry-After). */
+export type ReceiverAnswer = number | { status: number; headers?: Record<string, string> };
 
 /** A webhook receiver that keeps raw bodies and answers with the statuses it is told (then 200). */
 export async function startReceiver() {
   const received: ReceivedWebhook[] = [];
-  const statuses: number[] = [];
+  const statuses: ReceiverAnswer[] = [];
   let waiters: (() => void)[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      received.push({ headers: req.headers, raw: Buffer.concat(chunks) });
-      res.statusCode = statuses.shift() ?? 200;
+      received.push({ headers: req.headers, raw: Buffer.concat(chunks), at: Date.now() });
+      const answer = statuses.shift() ?? 200;
+      res.statusCode = typeof answer === 'number' ? answer : answer.status;
+      for (const [name, value] of Object.entries(typeof answer === 'number' ? {} : (answer.headers ?? {}))) res.setHeader(name, value);
       res.end();
       const pending = waiters;
       waiters = [];
@@ -88,7 +95,7 @@ export async function startReceiver() {
     url,
     received,
     /** Answer the next requests with these statuses. */
-    respondWith: (...codes: number[]) => statuses.push(...codes),
+    respondWith: (...answers: ReceiverAnswer[]) => statuses.push(...answers),
     async waitFor(count: number): Promise<ReceivedWebhook[]> {
       while (received.length < count) await new Promise<void>((resolve) => waiters.push(resolve));
       return received;

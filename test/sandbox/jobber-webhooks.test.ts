@@ -7,6 +7,9 @@ import {
   type StartedJobberSandbox,
   type WebhookDelivery,
 } from '../../src/sandbox/jobber';
+import { parseRetryAfter, WebhookSender, type WebhookSenderOptions } from '../../src/sandbox/jobber/webhooks';
+import { SandboxClock } from '../../src/sandbox/jobber/clock';
+import pino from 'pino';
 import { admin, gql, manualClock, startReceiver, type ReceivedWebhook } from './helpers';
 
 const SECRET = 'sandbox-client-secret';
@@ -156,6 +159,70 @@ describe('Jobber sandbox webhooks', () => {
     expect(delivery.attempts).toHaveLength(3);
     expect(delivery.attempts[0]!.status).toBeUndefined();
     expect(delivery.attempts[0]!.error).toBeTruthy();
+  });
+
+  describe('retry schedule', () => {
+    const senders: WebhookSender[] = [];
+    const sender = (options: Partial<WebhookSenderOptions>) => {
+      const s = new WebhookSender({
+        url: receiver.url,
+        appId: APP_ID,
+        clientSecret: () => SECRET,
+        clock: new SandboxClock(() => new Date()),
+        logger: pino({ level: 'silent' }),
+        ...options,
+      });
+      senders.push(s);
+      return s;
+    };
+    afterEach(async () => {
+      await Promise.all(senders.splice(0).map((s) => s.close()));
+    });
+    const event = (n: number) => ({ topic: 'CLIENT_UPDATE', accountId, itemId: `item-${n}`, occurredAt: new Date().toISOString() });
+
+    it("waits at least as long as a failed answer's Retry-After (the ingress's 503 sends 5 s) before retrying", async () => {
+      receiver.respondWith({ status: 503, headers: { 'Retry-After': '1' } });
+      const hooks = sender({ backoffMs: 1, jitter: 0 });
+      const [id] = hooks.enqueue(event(1));
+      await hooks.settled();
+      const delivery = hooks.get(id!)!;
+      expect(delivery.status).toBe('delivered');
+      expect(delivery.attempts.map((a) => a.status)).toEqual([503, 200]);
+      expect(delivery.attempts[0]!.retryInMs).toBe(1000);
+      expect(receiver.received[1]!.at - receiver.received[0]!.at).toBeGreaterThanOrEqual(1000);
+    });
+
+    it('can model a sender that ignores Retry-After', async () => {
+      receiver.respondWith({ status: 503, headers: { 'Retry-After': '30' } });
+      const hooks = sender({ backoffMs: 1, jitter: 0, honorRetryAfter: false });
+      const [id] = hooks.enqueue(event(1));
+      await hooks.settled();
+      expect(hooks.get(id!)!.attempts.map((a) => [a.status, a.retryInMs])).toEqual([[503, 1], [200, undefined]]);
+    });
+
+    it('a burst that failed together comes back spread over the jitter, not all at once', async () => {
+      const burst = 20;
+      receiver.respondWith(...Array.from({ length: burst }, () => ({ status: 503, headers: { 'Retry-After': '0' } })));
+      let n = 0;
+      const hooks = sender({ backoffMs: 200, jitter: 1, random: () => (n++ % burst) / burst });
+      const ids = Array.from({ length: burst }, (_, i) => hooks.enqueue(event(i))[0]!);
+      await hooks.settled();
+      const waits = ids.map((id) => hooks.get(id)!.attempts[0]!.retryInMs!).sort((a, b) => a - b);
+      expect(waits[0]).toBe(200);
+      expect(waits[burst - 1]).toBe(390);
+      const retries = receiver.received.slice(burst).map((h) => h.at);
+      expect(retries).toHaveLength(burst);
+      expect(Math.max(...retries) - Math.min(...retries)).toBeGreaterThanOrEqual(150);
+      expect(ids.every((id) => hooks.get(id)!.status === 'delivered')).toBe(true);
+    });
+
+    it('reads Retry-After as seconds or an HTTP date', () => {
+      const now = Date.parse('2025-01-15T12:00:00.000Z');
+      expect(parseRetryAfter('5', now)).toBe(5000);
+      expect(parseRetryAfter('Wed, 15 Jan 2025 12:00:07 GMT', now)).toBe(7000);
+      expect(parseRetryAfter('soon', now)).toBeUndefined();
+      expect(parseRetryAfter(null, now)).toBeUndefined();
+    });
   });
 
   it('sends any event, such as an unknown topic, signed correctly', async () => {

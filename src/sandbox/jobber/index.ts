@@ -58,6 +58,9 @@ export interface JobberSandboxOptions {
     maxAttempts?: number;
     backoffMs?: number;
     timeoutMs?: number;
+    jitter?: number;
+    honorRetryAfter?: boolean;
+    maxRetryAfterMs?: number;
   };
   now?: () => Date;
   logger?: Logger;

@@ -22,6 +22,8 @@ export interface DeliveryAttempt {
   status?: number;
   latencyMs: number;
   error?: string;
+  /** Set when another attempt follows: how long the sender waits before it. */
+  retryInMs?: number;
 }
 
 export interface WebhookDelivery {
@@ -51,8 +53,19 @@ export interface WebhookSenderOptions {
   timestampField?: TimestampField;
   /** Attempts per delivery including the first (default 4). Jobber's real schedule is undocumented. */
   maxAttempts?: number;
-  /** Delay before retry n is backoffMs * 2^(n-1) (default 100 ms). */
+  /** Delay before retry n is backoffMs * 2^(n-1) (default 100 ms), or the answer's Retry-After if longer. */
   backoffMs?: number;
+  /**
+   * Each retry waits its delay times (1 + jitter * random()), so a burst that failed together does
+   * not come back together (default 1: between one and two times the delay; 0 for exact delays).
+   */
+  jitter?: number;
+  /** Honour a failed answer's Retry-After (seconds or an HTTP date) as the least delay (default true). */
+  honorRetryAfter?: boolean;
+  /** Longest Retry-After honoured (default 60 s). */
+  maxRetryAfterMs?: number;
+  /** For jitter; Math.random unless a test needs a fixed spread. */
+  random?: () => number;
   /** An attempt with no answer after this long counts as failed (default 5000 ms; Jobber expects 1 s). */
   timeoutMs?: number;
 }
@@ -235,6 +248,7 @@ export class WebhookSender {
     const timeout = setTimeout(() => controller.abort(new Error('timeout')), this.options.timeoutMs ?? 5000);
     const started = performance.now();
     const attempt: DeliveryAttempt = { at: this.options.clock.now().toISOString(), latencyMs: 0 };
+    let retryAfterMs: number | undefined;
     try {
       const response = await fetch(url, {
         method: 'POST',
@@ -248,7 +262,10 @@ export class WebhookSender {
       });
       attempt.status = response.status;
       await response.arrayBuffer().catch(() => undefined);
-      if (!response.ok) attempt.error = `HTTP ${response.status}`;
+      if (!response.ok) {
+        attempt.error = `HTTP ${response.status}`;
+        retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), Date.now());
+      }
     } catch (err) {
       attempt.error = controller.signal.aborted ? 'timeout' : describe(err);
     } finally {
@@ -271,8 +288,26 @@ export class WebhookSender {
       return;
     }
     record.status = 'retrying';
-    this.schedule(record, (this.options.backoffMs ?? 100) * 2 ** (attemptNo - 1), attemptNo + 1);
+    attempt.retryInMs = this.retryDelay(attemptNo, retryAfterMs);
+    this.schedule(record, attempt.retryInMs, attemptNo + 1);
   }
+
+  /** Exponential backoff, or the receiver's Retry-After when longer, spread by the jitter. */
+  private retryDelay(attemptNo: number, retryAfterMs: number | undefined): number {
+    const { backoffMs = 100, jitter = 1, honorRetryAfter = true, maxRetryAfterMs = 60_000, random = Math.random } = this.options;
+    let delay = backoffMs * 2 ** (attemptNo - 1);
+    if (honorRetryAfter && retryAfterMs !== undefined) delay = Math.max(delay, Math.min(retryAfterMs, maxRetryAfterMs));
+    return Math.round(delay * (1 + jitter * random()));
+  }
+}
+
+/** Retry-After as delta-seconds or an HTTP date, in milliseconds from `nowMs`; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null, nowMs: number): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
 }
 
 function describe(err: unknown): string {
