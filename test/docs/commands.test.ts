@@ -62,7 +62,7 @@ const ELSEWHERE: Record<string, string> = {
   'npx tsx scripts/bundle-workflows.ts dist/workflow-bundle.js': 'test/processes.test.ts',
   'node dist/src/bin/ingress.js': 'test/processes.test.ts runs the built ingress',
   'node dist/src/bin/worker.js': 'test/processes.test.ts runs the built worker with the prebuilt bundle',
-  'npm install && BENCH_E2E_EVENTS=100 BENCH_SECONDS=3 npm run bench': '.ci/run runs the benchmark after the tests (figures are not asserted)',
+  'npm install && BENCH_SECONDS=3 npm run bench': '.ci/run runs the benchmark after the tests (figures are not asserted)',
 };
 
 /** Mentions and synopses: not commands to run as written. */
