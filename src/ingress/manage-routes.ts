@@ -15,6 +15,8 @@ export interface ManageDeps {
 const esc = (s: unknown): string =>
   String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
+/** `1 client`, `3 clients`. */
+const counted = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 const when = (d: Date | null | undefined): string => (d ? new Date(d).toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : 'never');
 
 const STYLE = `
@@ -22,7 +24,7 @@ body{font:15px/1.5 system-ui,-apple-system,Segoe UI,sans-serif;margin:0;backgrou
 main{max-width:640px;margin:48px auto;padding:32px;background:#fff;border-radius:12px;box-shadow:0 1px 3px rgba(0,0,0,.12)}
 h1{font-size:22px;margin:0 0 4px}p.sub{color:#5b6b78;margin:0 0 24px}
 dl{display:grid;grid-template-columns:180px 1fr;gap:8px 16px;margin:0 0 28px}dt{color:#5b6b78}dd{margin:0}
-.ok{color:#1b7f3b;font-weight:600}.bad{color:#b42318;font-weight:600}
+.ok{color:#1b7f3b;font-weight:600}.bad{color:#b42318;font-weight:600}.detail{color:#5b6b78;font-size:.9em;overflow-wrap:anywhere}
 .actions{display:flex;gap:12px;flex-wrap:wrap}form{margin:0}
 button,a.button{font:inherit;padding:9px 18px;border-radius:8px;border:1px solid #c5ced6;background:#fff;color:#1f2a33;cursor:pointer;text-decoration:none;display:inline-block}
 .primary{background:#0b6e4f;border-color:#0b6e4f;color:#fff}.danger{color:#b42318;border-color:#e4a9a3}`;
@@ -78,9 +80,10 @@ export function createManageRouter(deps: ManageDeps): Router {
       connection.status === 'connected' ? deps.control.state(accountId) : Promise.resolve(undefined),
     ]);
     const connected = connection.status === 'connected';
+    // One fact per line: the status word, then its details, so a long reason wraps on its own.
     const health = connected
-      ? `<span class="ok">Healthy</span> · token valid until ${esc(when(connection.accessTokenExpiresAt))}${state ? ` · ${state.refreshes} refreshes` : ''}`
-      : `<span class="bad">${connection.status === 'broken' ? 'Broken' : 'Disconnected'}</span>${connection.statusReason ? ` · ${esc(connection.statusReason)}` : ''}`;
+      ? `<span class="ok">Healthy</span><br><span class="detail">token valid until ${esc(when(connection.accessTokenExpiresAt))}${state ? ` · ${counted(state.refreshes, 'refresh', 'refreshes')}` : ''}</span>`
+      : `<span class="bad">${connection.status === 'broken' ? 'Broken' : 'Disconnected'}</span>${connection.statusReason ? `<br><span class="detail">${esc(connection.statusReason)}</span>` : ''}`;
     const csrf = csrfFor(accountId);
     const actions = connected
       ? `<form method="post" action="/sync"><input type="hidden" name="csrf" value="${csrf}"><button type="submit">Sync now</button></form>
@@ -91,12 +94,12 @@ export function createManageRouter(deps: ManageDeps): Router {
       connection.name || 'Manage App',
       `<h1>${esc(connection.name || accountId)}</h1><p class="sub">Jobber account connected to Jobber Sync</p>
 <dl>
-<dt>Status</dt><dd id="status">${connected ? 'Connected' : connection.status === 'broken' ? 'Broken' : 'Disconnected'}</dd>
+<dt>Status</dt><dd id="status" class="${connected ? 'ok' : 'bad'}">${connected ? 'Connected' : connection.status === 'broken' ? 'Broken' : 'Disconnected'}</dd>
 <dt>Connected since</dt><dd>${esc(when(connection.connectedAt))}</dd>
 <dt>Token health</dt><dd>${health}</dd>
 <dt>Last webhook</dt><dd>${esc(when(connection.lastWebhookAt))}</dd>
 <dt>Last sync</dt><dd>${esc(when(connection.lastSyncAt))}</dd>
-<dt>Records</dt><dd id="counts">${clients} clients · ${jobs} jobs · ${invoices} invoices${state?.backfill === 'running' ? ' (initial sync running)' : ''}</dd>
+<dt>Records</dt><dd id="counts">${counted(clients, 'client')} · ${counted(jobs, 'job')} · ${counted(invoices, 'invoice')}${state?.backfill === 'running' ? ' (initial sync running)' : ''}</dd>
 </dl><div class="actions">${actions}</div>`,
     );
   });

@@ -86,12 +86,14 @@ describe('Manage App page in headless Chromium (sandbox consent page, real Tempo
       await page.waitForURL(`${p.ingressUrl}/manage`);
       expect(await text('h1')).toBe(created.name);
       expect(await text('#status')).toBe('Connected');
+      // Shown in green, as "Healthy" is.
+      expect(await page.evaluate('getComputedStyle(document.getElementById("status")).color')).toBe('rgb(27, 127, 59)');
       const cookies = await cookieNames();
       expect(cookies).toContain('jobber_account');
       expect(cookies).not.toContain('jobber_oauth_state');
 
       // Reload until the initial backfill has landed: the counts are what exists in Jobber.
-      const expected = '3 clients · 2 jobs · 1 invoices';
+      const expected = '3 clients · 2 jobs · 1 invoice';
       await waitFor(async () => {
         await page.reload();
         return (await text('#counts')) === expected ? true : undefined;
