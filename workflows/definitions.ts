@@ -27,7 +27,7 @@ export interface JobberEvent {
   appId?: string;
 }
 
-const GID = /^gid:\/\/Jobber\/[A-Za-z]+\/(\d+)$/;
+const GID = /^gid:\/\/Jobber\/([A-Za-z]+)\/(\d+)$/;
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 
 /**
@@ -52,11 +52,22 @@ function base64Ascii(encoded: string): string | undefined {
   return out;
 }
 
-/** `gid://Jobber/Client/123` (base64) reads as `123`; anything else is kept as it came. */
-export function readableId(encoded: string): string {
+/** A Jobber global id, `gid://Jobber/<type>/<id>`. */
+export interface GlobalId {
+  type: string;
+  id: string;
+}
+
+/** Jobber's EncodedId (base64 of a global id) decoded; undefined for anything else. */
+export function parseGlobalId(encoded: string): GlobalId | undefined {
   const decoded = base64Ascii(encoded);
   const match = decoded === undefined ? null : GID.exec(decoded);
-  return match ? match[1]! : encoded;
+  return match ? { type: match[1]!, id: match[2]! } : undefined;
+}
+
+/** `gid://Jobber/Client/123` (base64) reads as `123`; anything else is kept as it came. */
+export function readableId(encoded: string): string {
+  return parseGlobalId(encoded)?.id ?? encoded;
 }
 
 /** The workflow id of an event: deterministic, so a resent webhook maps to the same workflow. */
