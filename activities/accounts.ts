@@ -56,8 +56,14 @@ async function alertOperators(deps: AccountDeps, accountId: string, key: string,
  * tries once more with the new token. When Jobber says the user disconnected the app, the tokens
  * are forgotten and operators are told once.
  */
-export async function withAccessToken<T>(deps: AccountDeps, accountId: string, call: (accessToken: string) => Promise<T>): Promise<T> {
-  let current = await deps.tokens.read(accountId);
+export async function withAccessToken<T>(
+  deps: AccountDeps,
+  accountId: string,
+  call: (accessToken: string) => Promise<T>,
+  /** The tokens, when the caller has just read them. */
+  tokens?: Awaited<ReturnType<TokenStore['read']>>,
+): Promise<T> {
+  let current = tokens ?? (await deps.tokens.read(accountId));
   try {
     try {
       return await call(current.accessToken);

@@ -108,6 +108,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createAccountActivities(deps, jobberFailure),
 
     /** Whether we hold a working connection for the account. */
+    /** Used by event workflows started before the status check moved into syncRecord and tombstone. */
     async accountStatus(accountId: string): Promise<'connected' | 'disconnected' | 'broken' | 'unknown'> {
       const doc = await models.Connection.findById(accountId, { status: 1 }).lean();
       return doc?.status ?? 'unknown';
@@ -119,13 +120,28 @@ export function createActivities(deps: ActivityDeps) {
       applied: boolean;
       updatedAt?: string;
       invoiceStatus?: string;
+      /** Set when the account is not connected (or unknown): nothing was fetched or written. */
+      skipped?: string;
     }> {
+      // The account's status comes with its tokens: an account we do not hold is skipped here,
+      // without an activity of its own.
+      let tokens;
+      try {
+        tokens = await deps.tokens.read(input.accountId);
+      } catch (err) {
+        if (err instanceof AccountNotConnectedError && err.status !== 'connected') return { found: false, applied: false, skipped: `account ${err.status}` };
+        throw jobberFailure(err);
+      }
       let record: JobberRecord | null;
       try {
-        const { data } = await withAccessToken(deps, input.accountId, (accessToken) =>
-          jobber.request<Record<RecordKind, JobberRecord | null>>({ accountId: input.accountId, accessToken }, QUERIES[input.kind], {
-            id: input.itemId,
-          }),
+        const { data } = await withAccessToken(
+          deps,
+          input.accountId,
+          (accessToken) =>
+            jobber.request<Record<RecordKind, JobberRecord | null>>({ accountId: input.accountId, accessToken }, QUERIES[input.kind], {
+              id: input.itemId,
+            }),
+          tokens,
         );
         record = data[input.kind];
       } catch (err) {
@@ -142,7 +158,10 @@ export function createActivities(deps: ActivityDeps) {
       };
     },
 
-    async tombstone(input: { accountId: string; kind: RecordKind; itemId: string; deletedAt: string }): Promise<{ applied: boolean }> {
+    async tombstone(input: { accountId: string; kind: RecordKind; itemId: string; deletedAt: string }): Promise<{ applied: boolean; skipped?: string }> {
+      const connection = await models.Connection.findById(input.accountId, { status: 1 }).lean();
+      const status = connection?.status ?? 'unknown';
+      if (status !== 'connected') return { applied: false, skipped: `account ${status}` };
       return tombstoneRecord(models, input.kind, input.accountId, input.itemId, new Date(input.deletedAt));
     },
 

@@ -11,6 +11,11 @@ import { accountWorkflowId, refreshAccessTokenUpdate } from '../../workflows/def
 import { startPipeline, waitFor, type Pipeline } from '../helpers/pipeline';
 
 const OUT = path.join(__dirname, 'histories');
+/**
+ * Bump with each recording and keep the older files: together they are the shapes of histories
+ * that may still be running somewhere. v1: before the account-status-in-activities patch.
+ */
+const VERSION = 'v2';
 
 describe('record workflow histories', () => {
   let p: Pipeline;
@@ -24,7 +29,7 @@ describe('record workflow histories', () => {
   const save = async (name: string, workflowId: string) => {
     const history = await p.temporal.client.workflow.getHandle(workflowId).fetchHistory();
     // Temporal's proto JSON, the format `temporal workflow show --output json` writes too.
-    writeFileSync(path.join(OUT, `${name}.json`), historyToJSON(history));
+    writeFileSync(path.join(OUT, `${VERSION}-${name}.json`), historyToJSON(history));
   };
 
   it('records an event lifecycle, a failed event, and an account workflow', async () => {
