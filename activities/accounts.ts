@@ -106,6 +106,19 @@ export function pageSizeFor(cost: QueryCost | undefined, first: number): number 
 export function createAccountActivities(deps: AccountDeps, convert: (err: unknown) => unknown) {
   const { models, tokens } = deps;
 
+  /** The "lost its connection" alert, keyed by the connection so each one is told once. */
+  const alertBroken = async (accountId: string): Promise<boolean> => {
+    const doc = await models.Connection.findById(accountId, { name: 1, connectedAt: 1, status: 1, statusReason: 1 }).lean();
+    if (doc?.status !== 'broken') return false;
+    await alertOperators(
+      deps,
+      accountId,
+      `account-broken/${accountId}/${doc.connectedAt?.getTime() ?? 0}`,
+      `Jobber account ${doc.name || accountId} lost its connection: ${doc.statusReason}.`,
+    );
+    return true;
+  };
+
   return {
     async tokenInfo(accountId: string): Promise<TokenInfo> {
       return tokenInfoOf(models, accountId);
@@ -116,7 +129,12 @@ export function createAccountActivities(deps: AccountDeps, convert: (err: unknow
      * before anything can use it. Idempotent: a retry after the save finds the version moved on
      * and returns it instead of spending a token that is already dead.
      */
-    async refreshTokens(input: { accountId: string; expectedVersion: number }): Promise<TokenInfo> {
+    async refreshTokens(input: {
+      accountId: string;
+      expectedVersion: number;
+      /** The account workflow alerts later (alertAccountBroken), when no APP_DISCONNECT explains the refusal. */
+      deferAlert?: boolean;
+    }): Promise<TokenInfo> {
       const { accountId } = input;
       let current;
       try {
@@ -140,13 +158,7 @@ export function createAccountActivities(deps: AccountDeps, convert: (err: unknow
           return tokenInfoOf(models, accountId); // disconnected or reconnected meanwhile
         }
         log.warn('account broken: refresh token refused', { accountId });
-        const doc = await models.Connection.findById(accountId, { name: 1, connectedAt: 1 }).lean();
-        await alertOperators(
-          deps,
-          accountId,
-          `account-broken/${accountId}/${doc?.connectedAt?.getTime() ?? 0}`,
-          `Jobber account ${doc?.name || accountId} lost its connection: ${reason}.`,
-        );
+        if (!input.deferAlert) await alertBroken(accountId);
         return tokenInfoOf(models, accountId);
       }
       try {
@@ -183,6 +195,11 @@ export function createAccountActivities(deps: AccountDeps, convert: (err: unknow
         connectedBefore: input.occurredAt ? new Date(input.occurredAt) : undefined,
       });
       return { purged, calledJobber };
+    },
+
+    /** Tells operators, once per connection, that an account is broken; nothing if it no longer is. */
+    async alertAccountBroken(input: { accountId: string }): Promise<{ sent: boolean }> {
+      return { sent: await alertBroken(input.accountId) };
     },
 
     /** Alerts once when an account that changes in Jobber has sent no webhook for too long. */

@@ -6,6 +6,7 @@ import {
   executeChild,
   log,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   setHandler,
   uuid4,
@@ -28,7 +29,7 @@ import {
 import { backfillWorkflow } from './backfill';
 import { summarized } from './summaries';
 
-const { tokenInfo, disconnectAccount, checkSilence } = proxyActivities<Activities>({
+const { tokenInfo, disconnectAccount, checkSilence, alertAccountBroken } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute', backoffCoefficient: 2 },
 });
@@ -40,7 +41,13 @@ const { refreshTokens } = proxyActivities<Activities>({
 });
 
 const MINUTE = 60_000;
-const DEFAULT_TIMING = { refreshAheadMs: 5 * MINUTE, reconcileEveryMs: 6 * 60 * MINUTE, silenceAlertMs: 72 * 60 * MINUTE, maxHistoryEvents: 5000 };
+const DEFAULT_TIMING = {
+  refreshAheadMs: 5 * MINUTE,
+  reconcileEveryMs: 6 * 60 * MINUTE,
+  silenceAlertMs: 72 * 60 * MINUTE,
+  maxHistoryEvents: 5000,
+  brokenAlertGraceMs: 5 * MINUTE,
+};
 
 /**
  * One per connected account, id `jobber-account/<id>`. The only writer of the account's tokens:
@@ -64,6 +71,8 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
   let reload = true;
   let syncRequested = false;
   let refreshing: Promise<void> | undefined;
+  /** Jobber refused the refresh token and operators have not been told yet. */
+  let brokenAlertDue = false;
 
   const applyInfo = (info: Awaited<ReturnType<typeof tokenInfo>>) => {
     state.status = info.status === 'connected' ? 'connected' : info.status === 'broken' ? 'broken' : 'disconnected';
@@ -76,8 +85,15 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
   const refresh = (): Promise<void> => {
     refreshing ??= (async () => {
       try {
-        const result = await summarized(refreshTokens, `refresh the access token (version ${state.tokenVersion})`, { accountId, expectedVersion: state.tokenVersion });
+        // Runs started before this patch had refreshTokens alert at once.
+        const deferAlert = patched('broken-alert-after-grace');
+        const result = await summarized(refreshTokens, `refresh the access token (version ${state.tokenVersion})`, {
+          accountId,
+          expectedVersion: state.tokenVersion,
+          deferAlert,
+        });
         applyInfo(result);
+        if (deferAlert && result.status === 'broken') brokenAlertDue = true;
         if (result.status === 'connected') {
           state.refreshes++;
           state.lastRefreshAt = new Date().toISOString();
@@ -158,6 +174,7 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
   for (;;) {
     if (reload) {
       reload = false;
+      brokenAlertDue = false; // a reconnect: the refused token belonged to the old connection
       applyInfo(await summarized(tokenInfo, 'load the connection (status, token version, expiry)', accountId));
     }
     if (disconnect) {
@@ -175,6 +192,14 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
         if (state.status !== 'connected') return state;
       }
       disconnect = undefined; // a stale APP_DISCONNECT: the newer connection stays
+    }
+    if (state.status === 'broken' && brokenAlertDue) {
+      // A refused refresh token is what a Marketplace disconnect looks like until its webhook
+      // comes: give APP_DISCONNECT (or a reconnect) a chance before alerting operators.
+      const explained = await condition(() => disconnect !== undefined || reload, timing.brokenAlertGraceMs);
+      if (explained) continue;
+      brokenAlertDue = false;
+      await summarized(alertAccountBroken, 'alert operators: the account lost its connection', { accountId });
     }
     if (state.status !== 'connected') {
       // Disconnected, or broken (dead refresh token): nothing left to do. A reconnect starts a new

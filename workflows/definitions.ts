@@ -146,6 +146,12 @@ export interface AccountTiming {
   silenceAlertMs?: number;
   /** Continue-as-new past this many history events (the server may suggest it sooner). */
   maxHistoryEvents?: number;
+  /**
+   * After Jobber refuses the refresh token, wait this long for an APP_DISCONNECT before telling
+   * operators: Jobber revokes the tokens before its webhook arrives, so a refresh in that gap is
+   * refused for an ordinary Marketplace disconnect.
+   */
+  brokenAlertGraceMs?: number;
 }
 
 export interface BackfillInput {

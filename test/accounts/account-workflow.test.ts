@@ -14,7 +14,8 @@ describe('connecting accounts and the account workflow (sandbox over HTTP, real 
 
   beforeAll(async () => {
     // Short-lived tokens so refresh ahead of expiry happens within a test.
-    p = await startPipeline('accounts', { sandbox: { accessTokenTtlSeconds: 4 }, accountTiming: { refreshAheadMs: 2000 } });
+    // A refused refresh waits 8 s for an APP_DISCONNECT before operators are alerted.
+    p = await startPipeline('accounts', { sandbox: { accessTokenTtlSeconds: 4 }, accountTiming: { refreshAheadMs: 2000, brokenAlertGraceMs: 8000 } });
   });
   afterAll(async () => {
     await p?.close();
@@ -153,16 +154,12 @@ describe('connecting accounts and the account workflow (sandbox over HTTP, real 
     const ids = p.jobber.sandbox.disconnect(accountId, { duplicates: 1 });
     await p.outcomes(ids);
     const handle = p.temporal.client.workflow.getHandle(accountWorkflowId(accountId));
-    // Jobber revokes the tokens before the webhook arrives: a timer refresh in that gap ends the
-    // workflow as broken first (4-second tokens make that likely here); either way it ends, and
-    // the webhook leaves the connection disconnected.
+    // Whether a timer refresh was refused first or not, the account workflow applies the
+    // disconnect after it, so the account ends disconnected.
     const final = await handle.result();
-    expect(['disconnected', 'broken']).toContain(final.status);
-    // On MongoDB the dead-token write is a compare-and-swap that a disconnect always beats; on
-    // FerretDB (these tests) conditional updates are not atomic under concurrency, so the racing
-    // refresh can still leave 'broken'. Either way the tokens are gone and Jobber was not called.
+    expect(final.status).toBe('disconnected');
     const connection = await p.models.Connection.findById(accountId).lean();
-    expect(['disconnected', 'broken']).toContain(connection?.status);
+    expect(connection?.status).toBe('disconnected');
     expect(connection?.accessToken).toBeUndefined();
     expect(connection?.refreshToken).toBeUndefined();
     expect(calls()).toBe(before);
@@ -179,6 +176,35 @@ describe('connecting accounts and the account workflow (sandbox over HTTP, real 
     const { webhookIds } = p.jobber.sandbox.webhooks.capture(() => p.jobber.sandbox.store.createClient(accountId, { firstName: 'Back' }));
     expect(await p.outcomes(webhookIds)).toEqual([expect.objectContaining({ status: 'synced' })]);
   });
+
+  it('does not alarm operators when a refresh is refused because of a Marketplace disconnect whose webhook is late', async () => {
+    const { accountId } = await connect('Late Webhook Co');
+    await waitFor(async () => ((await p.control.state(accountId))?.backfill === 'done' ? true : undefined));
+    // Jobber revokes the tokens; its APP_DISCONNECT is held back.
+    const ids = p.jobber.sandbox.disconnect(accountId, { hold: true });
+    // The next timer refresh (every 2 s here) is refused: broken, but operators are not told yet.
+    await waitFor(async () => ((await p.models.Connection.findById(accountId).lean())?.status === 'broken' ? true : undefined), 20_000);
+    const alerts = () => p.slack.standIn.state.messages.filter((m) => m.text.includes('Late Webhook Co'));
+    expect(alerts()).toHaveLength(0);
+    // The webhook arrives within the grace period: a disconnect, as the user meant.
+    await p.jobber.sandbox.webhooks.release(ids);
+    await p.outcomes(ids);
+    expect((await p.temporal.client.workflow.getHandle(accountWorkflowId(accountId)).result()).status).toBe('disconnected');
+    expect((await p.models.Connection.findById(accountId).lean())?.status).toBe('disconnected');
+    expect(alerts()).toHaveLength(0);
+  });
+
+  it('alerts operators once when a refused refresh token is not explained by an APP_DISCONNECT', async () => {
+    const { accountId } = await connect('Dead Token Co');
+    await waitFor(async () => ((await p.control.state(accountId))?.backfill === 'done' ? true : undefined));
+    p.jobber.sandbox.disconnect(accountId, { hold: true }); // the webhook never comes
+    const handle = p.temporal.client.workflow.getHandle(accountWorkflowId(accountId));
+    expect((await handle.result()).status).toBe('broken');
+    const alerts = p.slack.standIn.state.messages.filter((m) => m.text.includes('Dead Token Co'));
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]!.text).toMatch(/lost its connection: Jobber refused the refresh token/);
+    expect((await p.models.Connection.findById(accountId).lean())?.status).toBe('broken');
+  }, 60_000);
 
   it('logs no plaintext token, even at trace level, through connect, refresh and disconnect', async () => {
     const lines: string[] = [];

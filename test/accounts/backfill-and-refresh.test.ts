@@ -9,6 +9,7 @@ describe('backfill, reconciliation and token refresh under failure', () => {
     p = await startPipeline('backfill', {
       // A tiny cost bucket: the backfill must pace itself to it.
       sandbox: { costBucket: { maximumAvailable: 1000, restoreRate: 2000 }, accessTokenTtlSeconds: 3600 },
+      accountTiming: { brokenAlertGraceMs: 1000 },
     });
   });
   afterAll(async () => {
@@ -113,9 +114,11 @@ describe('backfill, reconciliation and token refresh under failure', () => {
     expect(connection).toMatchObject({ status: 'broken' });
     expect(connection?.statusReason).toMatch(/interrupted/);
     expect(connection?.refreshToken).toBeUndefined();
+    // Operators hear of it once no APP_DISCONNECT has explained it (1 s here, 5 minutes by default).
+    expect((await handle.result()).status).toBe('broken');
     const alerts = p.slack.standIn.state.messages.filter((m) => m.text.includes('Crashy Before Co'));
     expect(alerts).toHaveLength(1);
-    expect((await handle.result()).status).toBe('broken');
+    expect(alerts[0]!.text).toMatch(/interrupted/);
     // Reconnecting repairs it.
     await followConnectFlow(p.ingressUrl, accountId);
     expect((await settled(accountId)).status).toBe('connected');

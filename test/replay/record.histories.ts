@@ -13,9 +13,10 @@ import { startPipeline, waitFor, type Pipeline } from '../helpers/pipeline';
 const OUT = path.join(__dirname, 'histories');
 /**
  * Bump with each recording and keep the older files: together they are the shapes of histories
- * that may still be running somewhere. v1: before the account-status-in-activities patch.
+ * that may still be running somewhere. v1: before the account-status-in-activities patch;
+ * v2: before broken-alert-after-grace.
  */
-const VERSION = 'v2';
+const VERSION = 'v3';
 
 describe('record workflow histories', () => {
   let p: Pipeline;

@@ -14,7 +14,7 @@ const histories = readdirSync(DIR).filter((f) => f.endsWith('.json'));
  */
 describe('workflow replay of saved histories', () => {
   it('has histories to replay', () => {
-    expect(histories.length).toBeGreaterThanOrEqual(8);
+    expect(histories.length).toBeGreaterThanOrEqual(12);
   });
 
   it.each(histories)('replays %s deterministically', async (file) => {
