@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -13,29 +12,10 @@ import { startJobberSandbox, type StartedJobberSandbox } from '../src/sandbox/jo
 import { startSlackStandIn } from '../src/sandbox/slack';
 import { testMongoUrl, testTemporalAddress } from './helpers/env';
 import { waitFor } from './helpers/pipeline';
+import { signalGroup, startProcess, type Proc } from './helpers/processes';
 
 const ROOT = path.resolve(__dirname, '..');
 const run = promisify(execFile);
-
-interface Proc {
-  child: ChildProcess;
-  output: () => string;
-}
-
-function start(command: string, args: string[], env: NodeJS.ProcessEnv): Proc {
-  let output = '';
-  const child = spawn(command, args, { cwd: ROOT, env, detached: true });
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
-  return { child, output: () => output };
-}
-
-async function stop(proc: Proc, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-  if (proc.child.exitCode !== null || proc.child.signalCode !== null) return proc.child.exitCode;
-  const exited = new Promise<number | null>((resolve) => proc.child.once('exit', (code) => resolve(code)));
-  process.kill(-proc.child.pid!, signal);
-  return exited;
-}
 
 const lines = (proc: Proc) =>
   proc
@@ -102,8 +82,8 @@ describe.each([
       LOG_LEVEL: 'trace',
       WORKFLOW_BUNDLE_PATH: build ? 'dist/workflow-bundle.js' : '',
     };
-    ingress = start(ingressCmd[0], [...ingressCmd[1]], env);
-    worker = start(workerCmd[0], [...workerCmd[1]], env);
+    ingress = startProcess(ingressCmd[0], [...ingressCmd[1]], env);
+    worker = startProcess(workerCmd[0], [...workerCmd[1]], env);
     await waitFor(async () => ((await fetch(`${ingressUrl}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined), 60_000).catch((err: Error) => {
       throw new Error(`${err.message}\n${ingress.output().slice(-2000)}`);
     });
@@ -116,7 +96,7 @@ describe.each([
   }, 240_000);
 
   afterAll(async () => {
-    for (const proc of [ingress, worker]) if (proc) await stop(proc, 'SIGKILL');
+    for (const proc of [ingress, worker]) if (proc) await signalGroup(proc, 'SIGKILL');
     await closeDb?.();
     await jobber?.close();
     await slack?.close();
@@ -170,7 +150,7 @@ describe.each([
   }, 120_000);
 
   it(`stops gracefully on SIGTERM: the ingress drains, the worker finishes and stops (${how})`, async () => {
-    const codes = [await stop(ingress), await stop(worker)];
+    const codes = [await signalGroup(ingress, 'SIGTERM'), await signalGroup(worker, 'SIGTERM')];
     // Through npm the signal reaches npm and the node process alike; the node processes log their stop.
     await waitFor(() => (ingress.output().includes('"msg":"shutting down"') && /"state":"STOPPED"[^\n]*Worker state changed/.test(worker.output()) ? true : undefined), 30_000);
     expect(`${ingress.output()}${worker.output()}`).not.toMatch(/shutdown failed|second signal/);

@@ -1,10 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { CONFIG_VARIABLES, loadConfig } from '../../src/config';
 import { connectDatabase } from '../../src/db/models';
+import { readableId } from '../../workflows/definitions';
+import { signalGroup, startProcess, type Proc } from '../helpers/processes';
 import { waitFor } from '../helpers/pipeline';
 import { docCommand, docCommands, ROOT } from './doc-commands';
 
@@ -16,15 +18,20 @@ import { docCommand, docCommands, ROOT } from './doc-commands';
  * are listed below with the reason, and every command in the docs must be in one of the lists.
  */
 
-/** Commands this file runs (by their first line). */
-const RUN = [
-  'npm run sandbox',
+/** docs/SANDBOX.md's admin API examples, in the order of the page (each needs the ones before). */
+const SANDBOX_ADMIN_BLOCKS = [
   'curl -X POST $J/admin/reset',
   'ACCOUNT=$(curl -s -X POST $J/admin/accounts -H \'content-type: application/json\' -d \'{"name":"Green Thumb"}\' | jq -r .id)',
   'CLIENT=$(curl -s -X POST $J/admin/accounts/$ACCOUNT/clients -H \'content-type: application/json\' \\',
   '# A new client (the one above is deleted), two updates held, then delivered newest first:',
   'curl -X POST $J/admin/faults -H \'content-type: application/json\' -d \'{"graphql":{"status":502,"times":3}}\'',
   'S=http://127.0.0.1:4020',
+];
+
+/** Commands this file runs (by their first line). */
+const RUN = [
+  'npm run sandbox',
+  ...SANDBOX_ADMIN_BLOCKS,
   'npm install && npm run local',
   'npm run local',
   'curl localhost:3000/healthz',
@@ -164,21 +171,12 @@ function doc(key: string): string {
   return docCommand(key).text;
 }
 
-function startProcess(command: string, env: NodeJS.ProcessEnv): { child: ChildProcess; output: () => string } {
-  let output = '';
-  const child = spawn('bash', ['-c', command], { cwd: ROOT, env: { ...process.env, ...env, PATH: `${TEMPORAL_BIN}:${process.env.PATH}` }, detached: true });
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
-  return { child, output: () => output };
-}
+/** A command of the docs as a long-running process, in bash, with the Temporal CLI on PATH. */
+const startDocProcess = (command: string, env: NodeJS.ProcessEnv): Proc =>
+  startProcess('bash', ['-c', command], { ...process.env, ...env, PATH: `${TEMPORAL_BIN}:${process.env.PATH}` });
 
-/** Ctrl-C, as in a terminal: the whole process group gets SIGINT. Resolves when the group leader is gone. */
-async function interrupt(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  process.kill(-child.pid!, 'SIGINT');
-  await exited;
-}
+/** Ctrl-C, as in a terminal. */
+const interrupt = (proc: Proc) => signalGroup(proc, 'SIGINT');
 
 /** After Ctrl-C every process of the group is gone, so its ports are free again. */
 async function portsFreed(ports: number[]): Promise<void> {
@@ -213,7 +211,7 @@ describe('the docs, followed on this machine', () => {
   const env = { LOCAL_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'docs-local-')) };
   // Environment a reader's shell has after the docs' steps (values the docs print or say to use).
   const state: { accountId?: string; accountNumber?: string; jobId?: string } = {};
-  let local: ReturnType<typeof startProcess> | undefined;
+  let local: Proc | undefined;
 
   beforeAll(async () => {
     const busy: string[] = [];
@@ -222,33 +220,26 @@ describe('the docs, followed on this machine', () => {
   });
 
   afterAll(async () => {
-    if (local) await interrupt(local.child);
+    if (local) await interrupt(local);
   }, 60_000);
 
   describe('docs/SANDBOX.md: npm run sandbox and its admin API', () => {
-    let sandbox: ReturnType<typeof startProcess>;
+    let sandbox: Proc;
 
     beforeAll(async () => {
-      sandbox = startProcess(doc('npm run sandbox'), {});
+      sandbox = startDocProcess(doc('npm run sandbox'), {});
       await waitFor(() => (sandbox.output().includes('Press Ctrl-C to stop.') ? true : undefined), 60_000).catch((err: Error) => {
         throw new Error(`${err.message}\n${sandbox.output()}`);
       });
     }, 90_000);
 
     afterAll(async () => {
-      await interrupt(sandbox.child);
+      await interrupt(sandbox);
       await portsFreed([PORTS.jobber, PORTS.slack]);
     }, 30_000);
 
     it('runs every admin API example in the order of the page, each answered without an HTTP error', async () => {
-      const blocks = [
-        'curl -X POST $J/admin/reset',
-        'ACCOUNT=$(curl -s -X POST $J/admin/accounts -H \'content-type: application/json\' -d \'{"name":"Green Thumb"}\' | jq -r .id)',
-        'CLIENT=$(curl -s -X POST $J/admin/accounts/$ACCOUNT/clients -H \'content-type: application/json\' \\',
-        '# A new client (the one above is deleted), two updates held, then delivered newest first:',
-        'curl -X POST $J/admin/faults -H \'content-type: application/json\' -d \'{"graphql":{"status":502,"times":3}}\'',
-        'S=http://127.0.0.1:4020',
-      ].map(doc);
+      const blocks = SANDBOX_ADMIN_BLOCKS.map(doc);
       const out = await shOk(blocks.join('\n'), { J: `http://127.0.0.1:${PORTS.jobber}` });
       // The OAuth-without-a-browser line printed the redirect with a code.
       expect(out).toMatch(/location: http:\/\/localhost:3000\/auth\/jobber\/callback\?code=/i);
@@ -262,7 +253,7 @@ describe('the docs, followed on this machine', () => {
       // `npm install` is done: the tests run after it.
       const command = doc('npm install && npm run local').replace(/^npm install && /, '');
       expect(command).toBe(doc('npm run local'));
-      local = startProcess(command, env);
+      local = startDocProcess(command, env);
       await waitFor(() => (local!.output().includes('Ctrl-C stops everything') ? true : undefined), 150_000).catch((err: Error) => {
         throw new Error(`${err.message}\n${local!.output().slice(-3000)}`);
       });
@@ -285,7 +276,7 @@ describe('the docs, followed on this machine', () => {
       const created = /created sandbox account .* \(([^)]+)\)/.exec(stderr);
       expect(created).not.toBeNull();
       state.accountId = created![1]!;
-      state.accountNumber = Buffer.from(state.accountId, 'base64').toString().split('/').pop();
+      state.accountNumber = readableId(state.accountId);
 
       // What the Web UI shows comes from this API of the UI server.
       const ui = `http://127.0.0.1:${PORTS.ui}`;
@@ -436,9 +427,9 @@ describe('the docs, followed on this machine', () => {
     });
 
     it('stops everything on Ctrl-C', async () => {
-      const child = local!.child;
+      const proc = local!;
       local = undefined;
-      await interrupt(child);
+      await interrupt(proc);
       await portsFreed(Object.values(PORTS));
     }, 60_000);
   });
