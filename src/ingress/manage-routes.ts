@@ -4,6 +4,7 @@ import bodyParser from '@koa/bodyparser';
 import type { Context } from 'koa';
 import type { Models } from '../db/models';
 import type { AccountControl } from '../accounts/control';
+import { counted } from '../slack/format';
 import { SESSION_COOKIE } from './auth-routes';
 
 export interface ManageDeps {
@@ -15,8 +16,6 @@ export interface ManageDeps {
 const esc = (s: unknown): string =>
   String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
-/** `1 client`, `3 clients`. */
-const counted = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 const when = (d: Date | null | undefined): string => (d ? new Date(d).toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : 'never');
 
 const STYLE = `

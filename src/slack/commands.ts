@@ -11,6 +11,7 @@ import {
   decodeSlackText,
   escapeMrkdwn,
   link,
+  counted,
   LIST_CAP,
   listReply,
   money,
@@ -329,7 +330,7 @@ async function clients(deps: CommandDeps, scope: Scope, name: string): Promise<S
     const tags = [c.isLead ? 'lead' : '', c.isArchived ? 'archived' : ''].filter(Boolean);
     const jobsN = jobCounts.get(c._id) ?? 0;
     const invoicesN = invoiceCounts.get(c._id) ?? 0;
-    const counts = `${jobsN} job${jobsN === 1 ? '' : 's'} · ${invoicesN} invoice${invoicesN === 1 ? '' : 's'}`;
+    const counts = `${counted(jobsN, 'job')} · ${counted(invoicesN, 'invoice')}`;
     const contact = [email, phone, address].filter((s): s is string => Boolean(s)).map((s) => truncate(s, 120));
     const account = labelOf(scope, c.accountId);
     return {

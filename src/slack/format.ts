@@ -13,6 +13,9 @@ export const escapeMrkdwn = (text: string): string => text.replace(/&/g, '&amp;'
 /** Slack sends &, < and > in command text HTML-encoded: back to what the user typed. */
 export const decodeSlackText = (text: string): string => text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 
+/** `1 invoice`, `3 invoices`; `many` for irregular plurals (`refreshes`). */
+export const counted = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
+
 export const truncate = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
 export const money = (amount: number | null | undefined): string =>
