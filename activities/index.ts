@@ -197,7 +197,14 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** Keeps what became of every event, by its natural key. */
-    async recordEvent(input: { workflowId: string; event: JobberEvent; status: string; reason?: string }): Promise<void> {
+    async recordEvent(input: {
+      workflowId: string;
+      event: JobberEvent;
+      status: string;
+      reason?: string;
+      /** False for a refresh asked for in Slack: it must not count as a webhook (silence alert, "Last webhook"). */
+      fromWebhook?: boolean;
+    }): Promise<void> {
       const { event } = input;
       await models.Event.updateOne(
         { _id: input.workflowId },
@@ -214,6 +221,7 @@ export function createActivities(deps: ActivityDeps) {
         },
         { upsert: true },
       );
+      if (input.fromWebhook === false) return;
       await models.Connection.updateOne(
         { _id: event.accountId, $or: [{ lastWebhookAt: null }, { lastWebhookAt: { $lt: new Date(event.occurredAt) } }] },
         { $set: { lastWebhookAt: new Date(event.occurredAt) } },

@@ -31,6 +31,8 @@ export interface EventWorkflowInput {
   event: JobberEvent;
   /** Set by the dead-letter replay: on success the dead letter is marked resolved. */
   replay?: boolean;
+  /** What started it: a Jobber webhook (the default) or the Slack Refresh button, which is no webhook. */
+  source?: 'webhook' | 'slack-refresh';
 }
 
 function failureType(err: unknown): string | undefined {
@@ -49,7 +51,13 @@ export async function jobberEventWorkflow(input: EventWorkflowInput): Promise<Ev
   const { event } = input;
   const { workflowId, runId } = workflowInfo();
   const record = (status: string, reason?: string) =>
-    summarized(recordEvent, `record the outcome: ${status}${reason ? ` (${reason})` : ''}`, { workflowId, event, status, reason });
+    summarized(recordEvent, `record the outcome: ${status}${reason ? ` (${reason})` : ''}`, {
+      workflowId,
+      event,
+      status,
+      reason,
+      fromWebhook: input.source !== 'slack-refresh',
+    });
 
   try {
     const outcome = await handle(event, workflowId, record);

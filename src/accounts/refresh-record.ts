@@ -1,7 +1,6 @@
-import { TypedSearchAttributes } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
-import type { jobberEventWorkflow } from '../../workflows';
-import { eventWorkflowId, SEARCH_ATTRIBUTES, type JobberEvent, type RecordKind } from '../../workflows/definitions';
+import type { JobberEvent, RecordKind } from '../../workflows/definitions';
+import { startEventWorkflow } from '../temporal/event-workflow';
 
 const TOPIC: Record<RecordKind, string> = { client: 'CLIENT_UPDATE', job: 'JOB_UPDATE', invoice: 'INVOICE_UPDATE' };
 
@@ -13,17 +12,7 @@ const TOPIC: Record<RecordKind, string> = { client: 'CLIENT_UPDATE', job: 'JOB_U
 export function refreshRecordThroughWorkflow(client: Client, taskQueue: string, waitMs = 20_000) {
   return async (accountId: string, kind: RecordKind, itemId: string): Promise<void> => {
     const event: JobberEvent = { topic: TOPIC[kind], accountId, itemId, occurredAt: new Date().toISOString() };
-    const handle = await client.workflow.start<typeof jobberEventWorkflow>('jobberEventWorkflow', {
-      taskQueue,
-      workflowId: eventWorkflowId(event),
-      args: [{ event }],
-      typedSearchAttributes: new TypedSearchAttributes([
-        { key: SEARCH_ATTRIBUTES.accountId, value: accountId },
-        { key: SEARCH_ATTRIBUTES.topic, value: event.topic },
-        { key: SEARCH_ATTRIBUTES.itemId, value: itemId },
-      ]),
-      staticSummary: `refresh requested from Slack: ${kind} ${itemId}`,
-    });
+    const handle = await startEventWorkflow(client, taskQueue, { event, source: 'slack-refresh' }, `refresh requested from Slack: ${kind} ${itemId}`);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       handle.result(),

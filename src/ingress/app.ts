@@ -4,10 +4,9 @@ import Router from '@koa/router';
 import getRawBody from 'raw-body';
 import createError from 'http-errors';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import { TypedSearchAttributes, WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Logger } from '../logger';
-import { eventWorkflowId, SEARCH_ATTRIBUTES, type JobberEvent } from '../../workflows/definitions';
-import type { jobberEventWorkflow } from '../../workflows';
+import { eventWorkflowId, type JobberEvent } from '../../workflows/definitions';
+import { startEventWorkflow } from '../temporal/event-workflow';
 import { parseJobberWebhook, verifyJobberSignature, WebhookPayloadError } from './jobber-webhook';
 import type { IngressMetrics } from './metrics';
 
@@ -116,19 +115,7 @@ export function createApp(deps: IngressDeps): Koa {
     const { client, taskQueue } = deps.temporal;
     try {
       await client.connection.withDeadline(Date.now() + (deps.temporalDeadlineMs ?? 700), () =>
-        client.workflow.start<typeof jobberEventWorkflow>('jobberEventWorkflow', {
-          taskQueue,
-          workflowId,
-          args: [{ event }],
-          // A resend of a finished event is a no-op; one that failed for good may run again.
-          workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-          typedSearchAttributes: new TypedSearchAttributes([
-            { key: SEARCH_ATTRIBUTES.accountId, value: event.accountId },
-            { key: SEARCH_ATTRIBUTES.topic, value: event.topic },
-            { key: SEARCH_ATTRIBUTES.itemId, value: event.itemId },
-          ]),
-          staticSummary: `${event.topic} ${event.itemId}`,
-        }),
+        startEventWorkflow(client, taskQueue, { event }, `${event.topic} ${event.itemId}`),
       );
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {

@@ -1,9 +1,8 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import { TypedSearchAttributes, WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Models } from '../db/models';
 import type { AccountControl } from '../accounts/control';
-import type { jobberEventWorkflow } from '../../workflows';
-import { SEARCH_ATTRIBUTES, type JobberEvent } from '../../workflows/definitions';
+import type { JobberEvent } from '../../workflows/definitions';
+import { startEventWorkflow } from '../temporal/event-workflow';
 
 export interface OpsDeps {
   models: Models;
@@ -27,18 +26,7 @@ export async function replayDeadLetter(deps: OpsDeps, workflowId: string): Promi
   if (letter.status === 'resolved') return { workflowId, status: 'already resolved' };
   const event = letter.event as JobberEvent;
   try {
-    const handle = await deps.client.workflow.start<typeof jobberEventWorkflow>('jobberEventWorkflow', {
-      taskQueue: deps.taskQueue,
-      workflowId,
-      args: [{ event, replay: true }],
-      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-      typedSearchAttributes: new TypedSearchAttributes([
-        { key: SEARCH_ATTRIBUTES.accountId, value: event.accountId },
-        { key: SEARCH_ATTRIBUTES.topic, value: event.topic },
-        { key: SEARCH_ATTRIBUTES.itemId, value: event.itemId },
-      ]),
-      staticSummary: `replay of ${event.topic} ${event.itemId}`,
-    });
+    const handle = await startEventWorkflow(deps.client, deps.taskQueue, { event, replay: true }, `replay of ${event.topic} ${event.itemId}`);
     await deps.models.DeadLetter.updateOne({ _id: workflowId }, { $set: { status: 'replayed', replayedAt: new Date() } });
     return { workflowId, runId: handle.firstExecutionRunId, status: 'replaying' };
   } catch (err) {

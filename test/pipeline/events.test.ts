@@ -216,7 +216,11 @@ describe('webhook → workflow → record → alert, over HTTP with real Tempora
   it('refreshes one record on request (the Slack Refresh button) through the worker, like a webhook', async () => {
     const { result: client } = capture(() => store().createClient(account, { firstName: 'Before' }, { webhook: false }));
     store().updateClient(client.id, { firstName: 'After' }, { webhook: false });
+    const lastWebhookAt = (await p.models.Connection.findById(account).lean())?.lastWebhookAt;
     await refreshRecordThroughWorkflow(p.temporal.client, p.worker.taskQueue)(account, 'client', client.id);
     expect((await p.models.Client.findById(client.id).lean())?.firstName).toBe('After');
+    // A refresh is no webhook: "Last webhook" and the silence alert still see the last real one.
+    expect(lastWebhookAt).toBeInstanceOf(Date);
+    expect((await p.models.Connection.findById(account).lean())?.lastWebhookAt).toEqual(lastWebhookAt);
   });
 });

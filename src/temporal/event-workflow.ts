@@ -1,0 +1,30 @@
+import { TypedSearchAttributes } from '@temporalio/common';
+import { WorkflowIdReusePolicy, type Client, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import type { jobberEventWorkflow } from '../../workflows';
+import type { EventWorkflowInput } from '../../workflows/event';
+import { eventWorkflowId, SEARCH_ATTRIBUTES } from '../../workflows/definitions';
+
+/**
+ * Starts the event workflow under the event's natural-key id, with the search attributes the Web
+ * UI filters by. A finished event is not run again; one that failed for good may be.
+ */
+export function startEventWorkflow(
+  client: Client,
+  taskQueue: string,
+  input: EventWorkflowInput,
+  summary: string,
+): Promise<WorkflowHandleWithFirstExecutionRunId<typeof jobberEventWorkflow>> {
+  const { event } = input;
+  return client.workflow.start<typeof jobberEventWorkflow>('jobberEventWorkflow', {
+    taskQueue,
+    workflowId: eventWorkflowId(event),
+    args: [input],
+    workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+    typedSearchAttributes: new TypedSearchAttributes([
+      { key: SEARCH_ATTRIBUTES.accountId, value: event.accountId },
+      { key: SEARCH_ATTRIBUTES.topic, value: event.topic },
+      { key: SEARCH_ATTRIBUTES.itemId, value: event.itemId },
+    ]),
+    staticSummary: summary,
+  });
+}
