@@ -172,21 +172,18 @@ export function createAccountActivities(deps: AccountDeps, convert: (err: unknow
     },
 
     /**
-     * Disconnect. From our UI: call appDisconnect with a valid token (refreshing first if the access
-     * token is expired), then purge; a failed call still purges. From APP_DISCONNECT: purge only.
+     * Disconnect. From our UI: call appDisconnect (on a 401 the workflow refreshes the token first),
+     * then purge; a failed call still purges. From APP_DISCONNECT: purge only.
      */
-    async disconnectAccount(input: { accountId: string } & DisconnectRequest): Promise<{ purged: boolean; calledJobber: boolean }> {
+    async disconnectAccount(input: { accountId: string } & DisconnectRequest): Promise<{ purged: boolean; /** Jobber accepted appDisconnect. */ calledJobber: boolean }> {
       const { accountId } = input;
       let calledJobber = false;
       if (input.callJobber) {
         try {
-          let current = await tokens.read(accountId);
-          if (current.expiresAt && current.expiresAt.getTime() < Date.now() + 30_000) {
-            await tokens.rotate(accountId, current.version, await deps.oauth.refresh(current.refreshToken));
-            current = await tokens.read(accountId);
-          }
+          // An expired token gets Jobber's 401, and withAccessToken asks this account's workflow for
+          // the refresh: the workflow stays the only writer of the tokens.
+          await withAccessToken(deps, accountId, (accessToken) => deps.jobber.request({ accountId, accessToken }, APP_DISCONNECT_MUTATION));
           calledJobber = true;
-          await deps.jobber.request({ accountId, accessToken: current.accessToken }, APP_DISCONNECT_MUTATION);
         } catch (err) {
           log.warn('appDisconnect failed; purging the tokens anyway', { accountId, error: (err as Error).message });
         }

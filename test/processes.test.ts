@@ -13,6 +13,7 @@ import { startSlackStandIn } from '../src/sandbox/slack';
 import { testMongoUrl, testTemporalAddress } from './helpers/env';
 import { waitFor } from './helpers/pipeline';
 import { signalGroup, startProcess, type Proc } from './helpers/processes';
+import { disconnectFromManagePage } from './helpers/ingress';
 
 const ROOT = path.resolve(__dirname, '..');
 const run = promisify(execFile);
@@ -123,15 +124,7 @@ describe.each([
     expect(stored).toMatchObject({ firstName: 'Separate', lastName: 'Processes' });
 
     // Disconnect from the Manage App page, as the user would (it calls Jobber's appDisconnect).
-    const page = await (await fetch(`${ingressUrl}/manage`, { headers: { cookie: connected.cookies } })).text();
-    const csrf = /name="csrf" value="([^"]+)"/.exec(page)?.[1];
-    expect(csrf).toBeDefined();
-    const res = await fetch(`${ingressUrl}/disconnect`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { cookie: connected.cookies, 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ csrf: csrf! }).toString(),
-    });
+    const res = await disconnectFromManagePage(ingressUrl, connected.cookies);
     expect(res.status).toBeLessThan(400);
     await waitFor(async () => ((await models.Connection.findById(account.id).lean())?.status === 'disconnected' ? true : undefined), 30_000);
     expect(jobber.sandbox.oauth.log.some((e) => e.event === 'disconnect')).toBe(true);

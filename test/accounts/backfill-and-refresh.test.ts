@@ -1,6 +1,7 @@
 import { accountWorkflowId, refreshAccessTokenUpdate, syncNowSignal } from '../../workflows/definitions';
 import { followConnectFlow } from '../../src/dev/connect-flow';
 import { startPipeline, waitFor, type Pipeline } from '../helpers/pipeline';
+import { disconnectFromManagePage } from '../helpers/ingress';
 
 describe('backfill, reconciliation and token refresh under failure', () => {
   let p: Pipeline;
@@ -122,5 +123,20 @@ describe('backfill, reconciliation and token refresh under failure', () => {
     // Reconnecting repairs it.
     await followConnectFlow(p.ingressUrl, accountId);
     expect((await settled(accountId)).status).toBe('connected');
+  });
+
+  it('disconnecting from our UI with a dead access token refreshes through the workflow, then calls appDisconnect', async () => {
+    const account = p.jobber.sandbox.store.createAccount({ name: 'Expired UI Co' });
+    const { cookies } = await followConnectFlow(p.ingressUrl, account.id);
+    await settled(account.id);
+    // Tokens here live an hour, so no timer refresh interferes: only the 401 asks for one.
+    p.jobber.sandbox.oauth.expireAccessTokens(p.jobber.sandbox.store.accountNumber(account.id)!);
+    const before = p.jobber.sandbox.requests.length;
+    const res = await disconnectFromManagePage(p.ingressUrl, cookies);
+    expect(res.status).toBe(200);
+    // (Jobber's answer to a dead token names no account, so these are matched by operation.)
+    const calls = p.jobber.sandbox.requests.slice(before).filter((r) => r.operationName === 'AppDisconnect');
+    expect(calls.map((r) => r.outcome)).toEqual(['unauthorized', 'ok']);
+    expect((await p.models.Connection.findById(account.id).lean())?.status).toBe('disconnected');
   });
 });

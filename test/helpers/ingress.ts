@@ -27,3 +27,16 @@ export function webhookBody(fields: { topic: string; accountId: string; itemId: 
 }
 
 export const sign = (body: string, secret = SECRET): string => signJobberBody(body, secret);
+
+/** The Manage App page's Disconnect button: reads the page's form token and posts it. */
+export async function disconnectFromManagePage(ingressUrl: string, cookies: string): Promise<Response> {
+  const page = await (await fetch(`${ingressUrl}/manage`, { headers: { cookie: cookies } })).text();
+  const csrf = /name="csrf" value="([^"]+)"/.exec(page)?.[1];
+  if (!csrf) throw new Error(`no Disconnect form on the Manage App page:\n${page.slice(0, 500)}`);
+  return fetch(`${ingressUrl}/disconnect`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie: cookies, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ csrf }).toString(),
+  });
+}
