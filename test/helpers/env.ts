@@ -28,3 +28,17 @@ export async function connectTemporal(): Promise<{ client: Client; connection: C
 }
 
 export const uniqueTaskQueue = (name: string): string => `test-${name}-${randomUUID().slice(0, 8)}`;
+
+/**
+ * Every run Temporal holds under one workflow id (visibility lags a little, so it waits for the
+ * first): how a test sees that duplicates started nothing new.
+ */
+export async function runsOf(client: Client, workflowId: string): Promise<string[]> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const runs: string[] = [];
+    for await (const wf of client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) runs.push(wf.runId);
+    if (runs.length > 0 || Date.now() > deadline) return runs;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -147,3 +147,9 @@ export async function waitFor<T>(probe: () => T | undefined | Promise<T | undefi
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** Jobber's (the sandbox's) log of refresh-token grants for one account, accepted or rejected. */
+export function refreshGrants(p: Pipeline, accountId: string) {
+  const number = String(p.jobber.sandbox.store.accountNumber(accountId));
+  return p.jobber.sandbox.oauth.log.filter((e) => e.grantType === 'refresh_token' && [accountId, number].includes(e.accountId ?? ''));
+}
