@@ -39,8 +39,14 @@ async function tokenInfoOf(models: Models, accountId: string): Promise<TokenInfo
   };
 }
 
-async function alertOperators(deps: AccountDeps, accountId: string, key: string, text: string): Promise<void> {
-  const connection = await deps.models.Connection.findById(accountId, { slackChannel: 1 }).lean();
+/** An operators' alert, once per key, in the account's channel: callers pass the connection they have read. */
+async function alertOperators(
+  deps: AccountDeps,
+  accountId: string,
+  connection: { slackChannel?: string | null } | null | undefined,
+  key: string,
+  text: string,
+): Promise<void> {
   await sendAlertOnce(deps, {
     key,
     accountId,
@@ -84,8 +90,8 @@ export async function withAccessToken<T>(
     if (err instanceof JobberApiError && err.kind === 'disconnected') {
       const reason = 'Jobber says the user disconnected this app';
       if (await deps.tokens.purge(accountId, 'disconnected', reason, { expectedVersion: current.version })) {
-        const doc = await deps.models.Connection.findById(accountId, { name: 1 }).lean();
-        await alertOperators(deps, accountId, `account-disconnected/${accountId}/${current.version}`, `Jobber account ${doc?.name || accountId} is disconnected: ${reason}.`);
+        const doc = await deps.models.Connection.findById(accountId, { name: 1, slackChannel: 1 }).lean();
+        await alertOperators(deps, accountId, doc, `account-disconnected/${accountId}/${current.version}`, `Jobber account ${doc?.name || accountId} is disconnected: ${reason}.`);
       }
     }
     throw err;
@@ -108,11 +114,12 @@ export function createAccountActivities(deps: AccountDeps, convert: (err: unknow
 
   /** The "lost its connection" alert, keyed by the connection so each one is told once. */
   const alertBroken = async (accountId: string): Promise<boolean> => {
-    const doc = await models.Connection.findById(accountId, { name: 1, connectedAt: 1, status: 1, statusReason: 1 }).lean();
+    const doc = await models.Connection.findById(accountId, { name: 1, connectedAt: 1, status: 1, statusReason: 1, slackChannel: 1 }).lean();
     if (doc?.status !== 'broken') return false;
     await alertOperators(
       deps,
       accountId,
+      doc,
       `account-broken/${accountId}/${doc.connectedAt?.getTime() ?? 0}`,
       `Jobber account ${doc.name || accountId} lost its connection: ${doc.statusReason}.`,
     );
@@ -214,6 +221,7 @@ export function createAccountActivities(deps: AccountDeps, convert: (err: unknow
       await alertOperators(
         deps,
         input.accountId,
+        doc,
         `account-silent/${input.accountId}/${since.getTime()}`,
         `Jobber account ${doc.name || input.accountId} changed but sent no webhook since ${since.toISOString()}: check that its webhooks are enabled.`,
       );

@@ -1,22 +1,15 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
-import { ErrorCode, type WebAPIPlatformError, type WebAPIRateLimitedError, type WebClient } from '@slack/web-api';
-import type { Models } from '../src/db/models';
+import { ErrorCode, type WebAPIPlatformError, type WebAPIRateLimitedError } from '@slack/web-api';
 import { tombstoneRecord, upsertRecord, type JobberRecord } from '../src/db/records';
-import { JobberApiError, type JobberGraphQL } from '../src/jobber/client';
+import { JobberApiError } from '../src/jobber/client';
 import { CLIENT_QUERY, INVOICE_QUERY, JOB_QUERY } from '../src/jobber/queries';
-import { AccountNotConnectedError, type TokenStore } from '../src/accounts/token-store';
-import { AlertInFlightError, alertKey, invoicePaidMessage, jobCreatedMessage, sendAlertOnce, type AlertKind } from '../src/slack/alerts';
+import { AccountNotConnectedError } from '../src/accounts/token-store';
+import { AlertInFlightError, alertKey, alertMessageFor, sendAlertOnce, type AlertKind } from '../src/slack/alerts';
 import type { JobberEvent, RecordKind } from '../workflows/definitions';
 import { createAccountActivities, withAccessToken, type AccountDeps } from './accounts';
 import type { WorkerMetrics } from '../src/metrics/worker-metrics';
 
 export interface ActivityDeps extends AccountDeps {
-  models: Models;
-  tokens: TokenStore;
-  jobber: JobberGraphQL;
-  slack: WebClient;
-  /** Default Slack channel id for alerts; a connection may override it. */
-  alertChannel: string;
   metrics?: WorkerMetrics;
 }
 
@@ -104,14 +97,17 @@ function slackFailure(err: unknown): unknown {
 export function createActivities(deps: ActivityDeps) {
   const { models, tokens, jobber } = deps;
 
+  type AccountStatus = 'connected' | 'disconnected' | 'broken' | 'unknown';
+  const statusOf = async (accountId: string): Promise<AccountStatus> =>
+    (await models.Connection.findById(accountId, { status: 1 }).lean())?.status ?? 'unknown';
+
   return {
     ...createAccountActivities(deps, jobberFailure),
 
     /** Whether we hold a working connection for the account. */
     /** Used by event workflows started before the status check moved into syncRecord and tombstone. */
-    async accountStatus(accountId: string): Promise<'connected' | 'disconnected' | 'broken' | 'unknown'> {
-      const doc = await models.Connection.findById(accountId, { status: 1 }).lean();
-      return doc?.status ?? 'unknown';
+    async accountStatus(accountId: string): Promise<AccountStatus> {
+      return statusOf(accountId);
     },
 
     /** Fetches the full record (one GraphQL request) and writes it unless we hold newer data. */
@@ -159,8 +155,7 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async tombstone(input: { accountId: string; kind: RecordKind; itemId: string; deletedAt: string }): Promise<{ applied: boolean; skipped?: string }> {
-      const connection = await models.Connection.findById(input.accountId, { status: 1 }).lean();
-      const status = connection?.status ?? 'unknown';
+      const status = await statusOf(input.accountId);
       if (status !== 'connected') return { applied: false, skipped: `account ${status}` };
       return tombstoneRecord(models, input.kind, input.accountId, input.itemId, new Date(input.deletedAt));
     },
@@ -169,18 +164,9 @@ export function createActivities(deps: ActivityDeps) {
     async sendAlert(input: { kind: AlertKind; accountId: string; itemId: string; owner: string }): Promise<{ sent: boolean; reason?: string }> {
       const connection = await models.Connection.findById(input.accountId, { slackChannel: 1 }).lean();
       const channel = connection?.slackChannel || deps.alertChannel;
-      let message;
-      if (input.kind === 'job-created') {
-        const job = await models.Job.findById(input.itemId).lean();
-        if (!job) return { sent: false, reason: 'job not synced' };
-        const client = job.clientId ? await models.Client.findById(job.clientId).lean() : null;
-        message = jobCreatedMessage(job, client);
-      } else {
-        const invoice = await models.Invoice.findById(input.itemId).lean();
-        if (!invoice) return { sent: false, reason: 'invoice not synced' };
-        const client = invoice.clientId ? await models.Client.findById(invoice.clientId).lean() : null;
-        message = invoicePaidMessage(invoice, client);
-      }
+      const found = await alertMessageFor(models, input.kind, input.itemId);
+      if (!found) return { sent: false, reason: `${input.kind === 'job-created' ? 'job' : 'invoice'} not synced` };
+      const { message } = found;
       try {
         const result = await sendAlertOnce(deps, {
           key: alertKey(input.kind, input.itemId),

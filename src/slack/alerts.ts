@@ -1,7 +1,8 @@
 import type { WebClient } from '@slack/web-api';
 import type { KnownBlock } from '@slack/types';
 import { isDuplicateKey, type Models } from '../db/models';
-import { withRefreshButton } from './buttons';
+import { ACTION_IDS, withRefreshButton } from './buttons';
+import { escapeMrkdwn as escape, money } from './format';
 
 export type AlertKind = 'job-created' | 'invoice-paid';
 
@@ -12,12 +13,6 @@ export interface AlertMessage {
 
 export const alertKey = (kind: AlertKind, itemId: string): string => `${kind}/${itemId}`;
 
-const money = (amount: number | null | undefined): string =>
-  typeof amount === 'number' ? amount.toLocaleString('en-US', { style: 'currency', currency: 'USD' }) : 'n/a';
-
-/** Slack mrkdwn treats &, < and > as control characters. */
-const escape = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-
 function message(title: string, fields: [string, string][], url: string | undefined, key: string): AlertMessage {
   const text = `${title}: ${fields.map(([k, v]) => `${k} ${v}`).join(', ')}`;
   const blocks: KnownBlock[] = [
@@ -25,8 +20,8 @@ function message(title: string, fields: [string, string][], url: string | undefi
     { type: 'section', fields: fields.map(([k, v]) => ({ type: 'mrkdwn' as const, text: `*${escape(k)}*\n${escape(v)}` })) },
   ];
   const elements: Extract<KnownBlock, { type: 'actions' }>['elements'] = [];
-  if (url) elements.push({ type: 'button', text: { type: 'plain_text', text: 'Open in Jobber' }, url, action_id: 'open_in_jobber' });
-  elements.push({ type: 'button', text: { type: 'plain_text', text: 'Acknowledge' }, action_id: 'acknowledge', value: key });
+  if (url) elements.push({ type: 'button', text: { type: 'plain_text', text: 'Open in Jobber' }, url, action_id: ACTION_IDS.openInJobber });
+  elements.push({ type: 'button', text: { type: 'plain_text', text: 'Acknowledge' }, action_id: ACTION_IDS.acknowledge, value: key });
   blocks.push({ type: 'actions', elements });
   return { text, blocks: withRefreshButton(blocks, key) };
 }
@@ -141,4 +136,25 @@ async function findPosted(slack: WebClient, channel: string, key: string, since:
     (m) => m.metadata?.event_type === METADATA_EVENT && (m.metadata.event_payload as { alert_key?: string } | undefined)?.alert_key === key,
   );
   return match?.ts;
+}
+
+/**
+ * The alert for a fact as MongoDB has it now (the record and its client), with the record for
+ * what the caller may add; undefined when the record is not synced.
+ */
+export async function alertMessageFor(
+  models: Models,
+  kind: AlertKind,
+  itemId: string,
+): Promise<{ message: AlertMessage; record: { deletedAt?: Date | null; syncedAt?: Date | null } } | undefined> {
+  if (kind === 'job-created') {
+    const job = await models.Job.findById(itemId).lean();
+    if (!job) return undefined;
+    const client = job.clientId ? await models.Client.findById(job.clientId).lean() : null;
+    return { message: jobCreatedMessage(job, client), record: job };
+  }
+  const invoice = await models.Invoice.findById(itemId).lean();
+  if (!invoice) return undefined;
+  const client = invoice.clientId ? await models.Client.findById(invoice.clientId).lean() : null;
+  return { message: invoicePaidMessage(invoice, client), record: invoice };
 }

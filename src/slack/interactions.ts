@@ -4,7 +4,7 @@ import type { Models } from '../db/models';
 import { linkedAccounts, type SlackLinkModel } from '../db/slack-links';
 import type { Logger } from '../logger';
 import type { RecordKind } from '../../workflows/definitions';
-import { invoicePaidMessage, jobCreatedMessage, type AlertKind, type AlertMessage } from './alerts';
+import { alertMessageFor, type AlertKind, type AlertMessage } from './alerts';
 import { context, escapeMrkdwn, slackDate } from './format';
 import { LINK_COMMAND } from './commands';
 import { acknowledgementModel, claimAcknowledgement } from './acknowledgements';
@@ -80,21 +80,9 @@ export async function renderAlert(
 ): Promise<AlertMessage | undefined> {
   const parsed = parseAlertKey(alert._id);
   if (!parsed) return undefined;
-  let message: AlertMessage;
-  let record: { deletedAt?: Date | null; syncedAt?: Date | null };
-  if (parsed.kind === 'job-created') {
-    const job = await models.Job.findById(parsed.itemId).lean();
-    if (!job) return undefined;
-    const client = job.clientId ? await models.Client.findById(job.clientId).lean() : null;
-    message = jobCreatedMessage(job, client);
-    record = job;
-  } else {
-    const invoice = await models.Invoice.findById(parsed.itemId).lean();
-    if (!invoice) return undefined;
-    const client = invoice.clientId ? await models.Client.findById(invoice.clientId).lean() : null;
-    message = invoicePaidMessage(invoice, client);
-    record = invoice;
-  }
+  const found = await alertMessageFor(models, parsed.kind, parsed.itemId);
+  if (!found) return undefined;
+  const { message, record } = found;
   return decorate(message, alert, record);
 }
 
@@ -103,7 +91,8 @@ function decorate(
   alert: { _id: string; acknowledgedBy?: string | null },
   record?: { deletedAt?: Date | null; syncedAt?: Date | null },
 ): AlertMessage {
-  let blocks = withRefreshButton(message.blocks, alert._id);
+  // The message already has its Refresh button (alerts.ts); only what changed since is added.
+  let blocks = message.blocks;
   if (alert.acknowledgedBy) blocks = withAcknowledgement(blocks, alert.acknowledgedBy);
   const notes: string[] = [];
   if (record?.deletedAt) notes.push(`:wastebasket: Deleted in Jobber ${slackDate(record.deletedAt)}`);

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
-import { decodeEncodedId, encodeGlobalId } from '../../jobber/ids';
+import { encodeGlobalId } from '../../jobber/ids';
+import { parseGlobalId } from '../../../workflows/definitions';
 import { SandboxClock, SandboxError, notFound } from './clock';
 import {
   accountInputSchema,
@@ -628,7 +629,7 @@ export class JobberStore {
   }
 
   private decode(type: RecordType, encodedId: string): number | undefined {
-    const gid = typeof encodedId === 'string' ? decodeEncodedId(encodedId) : undefined;
+    const gid = typeof encodedId === 'string' ? parseGlobalId(encodedId) : undefined;
     return gid && gid.type === type ? Number(gid.id) : undefined;
   }
 
