@@ -2,6 +2,7 @@ import { WebClient } from '@slack/web-api';
 import type { Config } from './config';
 import { TokenCipher } from './crypto/tokens';
 import { connectDatabase } from './db/models';
+import type mongoose from 'mongoose';
 import { CostPacer, JobberGraphQL } from './jobber/client';
 import { TokenStore } from './accounts/token-store';
 import { JobberOAuth } from './accounts/oauth';
@@ -47,7 +48,10 @@ export function createJobberClient(config: Pick<Config, 'jobber'>, metrics?: Wor
 }
 
 /** The long-lived clients the activities close over, built once per worker process. */
-export async function createActivityDeps(config: Config, temporal: Client): Promise<{ deps: ActivityDeps; close(): Promise<void> }> {
+export async function createActivityDeps(
+  config: Config,
+  temporal: Client,
+): Promise<{ deps: ActivityDeps; connection: mongoose.Connection; close(): Promise<void> }> {
   const { connection, models } = await connectDatabase(config.mongoUrl);
   // The runtime installed by the worker's entry point exports these with the SDK's metrics.
   const metrics = new WorkerMetrics(Runtime.instance().metricMeter);
@@ -61,5 +65,5 @@ export async function createActivityDeps(config: Config, temporal: Client): Prom
     alertChannel: config.slack.alertChannel,
     temporal,
   };
-  return { deps, close: () => connection.close() };
+  return { deps, connection, close: () => connection.close() };
 }

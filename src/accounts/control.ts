@@ -1,3 +1,4 @@
+import { withDeadline } from '../deadline';
 import type { Client } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import type { accountWorkflow } from '../../workflows';
@@ -48,7 +49,7 @@ export class AccountControl {
       signal: disconnectSignal,
       signalArgs: [{ callJobber: true, reason }],
     });
-    await Promise.race([handle.result().catch(() => undefined), new Promise((r) => setTimeout(r, waitMs).unref())]);
+    await withDeadline(handle.result().catch(() => undefined), waitMs);
   }
 
   async syncNow(accountId: string): Promise<void> {

@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { JobberEvent, RecordKind } from '../../workflows/definitions';
+import { withDeadline } from '../deadline';
 import { startEventWorkflow } from '../temporal/event-workflow';
 
 const TOPIC: Record<RecordKind, string> = { client: 'CLIENT_UPDATE', job: 'JOB_UPDATE', invoice: 'INVOICE_UPDATE' };
@@ -13,12 +14,7 @@ export function refreshRecordThroughWorkflow(client: Client, taskQueue: string, 
   return async (accountId: string, kind: RecordKind, itemId: string): Promise<void> => {
     const event: JobberEvent = { topic: TOPIC[kind], accountId, itemId, occurredAt: new Date().toISOString() };
     const handle = await startEventWorkflow(client, taskQueue, { event, source: 'slack-refresh' }, `refresh requested from Slack: ${kind} ${itemId}`);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      handle.result(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`refresh of ${kind} ${itemId} still running after ${waitMs} ms`)), waitMs);
-      }),
-    ]).finally(() => clearTimeout(timer));
+    const done = await withDeadline(handle.result().then(() => true), waitMs);
+    if (!done) throw new Error(`refresh of ${kind} ${itemId} still running after ${waitMs} ms`);
   };
 }

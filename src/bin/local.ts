@@ -11,7 +11,6 @@ import { startSlackStandIn } from '../sandbox/slack';
 import { createActivityDeps } from '../services';
 import { installRuntime } from '../temporal/runtime';
 import { createWorker } from '../temporal/worker';
-import { connectDatabase } from '../db/models';
 import { startIngress } from '../ingress/server';
 import { onShutdown } from './shutdown';
 
@@ -80,7 +79,7 @@ async function main() {
     installRuntime(logger, { metricsBindAddress: `127.0.0.1:${process.env.METRICS_PORT || 9464}` });
     const clientConnection = await Connection.connect({ address: config.temporal.address });
     stops.push(() => clientConnection.close());
-    const { deps, close } = await createActivityDeps(config, new Client({ connection: clientConnection, namespace: config.temporal.namespace }));
+    const { deps, connection: mongo, close } = await createActivityDeps(config, new Client({ connection: clientConnection, namespace: config.temporal.namespace }));
     stops.push(close);
     const workerConnection = await NativeConnection.connect({ address: config.temporal.address });
     const worker = await createWorker({ connection: workerConnection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, deps });
@@ -92,9 +91,8 @@ async function main() {
       await workerConnection.close();
     });
 
-    const { connection: mongo, models } = await connectDatabase(config.mongoUrl);
-    stops.push(() => mongo.close());
-    const ingress = await startIngress(config, logger, { mongo, models });
+    // One MongoDB connection for the worker's activities and the ingress in this one process.
+    const ingress = await startIngress(config, logger, { mongo, models: deps.models });
     stops.push(() => ingress.close());
 
     process.stdout.write(

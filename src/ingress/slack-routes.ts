@@ -7,6 +7,7 @@ import type { Models } from '../db/models';
 import type { SlackLinkModel } from '../db/slack-links';
 import type { AccountControl } from '../accounts/control';
 import type { Logger } from '../logger';
+import { withDeadline } from '../deadline';
 import { verifySlackSignature } from '../slack/verify';
 import { runCommand } from '../slack/commands';
 import { SLASH_COMMAND } from '../slack/scopes';
@@ -41,14 +42,6 @@ export type SlackRouter = Router & {
 // Slack's command posts are a few hundred bytes; a click carries the whole message it came from.
 const COMMAND_BODY_LIMIT = '16kb';
 const INTERACTION_BODY_LIMIT = '128kb';
-
-function withDeadline<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-  });
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
-}
 
 /**
  * `/jobber` slash commands and Block Kit interactions. Every request is authenticated with Slack's
