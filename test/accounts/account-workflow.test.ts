@@ -12,8 +12,9 @@ describe('connecting accounts and the account workflow (sandbox over HTTP, real 
 
   beforeAll(async () => {
     // Short-lived tokens so refresh ahead of expiry happens within a test.
-    // A refused refresh waits 8 s for an APP_DISCONNECT before operators are alerted.
-    p = await startPipeline('accounts', { sandbox: { accessTokenTtlSeconds: 4 }, accountTiming: { refreshAheadMs: 2000, brokenAlertGraceMs: 8000 } });
+    // A refused refresh waits 20 s for an APP_DISCONNECT before operators are alerted: enough for
+    // a webhook the ingress answered 503 under load and the sandbox retries after Retry-After (5-10 s).
+    p = await startPipeline('accounts', { sandbox: { accessTokenTtlSeconds: 4 }, accountTiming: { refreshAheadMs: 2000, brokenAlertGraceMs: 20_000 } });
   });
   afterAll(async () => {
     await p?.close();
@@ -57,6 +58,18 @@ describe('connecting accounts and the account workflow (sandbox over HTTP, real 
     const denied = await followConnectFlow(p.ingressUrl, account.id, { approve: false });
     expect(denied.status).toBe(400);
     expect(denied.body).toMatch(/not granted/);
+    // A callback replayed after it was used (its state cookie is spent) is refused too.
+    let callback: string | undefined;
+    const other = p.jobber.sandbox.store.createAccount({ name: 'Replayed Co' });
+    const used = await followConnectFlow(p.ingressUrl, other.id, {
+      tamper: (url) => {
+        if (url.pathname.endsWith('/auth/jobber/callback')) callback = url.toString();
+      },
+    });
+    expect(used.location).toBe('/manage');
+    const replayed = await fetch(callback!, { headers: { cookie: used.cookies } });
+    expect(replayed.status).toBe(400);
+    expect(await replayed.text()).toMatch(/no longer valid/);
     const badCode = await fetch(`${p.ingressUrl}/auth/jobber/callback?code=nonsense`);
     expect(badCode.status).toBe(502);
     expect(await p.models.Connection.findById(account.id).lean()).toBeNull();
@@ -85,6 +98,7 @@ describe('connecting accounts and the account workflow (sandbox over HTTP, real 
   it('refreshes ahead of expiry with no caller, rotating the refresh token', async () => {
     const { accountId } = await connect('Timer Co');
     const before = (await p.models.Connection.findById(accountId).lean())!.tokenVersion;
+    const firstPair = await p.deps.tokens.read(accountId);
     await waitFor(() => (refreshGrants(p, accountId).length >= 1 ? true : undefined), 20_000);
     const after = await waitFor(async () => {
       const doc = await p.models.Connection.findById(accountId).lean();
@@ -92,6 +106,9 @@ describe('connecting accounts and the account workflow (sandbox over HTTP, real 
     });
     expect(after.status).toBe('connected');
     expect(refreshGrants(p, accountId).every((e) => e.outcome === 'accepted')).toBe(true);
+    const rotated = await p.deps.tokens.read(accountId);
+    expect(rotated.refreshToken).not.toBe(firstPair.refreshToken);
+    expect(rotated.accessToken).not.toBe(firstPair.accessToken);
   });
 
   it('disconnecting from our UI calls appDisconnect once, purges the tokens and shows it', async () => {
@@ -116,7 +133,8 @@ describe('connecting accounts and the account workflow (sandbox over HTTP, real 
     expect(connection).toMatchObject({ status: 'disconnected' });
     expect(connection?.refreshToken).toBeUndefined();
     // Jobber sends APP_DISCONNECT for it too: handled without another call.
-    await waitFor(() => (p.jobber.sandbox.webhooks.list({ topic: 'APP_DISCONNECT' }).some((d) => d.event.accountId === accountId && d.status === 'delivered') ? true : undefined));
+    const appDisconnect = await waitFor(() => p.jobber.sandbox.webhooks.list({ topic: 'APP_DISCONNECT' }).find((d) => d.event.accountId === accountId));
+    await p.outcomes([appDisconnect.id]); // its event workflow has finished
     expect(p.jobber.sandbox.requests.filter((r) => r.operationName === 'AppDisconnect').length - before).toBe(1);
     const after = await fetch(`${p.ingressUrl}/manage`, { headers: { cookie: cookies } });
     expect(await after.text()).toMatch(/Connect Jobber/);

@@ -154,9 +154,8 @@ describe('Manage App page in headless Chromium (sandbox consent page, real Tempo
       expect(connection?.accessToken).toBeUndefined();
       expect(connection?.refreshToken).toBeUndefined();
       // Jobber answers with an APP_DISCONNECT webhook; handling it must not call Jobber again.
-      await waitFor(() =>
-        p.jobber.sandbox.webhooks.list({ topic: 'APP_DISCONNECT' }).some((d) => d.event.accountId === id && d.status === 'delivered') ? true : undefined,
-      );
+      const appDisconnect = await waitFor(() => p.jobber.sandbox.webhooks.list({ topic: 'APP_DISCONNECT' }).find((d) => d.event.accountId === id));
+      await p.outcomes([appDisconnect.id]); // its event workflow has finished
       expect(appDisconnects()).toHaveLength(1);
 
       // Signed out: the page offers Connect again.
