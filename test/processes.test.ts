@@ -12,7 +12,7 @@ import { startJobberSandbox, type StartedJobberSandbox } from '../src/sandbox/jo
 import { startSlackStandIn } from '../src/sandbox/slack';
 import { testMongoUrl, testTemporalAddress } from './helpers/env';
 import { waitFor } from './helpers/pipeline';
-import { signalGroup, startProcess, type Proc } from './helpers/processes';
+import { groupAlive, signalGroup, startProcess, type Proc } from './helpers/processes';
 import { disconnectFromManagePage } from './helpers/ingress';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -150,9 +150,15 @@ describe.each([
   }, 120_000);
 
   it(`stops gracefully on SIGTERM: the ingress drains, the worker finishes and stops (${how})`, async () => {
-    const codes = [await signalGroup(ingress, 'SIGTERM'), await signalGroup(worker, 'SIGTERM')];
-    // Through npm the signal reaches npm and the node process alike; the node processes log their stop.
-    await waitFor(() => (ingress.output().includes('"msg":"shutting down"') && /"state":"STOPPED"[^\n]*Worker state changed/.test(worker.output()) ? true : undefined), 30_000);
+    // Both at once, as a supervisor stops a deployment. The group leader (npm) can exit before the
+    // node process it started has finished stopping: wait for every process of both groups.
+    const codes = await Promise.all([signalGroup(ingress, 'SIGTERM'), signalGroup(worker, 'SIGTERM')]);
+    await waitFor(() => (!groupAlive(ingress) && !groupAlive(worker) ? true : undefined), 45_000).catch((err: Error) => {
+      throw new Error(`${err.message}: still running: ${[groupAlive(ingress) && 'ingress', groupAlive(worker) && 'worker'].filter(Boolean).join(', ')}\n--- worker ---\n${worker.output().slice(-6000)}`);
+    });
+    // The node processes logged their stop: the ingress drained, the worker's state went to STOPPED.
+    expect(ingress.output()).toContain('"msg":"shutting down"');
+    expect(worker.output()).toMatch(/"state":"STOPPED"[^\n]*Worker state changed/);
     expect(`${ingress.output()}${worker.output()}`).not.toMatch(/shutdown failed|second signal/);
     if (build) expect(codes).toEqual([0, 0]);
   }, 60_000);
