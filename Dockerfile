@@ -4,13 +4,17 @@
 # (docker-compose.yml overrides the command with `node dist/src/bin/worker.js`).
 #
 # Debian (glibc), not Alpine: @temporalio/worker loads the SDK core as a native module that is
-# published for glibc Linux only (x64 and arm64).
-ARG NODE_IMAGE=node:20-bookworm-slim
+# published for glibc Linux only (x64 and arm64). Node 26 is the Active LTS line (from 2026-10-28;
+# maintenance from 2027-10-20, end of life 2029-04-30), on Debian 13 (trixie), Debian's stable
+# release. Pinned like the other images, to the release the tests ran on: move it to each new
+# 26.x (security fixes); test/compose.test.ts fails once the line is out of support.
+ARG NODE_IMAGE=node:26.10.0-trixie-slim
 
 # ---- build: compile TypeScript and prebuild the workflow bundle ----------------------------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# npm ci installs exactly package-lock.json and fails if it does not match package.json.
 RUN --mount=type=cache,target=/root/.npm npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src

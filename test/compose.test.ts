@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { CONFIG_VARIABLES, ConfigError, configSchema, loadConfig } from '../src/config';
@@ -10,7 +11,8 @@ import { testTemporalAddress } from './helpers/env';
 /**
  * What a user of `docker compose up` relies on, checked without Docker: the file names real
  * services and pinned images, the app gets a complete and valid configuration, the search
- * attributes match the workflows, and the one-shot setup script works against a real server.
+ * attributes match the workflows, the one-shot setup script works against a real server, the
+ * image's Node is a supported LTS line, and the lockfile is one `npm ci` installs.
  */
 
 const ROOT = path.resolve(__dirname, '..');
@@ -24,6 +26,7 @@ type Scalar = string | number | boolean | null;
 interface Service {
   image?: string;
   build?: string | { context?: string; dockerfile?: string };
+  pull_policy?: string;
   command?: string | string[];
   entrypoint?: string | string[];
   environment?: Record<string, Scalar> | string[];
@@ -104,6 +107,41 @@ function dependsOn(svc: Service): Record<string, string> {
 
 const asList = (value: string | string[] | undefined): string[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
 
+/**
+ * Whether `version` (x.y.z) satisfies an `engines.node` range, in the forms package.json files use:
+ * `a || b`, comparators joined by spaces, `>=` `>` `<=` `<` `=` `^` `~`, and partial or wildcard
+ * versions (`20`, `10.*`, `*`). Anything else throws rather than guess.
+ */
+function satisfiesNode(version: string, range: string): boolean {
+  const v = version.split('.').map(Number);
+  const compare = (b: number[]): number => {
+    for (let i = 0; i < b.length; i++) if (v[i] !== b[i]) return Math.sign(v[i]! - b[i]!);
+    return 0;
+  };
+  return range.split('||').some((set) =>
+    set
+      .trim()
+      .replace(/([<>=^~]+)\s+/g, '$1')
+      .split(/\s+/)
+      .every((comparator) => {
+        const match = /^(>=|<=|>|<|=|\^|~)?v?(\*|x|\d+(?:\.(?:\d+|\*|x)){0,2})$/.exec(comparator);
+        if (!match) throw new Error(`engines range "${range}": cannot read "${comparator}"`);
+        const [, op = '=', text] = match;
+        const b = text!.split('.').filter((p) => p !== '*' && p !== 'x').map(Number);
+        if (b.length === 0) return true;
+        switch (op) {
+          case '>=': return compare(b) >= 0;
+          case '>': return compare(b) > 0;
+          case '<=': return compare(b) <= 0;
+          case '<': return compare(b) < 0;
+          case '^': return v[0] === b[0] && compare(b) >= 0;
+          case '~': return v[0] === b[0] && (b.length < 2 || v[1] === b[1]) && compare(b) >= 0;
+          default: return compare(b) === 0;
+        }
+      }),
+  );
+}
+
 /** The built file of a source entry point: tsconfig.build.json compiles the repository root into dist/. */
 const sourceOf = (builtFile: string): string => path.join(ROOT, builtFile.replace(/^dist\//, '').replace(/\.js$/, '.ts'));
 
@@ -115,18 +153,32 @@ describe('docker-compose.yml', () => {
   });
 
   it('pins every image to an explicit version tag and builds only the app', () => {
+    const appImage = service('ingress').image;
     for (const [name, svc] of Object.entries(services)) {
       if (svc.image === undefined) {
         expect({ name, build: svc.build }).toEqual({ name, build: expect.anything() });
         continue;
       }
+      // The app's image is built from this repository, not pulled (next test).
+      if (svc.image === appImage) continue;
       const tag = /^[^@\s]+:([^:/@\s]+)$/.exec(svc.image)?.[1];
       expect({ name, tag }).toEqual({ name, tag: expect.stringMatching(/^\d+(\.\d+)*(-[A-Za-z0-9.-]+)?$/) });
     }
-    for (const name of APP_SERVICES) {
-      const build = service(name).build;
-      expect({ name, context: typeof build === 'string' ? build : build?.context }).toEqual({ name, context: '.' });
-    }
+    const builders = Object.entries(services).filter(([, svc]) => svc.build !== undefined);
+    expect(builders.map(([name]) => name)).toEqual(['ingress']);
+    const build = service('ingress').build;
+    expect(typeof build === 'string' ? build : build?.context).toBe('.');
+  });
+
+  it('builds one app image, named once, that the ingress and the worker both run', () => {
+    const image = service('ingress').image;
+    expect(image).toEqual(expect.stringMatching(/^[a-z0-9][a-z0-9._/-]*:[A-Za-z0-9._-]+$/));
+    for (const name of APP_SERVICES) expect({ name, image: service(name).image }).toEqual({ name, image });
+    // Named in one place (the shared x-app block), so the two cannot drift apart.
+    expect(read('docker-compose.yml').split(image!).length - 1).toBe(1);
+    // Only the ingress builds it; the worker must not look for it in a registry, where it is not.
+    expect(service('worker').build).toBeUndefined();
+    expect(service('worker').pull_policy).toBe('never');
   });
 
   it('starts the ingress with the image default command and the worker with the worker entry point', () => {
@@ -169,6 +221,15 @@ describe('docker-compose.yml', () => {
       expect(environmentOf(service(name), custom).TEMPORAL_NAMESPACE).toBe('jobber');
     }
     expect(environmentOf(service('temporal'), custom).DEFAULT_NAMESPACE).toBe('jobber');
+  });
+
+  it('opens the Web UI on the namespace the app uses, also when .env sets another one', () => {
+    const ui = service('temporal-ui');
+    expect(environmentOf(ui).TEMPORAL_ADDRESS).toBe('temporal:7233');
+    expect(environmentOf(ui).TEMPORAL_DEFAULT_NAMESPACE).toBe(environmentOf(service('temporal')).DEFAULT_NAMESPACE);
+    const custom = { ...envExample.values, TEMPORAL_NAMESPACE: 'jobber' };
+    expect(environmentOf(ui, custom).TEMPORAL_DEFAULT_NAMESPACE).toBe('jobber');
+    expect(environmentOf(service('ingress'), custom).TEMPORAL_NAMESPACE).toBe('jobber');
   });
 
   it('provides every required config variable, through environment or the .env copied from .env.example', () => {
@@ -349,6 +410,43 @@ describe('Dockerfile', () => {
     for (const s of stages) expect(s.from).toMatch(/^node:\d+(\.\d+)*-(bookworm|bullseye|trixie)(-slim)?$/);
   });
 
+  it('runs one Node version of an LTS line that is supported today, which package.json and every production dependency accept', () => {
+    const versions = [...new Set(stages.map((s) => /^node:([\d.]+)-/.exec(s.from)?.[1]))];
+    expect(versions).toEqual([expect.stringMatching(/^\d+\.\d+\.\d+$/)]);
+    const version = versions[0]!;
+    // Node's own release schedule, as the node-releases package (a dependency of webpack, which
+    // the Temporal worker bundles with) ships it: it moves with package-lock.json.
+    const schedule = JSON.parse(readFileSync(require.resolve('node-releases/data/release-schedule/release-schedule.json'), 'utf8')) as Record<
+      string,
+      { lts?: string; end: string }
+    >;
+    const line = schedule[`v${version.split('.')[0]}`];
+    const today = new Date().toISOString().slice(0, 10);
+    const status =
+      line === undefined ? 'unknown line' : !line.lts || line.lts > today ? 'not an LTS line' : line.end <= today ? `end of life since ${line.end}` : 'supported LTS';
+    expect({ version, status }).toEqual({ version, status: 'supported LTS' });
+
+    const pkg = JSON.parse(read('package.json')) as { engines: { node: string } };
+    expect({ engines: pkg.engines.node, version, accepted: satisfiesNode(version, pkg.engines.node) }).toEqual({
+      engines: pkg.engines.node,
+      version,
+      accepted: true,
+    });
+    const lock = JSON.parse(read('package-lock.json')) as { packages: Record<string, { dev?: boolean; engines?: unknown }> };
+    const rejecting = Object.entries(lock.packages)
+      .filter(([at, entry]) => at && !entry.dev && typeof (entry.engines as { node?: unknown })?.node === 'string')
+      .map(([at, entry]) => ({ at, node: (entry.engines as { node: string }).node }))
+      .filter(({ node }) => !satisfiesNode(version, node));
+    expect(rejecting).toEqual([]);
+  });
+
+  it('installs dependencies with npm ci: exactly package-lock.json, failing when it does not match package.json', () => {
+    for (const name of ['build', 'deps']) {
+      const installs = all(stage(name), 'RUN').filter((r) => /\bnpm (ci|install|i)\b/.test(r));
+      expect({ name, installs }).toEqual({ name, installs: [expect.stringMatching(/\bnpm ci\b/)] });
+    }
+  });
+
   it('compiles and prebuilds the workflow bundle in the build stage, and the runtime points the worker at it', () => {
     const build = stage('build');
     const run = all(build, 'RUN').join(' && ');
@@ -374,6 +472,68 @@ describe('Dockerfile', () => {
     const ignored = read('.dockerignore').split('\n').map((l) => l.trim());
     expect(ignored).toEqual(expect.arrayContaining(['.env', 'node_modules', 'dist']));
   });
+});
+
+describe('package-lock.json', () => {
+  const lock = JSON.parse(read('package-lock.json')) as {
+    packages: Record<string, { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string>; devDependencies?: Record<string, string> }>;
+  };
+
+  it('has an entry for every dependency of every package, the optional binaries of other platforms included', () => {
+    // Where npm resolves a dependency from a package's folder: its own node_modules, then each parent's.
+    const resolves = (from: string, name: string): boolean => {
+      for (let at = from; ; at = at.replace(/\/?node_modules\/(@[^/]+\/)?[^/]+$/, '')) {
+        if (`${at ? `${at}/` : ''}node_modules/${name}` in lock.packages) return true;
+        if (!at) return false;
+      }
+    };
+    const missing = Object.entries(lock.packages).flatMap(([at, entry]) =>
+      Object.keys({ ...entry.dependencies, ...entry.optionalDependencies, ...(at === '' ? entry.devDependencies : {}) })
+        .filter((name) => !resolves(at, name))
+        .map((name) => `${at || '(root)'} -> ${name}`),
+    );
+    expect(missing).toEqual([]);
+  });
+
+  it('records package.json as it is, so that npm install leaves the lock unchanged', () => {
+    const pkg = JSON.parse(read('package.json')) as Record<string, unknown>;
+    const root = lock.packages['']! as Record<string, unknown>;
+    for (const field of ['name', 'version', 'license', 'dependencies', 'devDependencies', 'engines']) {
+      expect({ field, lock: root[field] }).toEqual({ field, lock: pkg[field] });
+    }
+  });
+
+  it('admits in package.json engines no Node release that a production dependency rejects, except the 20.x the tests run on here', () => {
+    const engines = (JSON.parse(read('package.json')) as { engines: { node: string } }).engines.node;
+    const production = Object.entries(lock.packages as Record<string, { dev?: boolean; engines?: { node?: unknown } }>)
+      .filter(([at, entry]) => at && !entry.dev && typeof entry.engines?.node === 'string')
+      .map(([at, entry]) => ({ at, node: entry.engines!.node as string }));
+    const releases = Array.from({ length: 13 }, (_, i) => 18 + i).flatMap((major) => Array.from({ length: 40 }, (_, minor) => `${major}.${minor}.0`));
+    // Node 20 is past its end of life but is what these machines run: the suite passing on it is
+    // what keeps it in engines (README, "Node.js versions"), whatever a dependency declares.
+    const admitted = releases.filter((version) => satisfiesNode(version, engines) && !version.startsWith('20.'));
+    expect(admitted.length).toBeGreaterThan(0);
+    const conflicts = admitted.flatMap((version) => production.filter(({ node }) => !satisfiesNode(version, node)).map(({ at, node }) => `${version}: ${at} needs ${node}`));
+    expect(conflicts).toEqual([]);
+  });
+
+  it('is accepted by npm ci, the install of the README, CI and the Dockerfile', () => {
+    // A dry run in a copy checks the lock against package.json without installing or downloading.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'npm-ci-'));
+    try {
+      for (const file of ['package.json', 'package-lock.json']) writeFileSync(path.join(dir, file), read(file));
+      const result = spawnSync('npm', ['ci', '--dry-run', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], {
+        cwd: dir,
+        env: { ...process.env, npm_config_cache: path.join(dir, '.npm') },
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+      expect({ status: result.status, errors: result.stderr.split('\n').filter((l) => l.startsWith('npm error')) }).toEqual({ status: 0, errors: [] });
+      expect(existsSync(path.join(dir, 'node_modules'))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 150_000);
 });
 
 describe('.env.example', () => {
