@@ -30,23 +30,6 @@ const connectionSchema = new Schema(
   { versionKey: false, collection: 'connections' },
 );
 
-/**
- * A Manage App sign-in. The browser holds a random id; only its hash is stored, so a read of this
- * collection signs nobody in. Written only by the ingress (insert, then delete): one writer.
- */
-const sessionSchema = new Schema(
-  {
-    _id: { type: String, required: true }, // sha256 of the cookie's session id
-    accountId: { type: String, required: true, index: true },
-    /** The form token of this session only: POSTs carry it in the body, never in a URL. */
-    csrf: { type: String, required: true },
-    createdAt: { type: Date, required: true },
-    /** Checked on every request; the TTL index (see sessionTtlIndex) only tidies up. */
-    expiresAt: { type: Date, required: true },
-  },
-  { versionKey: false, collection: 'sessions' },
-);
-
 const address = new Schema(
   { street: String, city: String, province: String, postalCode: String, country: String },
   { _id: false },
@@ -165,6 +148,23 @@ const deadLetterSchema = new Schema(
   { versionKey: false, collection: 'dead_letters' },
 );
 
+/**
+ * A Manage App sign-in. The browser holds a random id; only its hash is stored, so a read of this
+ * collection signs nobody in. Written only by the ingress (insert, then delete): one writer.
+ */
+const sessionSchema = new Schema(
+  {
+    _id: { type: String, required: true }, // sha256 of the cookie's session id
+    accountId: { type: String, required: true, index: true },
+    /** The form token of this session only: POSTs carry it in the body, never in a URL. */
+    csrf: { type: String, required: true },
+    createdAt: { type: Date, required: true },
+    /** Checked on every request; the TTL index (see sessionTtlIndex) only tidies up. */
+    expiresAt: { type: Date, required: true },
+  },
+  { versionKey: false, collection: 'sessions' },
+);
+
 export type ConnectionDoc = InferSchemaType<typeof connectionSchema>;
 export type AlertDoc = InferSchemaType<typeof alertSchema>;
 export type DeadLetterDoc = InferSchemaType<typeof deadLetterSchema>;
@@ -172,13 +172,13 @@ export type DeadLetterDoc = InferSchemaType<typeof deadLetterSchema>;
 function bindModels(connection: Connection) {
   return {
     Connection: connection.model('Connection', connectionSchema),
-    Session: connection.model('Session', sessionSchema),
     Client: connection.model('Client', clientSchema),
     Job: connection.model('Job', jobSchema),
     Invoice: connection.model('Invoice', invoiceSchema),
     Event: connection.model('Event', eventSchema),
     Alert: connection.model('Alert', alertSchema),
     DeadLetter: connection.model('DeadLetter', deadLetterSchema),
+    Session: connection.model('Session', sessionSchema),
   };
 }
 

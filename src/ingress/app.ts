@@ -23,10 +23,10 @@ export interface IngressDeps {
   webhookBodyLimit?: string;
   /** Jobber wants an answer within a second: give Temporal this long, then answer 503. */
   temporalDeadlineMs?: number;
-  /** Signs cookies (OAuth state, Manage App session). */
-  sessionSecret?: string;
   /** Marks every cookie Secure (PUBLIC_URL is https), even on the plain-HTTP hop behind a TLS proxy. */
   secureCookies?: boolean;
+  /** Signs cookies (OAuth state, Manage App session). */
+  sessionSecret?: string;
 }
 
 /** The ingress app; listened on by src/bin/ingress.ts, driven by supertest in tests. */

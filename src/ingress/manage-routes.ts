@@ -4,6 +4,7 @@ import type { Context } from 'koa';
 import type { Models } from '../db/models';
 import type { AccountControl } from '../accounts/control';
 import { counted } from '../slack/format';
+import { SESSION_COOKIE } from './auth-routes';
 import type { Sessions } from './sessions';
 
 export interface ManageDeps {
@@ -68,11 +69,15 @@ export function createManageRouter(deps: ManageDeps): Router {
     const accountId = session?.accountId;
     const connection = session?.connection;
     if (!session || !accountId || !connection) {
+      // A cookie that no longer signs in (signed out, expired, disconnected, connected again): say so.
+      const ended = ctx.cookies.get(SESSION_COOKIE, { signed: true })
+        ? '<p class="detail" id="session-ended">Your session has ended or is not active. Connect Jobber to sign in again.</p>'
+        : '';
       ctx.type = 'html';
       ctx.body = renderPage(
         'Manage App',
         `<h1>Jobber Sync</h1><p class="sub">Sync your Jobber clients, jobs and invoices, with Slack alerts for new jobs and paid invoices.</p>
-<div class="actions"><a class="button primary" href="/auth/jobber">Connect Jobber</a></div>`,
+${ended}<div class="actions"><a class="button primary" href="/auth/jobber">Connect Jobber</a></div>`,
       );
       return;
     }

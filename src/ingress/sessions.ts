@@ -1,8 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'koa';
 import type { ConnectionDoc, Models } from '../db/models';
-
-export const SESSION_COOKIE = 'jobber_account';
+import { SESSION_COOKIE } from './auth-routes';
 
 /** How long a Manage App sign-in lasts; signing in again is one click through Jobber's consent. */
 export const SESSION_LIFETIME_MS = 12 * 3600_000;

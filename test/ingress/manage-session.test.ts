@@ -157,7 +157,9 @@ describe('Manage App sessions (sandbox over HTTP, real Temporal, FerretDB)', () 
     expect(signedInAs(await manage(first), 'Returning Co')).toBe(true);
     const res = await disconnectFromManagePage(p.ingressUrl, first);
     expect(res.status).toBe(200);
-    expect(signedOut(await manage(first))).toBe(true);
+    const after = await manage(first);
+    expect(signedOut(after)).toBe(true);
+    expect(after).toMatch(/Your session has ended/);
 
     // The user connects again: the new session works, the old one stays dead.
     const again = await connect('Returning Co', accountId);
