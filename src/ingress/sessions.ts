@@ -33,7 +33,7 @@ export class Sessions {
     return this.options.now?.() ?? new Date();
   }
 
-  /** Signs this browser into `accountId`: call only after the connection of this sign-in is stored. */
+  /** Signs this browser into `accountId`: call only after this sign-in's grant was received, so the session never predates its connectedAt. */
   async start(ctx: Context, accountId: string): Promise<void> {
     const id = randomBytes(32).toString('base64url');
     const createdAt = this.now();
