@@ -67,6 +67,8 @@ export interface Config {
   tokenEncryptionKey: Buffer;
   tokenEncryptionPreviousKeys: Buffer[];
   sessionSecret: string;
+  /** PUBLIC_URL is https: cookies are sent with the Secure flag. */
+  secureCookies: boolean;
 }
 
 function toConfig(env: Env): Config {
@@ -90,6 +92,7 @@ function toConfig(env: Env): Config {
     tokenEncryptionKey: env.TOKEN_ENCRYPTION_KEY,
     tokenEncryptionPreviousKeys: env.TOKEN_ENCRYPTION_PREVIOUS_KEYS ?? [],
     sessionSecret: env.SESSION_SECRET,
+    secureCookies: env.PUBLIC_URL.startsWith('https:'),
   };
 }
 

@@ -51,6 +51,12 @@ describe('config', () => {
     expect(message).not.toContain(secretLooking);
   });
 
+  it('marks cookies Secure exactly when PUBLIC_URL is https', () => {
+    expect(loadConfig({ ...valid, PUBLIC_URL: 'https://jobber-sync.example.com' }).secureCookies).toBe(true);
+    expect(loadConfig({ ...valid, PUBLIC_URL: 'http://localhost:3000' }).secureCookies).toBe(false);
+    expect(loadConfig(valid).secureCookies).toBe(false); // the local default, http://localhost:3000
+  });
+
   it('accepts a hex key and trims trailing slashes from base URLs', () => {
     const config = loadConfig({ ...valid, TOKEN_ENCRYPTION_KEY: 'ab'.repeat(32), JOBBER_API_URL: 'http://127.0.0.1:4010/api/', PUBLIC_URL: 'http://x/' });
     expect(config.tokenEncryptionKey.equals(Buffer.alloc(32, 0xab))).toBe(true);

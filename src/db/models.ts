@@ -148,6 +148,23 @@ const deadLetterSchema = new Schema(
   { versionKey: false, collection: 'dead_letters' },
 );
 
+/**
+ * A Manage App sign-in. The browser holds a random id; only its hash is stored, so a read of this
+ * collection signs nobody in. Written only by the ingress (insert, then delete): one writer.
+ */
+const sessionSchema = new Schema(
+  {
+    _id: { type: String, required: true }, // sha256 of the cookie's session id
+    accountId: { type: String, required: true, index: true },
+    /** The form token of this session only: POSTs carry it in the body, never in a URL. */
+    csrf: { type: String, required: true },
+    createdAt: { type: Date, required: true },
+    /** Checked on every request; the TTL index (see sessionTtlIndex) only tidies up. */
+    expiresAt: { type: Date, required: true },
+  },
+  { versionKey: false, collection: 'sessions' },
+);
+
 export type ConnectionDoc = InferSchemaType<typeof connectionSchema>;
 export type AlertDoc = InferSchemaType<typeof alertSchema>;
 export type DeadLetterDoc = InferSchemaType<typeof deadLetterSchema>;
@@ -161,6 +178,7 @@ function bindModels(connection: Connection) {
     Event: connection.model('Event', eventSchema),
     Alert: connection.model('Alert', alertSchema),
     DeadLetter: connection.model('DeadLetter', deadLetterSchema),
+    Session: connection.model('Session', sessionSchema),
   };
 }
 
@@ -170,7 +188,21 @@ export type Models = ReturnType<typeof bindModels>;
 export async function createModels(connection: Connection): Promise<Models> {
   const models = bindModels(connection);
   await Promise.all(Object.values(models).map((m) => (m as unknown as Model<unknown>).init()));
+  await sessionTtlIndex(models.Session);
   return models;
+}
+
+/**
+ * MongoDB deletes expired sessions itself. FerretDB v1 has no TTL indexes ("not implemented"):
+ * there the ingress's sweep at each sign-in does it (src/ingress/sessions.ts), and expiry is
+ * enforced on every request either way.
+ */
+async function sessionTtlIndex(model: Models['Session']): Promise<void> {
+  try {
+    await model.collection.createIndex({ expiresAt: 1 }, { expireAfterSeconds: 0 });
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 238) throw err; // NotImplemented
+  }
 }
 
 export async function connectDatabase(url: string): Promise<{ connection: Connection; models: Models }> {

@@ -23,6 +23,8 @@ export interface IngressDeps {
   webhookBodyLimit?: string;
   /** Jobber wants an answer within a second: give Temporal this long, then answer 503. */
   temporalDeadlineMs?: number;
+  /** Marks every cookie Secure (PUBLIC_URL is https), even on the plain-HTTP hop behind a TLS proxy. */
+  secureCookies?: boolean;
   /** Signs cookies (OAuth state, Manage App session). */
   sessionSecret?: string;
 }
@@ -32,6 +34,16 @@ export function createApp(deps: IngressDeps): Koa {
   const app = new Koa({ proxy: true });
   if (deps.sessionSecret) app.keys = [deps.sessionSecret];
   const { logger } = deps;
+
+  // Koa takes a request as secure only when it came over TLS or a trusted proxy said so
+  // (X-Forwarded-Proto, app.proxy), and refuses to set a Secure cookie otherwise. The public URL is
+  // the authority here: a proxy that terminates TLS without that header must not drop the flag.
+  if (deps.secureCookies) {
+    app.use(async (ctx, next) => {
+      ctx.cookies.secure = true;
+      await next();
+    });
+  }
 
   // Request id and one central error handler: 4xx say what is wrong, 5xx say nothing internal.
   app.use(async (ctx, next) => {

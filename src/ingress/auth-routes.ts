@@ -6,6 +6,7 @@ import type { JobberGraphQL } from '../jobber/client';
 import type { JobberOAuth } from '../accounts/oauth';
 import type { TokenPair, TokenStore } from '../accounts/token-store';
 import type { Logger } from '../logger';
+import type { Sessions } from './sessions';
 
 export const STATE_COOKIE = 'jobber_oauth_state';
 export const SESSION_COOKIE = 'jobber_account';
@@ -20,6 +21,8 @@ export interface AuthDeps {
   /** Renders the result pages; the Manage App module supplies a real one. */
   page?: (ctx: Context, page: { status: number; title: string; message: string }) => void;
   logger: Logger;
+  /** Manage App sessions: one starts after a connect with `state`. */
+  sessions: Sessions;
 }
 
 const cookieOptions = { httpOnly: true, signed: true, sameSite: 'lax' as const, overwrite: true };
@@ -108,7 +111,7 @@ export function createAuthRouter(deps: AuthDeps): Router {
       });
       return;
     }
-    ctx.cookies.set(SESSION_COOKIE, account.id, { ...cookieOptions, maxAge: 30 * 24 * 3600_000 });
+    await deps.sessions.start(ctx, account.id);
     ctx.redirect('/manage');
   });
 

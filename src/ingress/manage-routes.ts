@@ -1,4 +1,3 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import Router from '@koa/router';
 import bodyParser from '@koa/bodyparser';
 import type { Context } from 'koa';
@@ -6,11 +5,12 @@ import type { Models } from '../db/models';
 import type { AccountControl } from '../accounts/control';
 import { counted } from '../slack/format';
 import { SESSION_COOKIE } from './auth-routes';
+import type { Sessions } from './sessions';
 
 export interface ManageDeps {
   models: Models;
   control: AccountControl;
-  sessionSecret: string;
+  sessions: Sessions;
 }
 
 const esc = (s: unknown): string =>
@@ -44,31 +44,40 @@ export function messagePage(ctx: Context, page: { status: number; title: string;
 }
 
 /**
- * The Manage App page. The session is a signed httpOnly cookie naming the account; every state
- * change is a POST carrying a token derived from the session (SameSite=Lax keeps other sites'
- * POSTs from carrying the cookie; the token is the second lock).
+ * The Manage App page. The session is server-side (src/ingress/sessions.ts): the signed httpOnly
+ * cookie holds a random id. Every state change is a POST carrying the session's own form token in
+ * its body, never in a URL (SameSite=Lax keeps other sites' POSTs from carrying the cookie; the
+ * token is the second lock).
  */
 export function createManageRouter(deps: ManageDeps): Router {
   const router = new Router();
-  const csrfFor = (accountId: string) => createHmac('sha256', deps.sessionSecret).update(`csrf:${accountId}`).digest('base64url');
-  const validCsrf = (accountId: string, token: unknown) => {
-    if (typeof token !== 'string') return false;
-    const a = Buffer.from(token);
-    const b = Buffer.from(csrfFor(accountId));
-    return a.length === b.length && timingSafeEqual(a, b);
-  };
-  const session = (ctx: Context) => ctx.cookies.get(SESSION_COOKIE, { signed: true });
+  const { sessions } = deps;
   const form = bodyParser({ enableTypes: ['form'], formLimit: '4kb' });
+  /** The signed-in session whose form token the POST carries; otherwise answers 401 or 403. */
+  const formSession = async (ctx: Context) => {
+    const session = await sessions.current(ctx);
+    if (!session) {
+      messagePage(ctx, { status: 401, title: 'Not signed in', message: 'Your session has ended. Sign in with Connect Jobber.' });
+      return undefined;
+    }
+    if (!sessions.validCsrf(session, (ctx.request.body as Record<string, unknown> | undefined)?.csrf)) ctx.throw(403, 'invalid form token; reload the page');
+    return session;
+  };
 
   router.get('/manage', async (ctx) => {
-    const accountId = session(ctx);
-    const connection = accountId ? await deps.models.Connection.findById(accountId).lean() : null;
-    if (!accountId || !connection) {
+    const session = await sessions.current(ctx);
+    const accountId = session?.accountId;
+    const connection = session?.connection;
+    if (!session || !accountId || !connection) {
+      // A cookie that no longer signs in (signed out, expired, disconnected, connected again): say so.
+      const ended = ctx.cookies.get(SESSION_COOKIE, { signed: true })
+        ? '<p class="detail" id="session-ended">Your session has ended or is not active. Connect Jobber to sign in again.</p>'
+        : '';
       ctx.type = 'html';
       ctx.body = renderPage(
         'Manage App',
         `<h1>Jobber Sync</h1><p class="sub">Sync your Jobber clients, jobs and invoices, with Slack alerts for new jobs and paid invoices.</p>
-<div class="actions"><a class="button primary" href="/auth/jobber">Connect Jobber</a></div>`,
+${ended}<div class="actions"><a class="button primary" href="/auth/jobber">Connect Jobber</a></div>`,
       );
       return;
     }
@@ -83,10 +92,11 @@ export function createManageRouter(deps: ManageDeps): Router {
     const health = connected
       ? `<span class="ok">Healthy</span><br><span class="detail">token valid until ${esc(when(connection.accessTokenExpiresAt))}${state ? ` · ${counted(state.refreshes, 'refresh', 'refreshes')}` : ''}</span>`
       : `<span class="bad">${connection.status === 'broken' ? 'Broken' : 'Disconnected'}</span>${connection.statusReason ? `<br><span class="detail">${esc(connection.statusReason)}</span>` : ''}`;
-    const csrf = csrfFor(accountId);
+    const csrf = esc(session.csrf);
     const actions = connected
       ? `<form method="post" action="/sync"><input type="hidden" name="csrf" value="${csrf}"><button type="submit">Sync now</button></form>
-<form method="post" action="/disconnect"><input type="hidden" name="csrf" value="${csrf}"><button class="danger" type="submit">Disconnect</button></form>`
+<form method="post" action="/disconnect"><input type="hidden" name="csrf" value="${csrf}"><button class="danger" type="submit">Disconnect</button></form>
+<form method="post" action="/signout"><input type="hidden" name="csrf" value="${csrf}"><button type="submit">Sign out</button></form>`
       : `<a class="button primary" href="/auth/jobber">Connect Jobber</a>`;
     ctx.type = 'html';
     ctx.body = renderPage(
@@ -103,38 +113,31 @@ export function createManageRouter(deps: ManageDeps): Router {
     );
   });
 
-  const disconnect = async (ctx: Context, accountId: string) => {
-    await deps.control.disconnect(accountId, 'disconnected from the Manage App page');
-    ctx.cookies.set(SESSION_COOKIE, null, { signed: true, httpOnly: true, sameSite: 'lax' });
-    messagePage(ctx, { status: 200, title: 'Disconnected', message: 'Jobber Sync no longer has access to your Jobber account, and its tokens are deleted.' });
-  };
-
   router.post('/disconnect', form, async (ctx) => {
-    const accountId = session(ctx);
-    if (!accountId) return messagePage(ctx, { status: 401, title: 'Not signed in', message: 'Connect Jobber first.' });
-    if (!validCsrf(accountId, (ctx.request.body as Record<string, unknown>)?.csrf)) ctx.throw(403, 'invalid form token; reload the page');
-    await disconnect(ctx, accountId);
+    const session = await formSession(ctx);
+    if (!session) return;
+    await deps.control.disconnect(session.accountId, 'disconnected from the Manage App page');
+    await sessions.endAll(ctx, session.accountId);
+    messagePage(ctx, { status: 200, title: 'Disconnected', message: 'Jobber Sync no longer has access to your Jobber account, and its tokens are deleted.' });
   });
 
-  // The seed apps' GET /disconnect: a link must not change state by itself (CSRF), so without the
-  // form token it shows the confirmation button; with it, it disconnects.
-  router.get('/disconnect', async (ctx) => {
-    const accountId = session(ctx);
-    if (!accountId) return messagePage(ctx, { status: 401, title: 'Not signed in', message: 'Connect Jobber first.' });
-    if (validCsrf(accountId, ctx.query.csrf)) return disconnect(ctx, accountId);
-    ctx.type = 'html';
-    ctx.body = renderPage(
-      'Disconnect',
-      `<h1>Disconnect Jobber?</h1><p class="sub">Jobber Sync will stop syncing and delete its access to your account.</p>
-<div class="actions"><form method="post" action="/disconnect"><input type="hidden" name="csrf" value="${csrfFor(accountId)}"><button class="danger" type="submit">Disconnect</button></form><a class="button" href="/manage">Cancel</a></div>`,
-    );
+  // A link must never change state, and a form token must never sit in a URL (history, logs,
+  // Referer): the seed apps' GET /disconnect?csrf= is refused, whatever it carries.
+  router.get('/disconnect', (ctx) => {
+    ctx.set('Allow', 'POST');
+    messagePage(ctx, { status: 405, title: 'Not disconnected', message: 'Disconnect with the Disconnect button on the Manage App page; a link cannot disconnect.' });
+  });
+
+  router.post('/signout', form, async (ctx) => {
+    if (!(await formSession(ctx))) return;
+    await sessions.end(ctx);
+    messagePage(ctx, { status: 200, title: 'Signed out', message: 'You are signed out of Jobber Sync. Your Jobber account stays connected.' });
   });
 
   router.post('/sync', form, async (ctx) => {
-    const accountId = session(ctx);
-    if (!accountId) return messagePage(ctx, { status: 401, title: 'Not signed in', message: 'Connect Jobber first.' });
-    if (!validCsrf(accountId, (ctx.request.body as Record<string, unknown>)?.csrf)) ctx.throw(403, 'invalid form token; reload the page');
-    await deps.control.syncNow(accountId);
+    const session = await formSession(ctx);
+    if (!session) return;
+    await deps.control.syncNow(session.accountId);
     ctx.redirect('/manage');
   });
 

@@ -14,6 +14,7 @@ import type { AccountTiming } from '../../workflows/definitions';
 import { createApp } from './app';
 import { createAuthRouter } from './auth-routes';
 import { createManageRouter, messagePage } from './manage-routes';
+import { Sessions } from './sessions';
 import { IngressMetrics } from './metrics';
 
 export interface RunningIngress {
@@ -38,6 +39,7 @@ export async function startIngress(
   const control = new AccountControl(client, config.temporal.taskQueue, options.accountTiming);
   const tokens = new TokenStore(options.models, createTokenCipher(config));
   const metrics = new IngressMetrics({ processMetrics: true });
+  const sessions = new Sessions(options.models);
   const slack = createSlackRouter({
     models: options.models,
     links: slackLinkModel(options.mongo),
@@ -51,6 +53,7 @@ export async function startIngress(
     temporal: { client, taskQueue: config.temporal.taskQueue },
     jobberClientSecret: config.jobber.clientSecret,
     sessionSecret: config.sessionSecret,
+    secureCookies: config.secureCookies,
     logger,
     metrics,
     routers: [
@@ -61,8 +64,9 @@ export async function startIngress(
         onConnected: (account) => control.connected(account.id, account.tokenVersion),
         page: messagePage,
         logger,
+        sessions,
       }),
-      createManageRouter({ models: options.models, control, sessionSecret: config.sessionSecret }),
+      createManageRouter({ models: options.models, control, sessions }),
       slack,
     ],
     readiness: {

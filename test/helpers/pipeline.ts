@@ -8,6 +8,7 @@ import { createModels, type Models } from '../../src/db/models';
 import { createApp } from '../../src/ingress/app';
 import { createAuthRouter } from '../../src/ingress/auth-routes';
 import { createManageRouter, messagePage } from '../../src/ingress/manage-routes';
+import { Sessions } from '../../src/ingress/sessions';
 import { AccountControl } from '../../src/accounts/control';
 import { startJobberSandbox, type JobberSandboxOptions, type StartedJobberSandbox, type WebhookDelivery } from '../../src/sandbox/jobber';
 import { startSlackStandIn, type StartedSlackStandIn } from '../../src/sandbox/slack';
@@ -49,7 +50,15 @@ export interface Pipeline {
 /** Jobber sandbox → ingress (real HTTP) → real Temporal → worker → FerretDB and the Slack stand-in. */
 export async function startPipeline(
   name: string,
-  options: { sandbox?: JobberSandboxOptions; accountTiming?: AccountTiming; logger?: pino.Logger } = {},
+  options: {
+    sandbox?: JobberSandboxOptions;
+    accountTiming?: AccountTiming;
+    logger?: pino.Logger;
+    /** As with an https PUBLIC_URL (the test still speaks plain HTTP, as behind a TLS proxy). */
+    secureCookies?: boolean;
+    /** The Manage App sessions' clock, to let one expire without waiting. */
+    sessionClock?: () => Date;
+  } = {},
 ): Promise<Pipeline> {
   const mongo = await connectMongo(name);
   const models = await createModels(mongo);
@@ -62,6 +71,7 @@ export async function startPipeline(
   const worker = await startWorker(deps, name);
   const control = new AccountControl(temporal.client, worker.taskQueue, options.accountTiming);
   const logger = options.logger ?? pino({ level: 'silent' });
+  const sessions = new Sessions(models, { now: options.sessionClock });
   // Listen first: the OAuth redirect URI must name the port.
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -76,6 +86,7 @@ export async function startPipeline(
     temporal: { client: temporal.client, taskQueue: worker.taskQueue },
     jobberClientSecret: jobber.sandbox.clientSecret,
     sessionSecret: SESSION_SECRET,
+    secureCookies: options.secureCookies,
     logger,
     routers: [
       createAuthRouter({
@@ -85,8 +96,9 @@ export async function startPipeline(
         onConnected: (account) => control.connected(account.id, account.tokenVersion),
         page: messagePage,
         logger,
+        sessions,
       }),
-      createManageRouter({ models, control, sessionSecret: SESSION_SECRET }),
+      createManageRouter({ models, control, sessions }),
     ],
   });
   server.on('request', app.callback());
