@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type mongoose from 'mongoose';
 import pino from 'pino';
 import type { Client, Connection } from '@temporalio/client';
+import type { WorkerOptions } from '@temporalio/worker';
 import { createModels, type Models } from '../../src/db/models';
 import { createApp } from '../../src/ingress/app';
 import { createAuthRouter } from '../../src/ingress/auth-routes';
@@ -49,7 +50,7 @@ export interface Pipeline {
 /** Jobber sandbox → ingress (real HTTP) → real Temporal → worker → FerretDB and the Slack stand-in. */
 export async function startPipeline(
   name: string,
-  options: { sandbox?: JobberSandboxOptions; accountTiming?: AccountTiming; logger?: pino.Logger } = {},
+  options: { sandbox?: JobberSandboxOptions; accountTiming?: AccountTiming; logger?: pino.Logger; workerOptions?: Partial<WorkerOptions> } = {},
 ): Promise<Pipeline> {
   const mongo = await connectMongo(name);
   const models = await createModels(mongo);
@@ -59,7 +60,7 @@ export async function startPipeline(
   // workflow ids (jobber-account/<n>) never collide between files.
   const jobber = await startJobberSandbox({ webhooks: { backoffMs: 100 }, idBase: nextIdBase(), ...options.sandbox });
   const deps = buildDeps({ models, jobberUrl: jobber.url, slackUrl: slack.url, temporal: temporal.client });
-  const worker = await startWorker(deps, name);
+  const worker = await startWorker(deps, name, options.workerOptions);
   const control = new AccountControl(temporal.client, worker.taskQueue, options.accountTiming);
   const logger = options.logger ?? pino({ level: 'silent' });
   // Listen first: the OAuth redirect URI must name the port.
