@@ -117,9 +117,11 @@ async function reportDisconnected(deps: AccountDeps, accountId: string, version:
   // Already handled (an APP_DISCONNECT came first), or a newer connection that this answer is not about.
   if (doc?.status !== 'connected' || doc.tokenVersion !== version) return;
   const reason = 'Jobber says the user disconnected this app';
-  if (deps.temporal) {
+  const { workflowExecution, taskQueue: ownQueue } = Context.current().info;
+  // Inside the account workflow's own activity (a UI disconnect), the workflow purges next anyway.
+  if (deps.temporal && workflowExecution?.workflowId !== accountWorkflowId(accountId)) {
     const { temporal } = deps;
-    const taskQueue = mainTaskQueueOf(Context.current().info.taskQueue);
+    const taskQueue = mainTaskQueueOf(ownQueue);
     const handle = await temporal.workflow.signalWithStart('accountWorkflow', {
       taskQueue,
       workflowId: accountWorkflowId(accountId),
