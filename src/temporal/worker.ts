@@ -25,13 +25,15 @@ export class Workers {
     readonly accounts: Worker,
   ) {}
 
-  /** Runs both until shutdown; if one fails the other is stopped too. */
+  /** Runs both until shutdown; if one fails the other is stopped too, and both have ended before this settles. */
   async run(): Promise<void> {
     const stopOther = (other: Worker) => (err: unknown) => {
       if (other.getState() === 'RUNNING') other.shutdown();
       throw err;
     };
-    await Promise.all([this.main.run().catch(stopOther(this.accounts)), this.accounts.run().catch(stopOther(this.main))]);
+    const results = await Promise.allSettled([this.main.run().catch(stopOther(this.accounts)), this.accounts.run().catch(stopOther(this.main))]);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   shutdown(): void {
