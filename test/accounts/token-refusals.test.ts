@@ -104,6 +104,23 @@ describe('a temporary refusal never costs the user their connection (sandbox tok
     }
   }, 180_000);
 
+  it('no account workflow running while MongoDB says connected: the event is retried until one refreshes, not failed', async () => {
+    const accountId = await connect('Restarted Co');
+    await p.temporal.client.workflow.getHandle(accountWorkflowId(accountId)).terminate('an operator stopped it');
+    p.jobber.sandbox.oauth.expireAccessTokens(p.jobber.sandbox.store.accountNumber(accountId)!);
+    const { webhookIds, result: client } = p.jobber.sandbox.webhooks.capture(() => p.jobber.sandbox.store.createClient(accountId, { firstName: 'Waited' }));
+    const workflowId = p.workflowIdOf(p.jobber.sandbox.webhooks.get(webhookIds[0]!)!);
+    await waitFor(async () => {
+      const d = await p.temporal.client.workflow.getHandle(workflowId).describe().catch(() => undefined);
+      if (!d) return undefined;
+      return d.status.name !== 'RUNNING' || (d.raw.pendingActivities ?? []).some((a) => (a.attempt ?? 0) >= 2) ? true : undefined;
+    }, 90_000);
+    // The account workflow is started again (as the OAuth callback or an operator would).
+    await p.control.connected(accountId, (await stored(accountId)).tokenVersion);
+    expect(await p.outcomes(webhookIds)).toEqual([expect.objectContaining({ status: 'synced' })]);
+    expect((await p.models.Client.findById(client.id).lean())?.firstName).toBe('Waited');
+  }, 180_000);
+
   it('when Jobber says the user disconnected, the account workflow forgets the tokens (one writer) and operators hear once', async () => {
     const accountId = await connect('Quiet Leaver Co');
     const { result: client } = p.jobber.sandbox.webhooks.capture(() => p.jobber.sandbox.store.createClient(accountId, { firstName: 'Left' }, { webhook: false }));
