@@ -274,6 +274,9 @@ export function createAccountActivities(deps: AccountDeps, convert: (err: unknow
         pair = await deps.oauth.refresh(current.refreshToken);
       } catch (err) {
         if (!(err instanceof OAuthError)) throw err;
+        // A refusal (4xx) means the token was not spent: a later invalid_grant is then no interrupted refresh.
+        // A 5xx or no answer may come after Jobber rotated, so the marker stays.
+        if (!err.permanent && err.status !== undefined && err.status < 500) await tokens.clearRefreshStarted(accountId, current.version);
         if (err.kind === 'invalid_client') {
           await alertAppCredentials(accountId, err);
           throw ApplicationFailure.create({ type: 'JobberAppCredentialsRejected', message: err.message });

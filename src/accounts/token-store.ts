@@ -92,6 +92,11 @@ export class TokenStore {
     return { marked: Boolean(before), interrupted: before?.refreshStartedAt ?? undefined };
   }
 
+  /** Clears the marker of version `version` after an answer that shows Jobber did not spend the token. */
+  async clearRefreshStarted(accountId: string, version: number): Promise<void> {
+    await this.models.Connection.updateOne({ _id: accountId, tokenVersion: version, status: 'connected' }, { $unset: { refreshStartedAt: 1 } });
+  }
+
   /** Saves a rotated pair only if nobody wrote since `expectedVersion`; returns the new version. */
   async rotate(accountId: string, expectedVersion: number, tokens: TokenPair): Promise<number> {
     const doc = await this.models.Connection.findOneAndUpdate(

@@ -78,6 +78,16 @@ describe('a temporary refusal never costs the user their connection (sandbox tok
     expect(credentialAlerts()).toHaveLength(alertsBefore + 1);
   }, 180_000);
 
+  it('a refusal after a 429 is reported as what it is, not as an interrupted refresh', async () => {
+    const accountId = await connect('Honest Reason Co');
+    refuse(accountId, { status: 429, retryAfterSeconds: 1 });
+    refuse(accountId, { error: 'invalid_grant' });
+    await expect(refresh(accountId)).rejects.toThrow(WorkflowUpdateFailedError);
+    const ended = await stored(accountId);
+    expect(ended).toMatchObject({ status: 'broken' });
+    expect(ended.statusReason).toMatch(/Jobber refused the refresh token/);
+  }, 120_000);
+
   it('a refresh Update that fails for any reason but a disconnect is retried: the event syncs, never "disconnected"', async () => {
     const accountId = await connect('Unlucky Timing Co');
     p.jobber.sandbox.oauth.expireAccessTokens(p.jobber.sandbox.store.accountNumber(accountId)!);
