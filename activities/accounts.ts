@@ -1,5 +1,6 @@
-import { log } from '@temporalio/activity';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import { TypedSearchAttributes } from '@temporalio/common';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { WebClient } from '@slack/web-api';
 import type { Models } from '../src/db/models';
 import { upsertRecord, type JobberRecord } from '../src/db/records';
@@ -8,7 +9,16 @@ import { APP_DISCONNECT_MUTATION, CLIENTS_PAGE_QUERY, INVOICES_PAGE_QUERY, JOBS_
 import { OAuthError, type JobberOAuth } from '../src/accounts/oauth';
 import { AccountNotConnectedError, StaleTokenVersionError, type TokenStore } from '../src/accounts/token-store';
 import { sendAlertOnce } from '../src/slack/alerts';
-import { accountWorkflowId, refreshAccessTokenUpdate, type DisconnectRequest, type RecordKind } from '../workflows/definitions';
+import {
+  accountWorkflowId,
+  disconnectSignal,
+  mainTaskQueueOf,
+  refreshAccessTokenUpdate,
+  SEARCH_ATTRIBUTES,
+  type AccountWorkflowInput,
+  type DisconnectRequest,
+  type RecordKind,
+} from '../workflows/definitions';
 
 export interface AccountDeps {
   models: Models;
@@ -25,16 +35,18 @@ export interface TokenInfo {
   status: 'connected' | 'disconnected' | 'broken' | 'unknown';
   version?: number;
   expiresAt?: string;
+  issuedAt?: string;
   reason?: string;
 }
 
 async function tokenInfoOf(models: Models, accountId: string): Promise<TokenInfo> {
-  const doc = await models.Connection.findById(accountId, { status: 1, tokenVersion: 1, accessTokenExpiresAt: 1, statusReason: 1 }).lean();
+  const doc = await models.Connection.findById(accountId, { status: 1, tokenVersion: 1, accessTokenExpiresAt: 1, accessTokenIssuedAt: 1, statusReason: 1 }).lean();
   if (!doc) return { status: 'unknown' };
   return {
     status: doc.status,
     version: doc.tokenVersion,
     expiresAt: doc.accessTokenExpiresAt?.toISOString(),
+    issuedAt: doc.accessTokenIssuedAt?.toISOString(),
     reason: doc.statusReason ?? undefined,
   };
 }
@@ -57,10 +69,87 @@ async function alertOperators(
 }
 
 /**
+ * How long an activity waits for the refresh it asked for. The refresh runs on its own task queue
+ * (no slot of ours is needed), but a token endpoint that keeps refusing (429, invalid_client) must
+ * not hold our slot either: past this the activity fails retryably and tries again later.
+ */
+const REFRESH_WAIT_MS = 30_000;
+
+/** How long an activity that learnt of a disconnect waits for the account workflow's purge. */
+const DISCONNECT_WAIT_MS = 15_000;
+
+/** The refresh could not be had now (Temporal busy or unreachable, the workflow between runs): retried. */
+export const REFRESH_UNAVAILABLE = 'TokenRefreshUnavailable';
+
+/**
+ * Asks the account's workflow for a refresh past `staleVersion`. Only the workflow's own answer
+ * that the account is not connected means disconnected; any other failure is retryable.
+ */
+async function requestRefresh(deps: AccountDeps & { temporal: Client }, accountId: string, staleVersion: number): Promise<void> {
+  const { temporal } = deps;
+  try {
+    await temporal.connection.withDeadline(Date.now() + REFRESH_WAIT_MS, () =>
+      temporal.workflow.getHandle(accountWorkflowId(accountId)).executeUpdate(refreshAccessTokenUpdate, { args: [{ staleVersion }] }),
+    );
+    return;
+  } catch (err) {
+    const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
+    if (cause instanceof ApplicationFailure && cause.type === 'AccountDisconnected') {
+      throw new AccountNotConnectedError(accountId, `not connected (${cause.message})`);
+    }
+    if (err instanceof WorkflowNotFoundError) {
+      // No workflow runs: the store decides (read throws AccountNotConnectedError when not connected).
+      if ((await deps.tokens.read(accountId)).version !== staleVersion) return;
+    }
+    throw ApplicationFailure.create({
+      type: REFRESH_UNAVAILABLE,
+      message: `the account workflow did not refresh the access token: ${(err as Error).message}`,
+    });
+  }
+}
+
+/**
+ * Jobber says the user disconnected the app: ask the account's workflow (the only writer of the
+ * connection) to forget the tokens, and tell operators once per connection.
+ */
+async function reportDisconnected(deps: AccountDeps, accountId: string, version: number, calledAt: Date): Promise<void> {
+  const doc = await deps.models.Connection.findById(accountId, { name: 1, slackChannel: 1, status: 1, tokenVersion: 1, connectedAt: 1 }).lean();
+  // Already handled (an APP_DISCONNECT came first), or a newer connection that this answer is not about.
+  if (doc?.status !== 'connected' || doc.tokenVersion !== version) return;
+  const reason = 'Jobber says the user disconnected this app';
+  const { workflowExecution, taskQueue: ownQueue } = Context.current().info;
+  // Inside the account workflow's own activity (a UI disconnect), the workflow purges next anyway.
+  if (deps.temporal && workflowExecution?.workflowId !== accountWorkflowId(accountId)) {
+    const { temporal } = deps;
+    const taskQueue = mainTaskQueueOf(ownQueue);
+    const handle = await temporal.workflow.signalWithStart('accountWorkflow', {
+      taskQueue,
+      workflowId: accountWorkflowId(accountId),
+      args: [{ accountId } satisfies AccountWorkflowInput],
+      typedSearchAttributes: new TypedSearchAttributes([{ key: SEARCH_ATTRIBUTES.accountId, value: accountId }]),
+      staticSummary: `Jobber account ${accountId}`,
+      signal: disconnectSignal,
+      // occurredAt: a connection made after this call began is left alone.
+      signalArgs: [{ callJobber: false, reason, occurredAt: calledAt.toISOString() } satisfies DisconnectRequest],
+    });
+    // The workflow ends once the tokens are gone: wait a little, so whoever hears 'disconnected'
+    // finds the connection purged. Bounded: a reconnect meanwhile keeps the workflow running.
+    await temporal.connection.withDeadline(Date.now() + DISCONNECT_WAIT_MS, () => handle.result()).catch(() => undefined);
+  }
+  await alertOperators(
+    deps,
+    accountId,
+    doc,
+    `account-disconnected/${accountId}/${doc.connectedAt?.getTime() ?? 0}`,
+    `Jobber account ${doc.name || accountId} is disconnected: ${reason}.`,
+  );
+}
+
+/**
  * Runs a Jobber call with the account's access token. On 401 it asks the account's workflow to
  * refresh (the workflow is the only writer of tokens; concurrent askers share one refresh), then
- * tries once more with the new token. When Jobber says the user disconnected the app, the tokens
- * are forgotten and operators are told once.
+ * tries once more with the new token. When Jobber says the user disconnected the app, the
+ * workflow is asked to forget the tokens and operators are told once.
  */
 export async function withAccessToken<T>(
   deps: AccountDeps,
@@ -70,29 +159,23 @@ export async function withAccessToken<T>(
   tokens?: Awaited<ReturnType<TokenStore['read']>>,
 ): Promise<T> {
   let current = tokens ?? (await deps.tokens.read(accountId));
+  let calledAt = new Date();
   try {
     try {
       return await call(current.accessToken);
     } catch (err) {
       if (!(err instanceof JobberApiError && err.kind === 'unauthorized') || !deps.temporal) throw err;
-      try {
-        await deps.temporal.workflow
-          .getHandle(accountWorkflowId(accountId))
-          .executeUpdate(refreshAccessTokenUpdate, { args: [{ staleVersion: current.version }] });
-      } catch (updateErr) {
-        if (updateErr instanceof WorkflowNotFoundError) throw err;
-        throw new AccountNotConnectedError(accountId, `not refreshable (${(updateErr as Error).message})`);
-      }
+      await requestRefresh({ ...deps, temporal: deps.temporal }, accountId, current.version);
       current = await deps.tokens.read(accountId);
+      calledAt = new Date();
       return await call(current.accessToken);
     }
   } catch (err) {
     if (err instanceof JobberApiError && err.kind === 'disconnected') {
-      const reason = 'Jobber says the user disconnected this app';
-      if (await deps.tokens.purge(accountId, 'disconnected', reason, { expectedVersion: current.version })) {
-        const doc = await deps.models.Connection.findById(accountId, { name: 1, slackChannel: 1 }).lean();
-        await alertOperators(deps, accountId, doc, `account-disconnected/${accountId}/${current.version}`, `Jobber account ${doc?.name || accountId} is disconnected: ${reason}.`);
-      }
+      await reportDisconnected(deps, accountId, current.version, calledAt).catch((reportErr: unknown) => {
+        // The answer itself stands; the workflow's own 401 path or APP_DISCONNECT will follow.
+        log.warn('could not report the disconnect', { accountId, error: (reportErr as Error).message });
+      });
     }
     throw err;
   }
@@ -126,6 +209,39 @@ export function createAccountActivities(deps: AccountDeps, convert: (err: unknow
     return true;
   };
 
+  /**
+   * invalid_client: the app's own credentials are refused (a mistyped secret after a deploy), so
+   * every account refreshing meets it. One alert per incident: keyed by the client id and a hash
+   * of the secret in use, so the fix (a new secret) starts a new incident, and a retry or the next
+   * account finds the alert sent.
+   */
+  const alertAppCredentials = async (accountId: string, err: OAuthError): Promise<void> => {
+    const key = `app-credentials-rejected/${deps.oauth.credentialsId}`;
+    try {
+      await sendAlertOnce(deps, {
+        key,
+        accountId,
+        channel: deps.alertChannel,
+        owner: key,
+        message: {
+          text: `Jobber refuses this app's client credentials (${err.message}). Check JOBBER_CLIENT_ID and JOBBER_CLIENT_SECRET: token refreshes are retried, no account is disconnected.`,
+          blocks: [
+            {
+              type: 'section',
+              text: {
+                type: 'mrkdwn',
+                text: `:rotating_light: Jobber refuses this app's client credentials (${err.message}). Check JOBBER_CLIENT_ID and JOBBER_CLIENT_SECRET: token refreshes are retried, no account is disconnected.`,
+              },
+            },
+          ],
+        },
+      });
+    } catch (alertErr) {
+      // The refresh is retried anyway, and the alert with it.
+      log.warn('app credentials alert not sent yet', { accountId, error: (alertErr as Error).message });
+    }
+  };
+
   return {
     async tokenInfo(accountId: string): Promise<TokenInfo> {
       return tokenInfoOf(models, accountId);
@@ -157,7 +273,18 @@ export function createAccountActivities(deps: AccountDeps, convert: (err: unknow
       try {
         pair = await deps.oauth.refresh(current.refreshToken);
       } catch (err) {
-        if (!(err instanceof OAuthError) || !err.permanent) throw err;
+        if (!(err instanceof OAuthError)) throw err;
+        // A refusal (4xx) means the token was not spent: a later invalid_grant is then no interrupted refresh.
+        // A 5xx or no answer may come after Jobber rotated, so the marker stays.
+        if (!err.permanent && err.status !== undefined && err.status < 500) await tokens.clearRefreshStarted(accountId, current.version);
+        if (err.kind === 'invalid_client') {
+          await alertAppCredentials(accountId, err);
+          throw ApplicationFailure.create({ type: 'JobberAppCredentialsRejected', message: err.message });
+        }
+        if (!err.permanent) {
+          // 429, 408, 5xx, no answer: the token was not refused, so it stays; honour Retry-After.
+          throw ApplicationFailure.create({ type: 'JobberTokenEndpointUnavailable', message: err.message, nextRetryDelay: err.retryAfterMs });
+        }
         const reason = interrupted
           ? 'a token refresh was interrupted before its answer could be saved; reconnect the account'
           : `Jobber refused the refresh token (${err.message}); reconnect the account`;

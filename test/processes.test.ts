@@ -60,8 +60,8 @@ describe.each([
     if (build) for (const command of build) await run('bash', ['-c', command], { cwd: ROOT });
     const port = await freePort();
     ingressUrl = `http://127.0.0.1:${port}`;
-    // Access tokens that live 303 s: with the refresh 5 minutes ahead, one every 3 s or so.
-    jobber = await startJobberSandbox({ port: 0, webhookUrl: `${ingressUrl}/webhooks/jobber`, accessTokenTtlSeconds: 303 });
+    // Access tokens that live 8 s: refreshed at half their lifetime, one every 4 s or so.
+    jobber = await startJobberSandbox({ port: 0, webhookUrl: `${ingressUrl}/webhooks/jobber`, accessTokenTtlSeconds: 8 });
     slack = await startSlackStandIn({ port: 0 });
     const env: NodeJS.ProcessEnv = {
       ...process.env,

@@ -14,6 +14,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import {
+  accountsTaskQueue,
   accountStateQuery,
   accountWorkflowId,
   SEARCH_ATTRIBUTES,
@@ -27,18 +28,25 @@ import {
   type DisconnectRequest,
 } from './definitions';
 import { backfillWorkflow } from './backfill';
+import { refreshDueAt } from './refresh-timing';
 import { summarized } from './summaries';
 
-const { tokenInfo, disconnectAccount, checkSilence, alertAccountBroken } = proxyActivities<Activities>({
+const ACTIVITY_OPTIONS = {
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute', backoffCoefficient: 2 },
-});
-
+} as const;
 /** A refresh retries transient failures for a long time: the account must not be given up lightly. */
-const { refreshTokens } = proxyActivities<Activities>({
+const REFRESH_OPTIONS = {
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '2 seconds', maximumInterval: '2 minutes', backoffCoefficient: 2 },
-});
+} as const;
+
+/** The account workflow's activities, on `taskQueue` (the workflow's own when absent). */
+function accountActivities(taskQueue?: string) {
+  const { tokenInfo, disconnectAccount, checkSilence, alertAccountBroken } = proxyActivities<Activities>({ ...ACTIVITY_OPTIONS, taskQueue });
+  const { refreshTokens } = proxyActivities<Activities>({ ...REFRESH_OPTIONS, taskQueue });
+  return { tokenInfo, disconnectAccount, checkSilence, alertAccountBroken, refreshTokens };
+}
 
 const MINUTE = 60_000;
 const DEFAULT_TIMING = {
@@ -58,6 +66,11 @@ const DEFAULT_TIMING = {
 export async function accountWorkflow(input: AccountWorkflowInput): Promise<AccountWorkflowState> {
   const { accountId } = input;
   const timing = { ...DEFAULT_TIMING, ...input.timing };
+  // The refresh must never wait for a slot held by an activity that waits for the refresh (a 401
+  // storm): it runs on the accounts queue, polled by its own worker. Older runs keep their queue.
+  const { tokenInfo, disconnectAccount, checkSilence, alertAccountBroken, refreshTokens } = accountActivities(
+    patched('tokens-accounts-queue') ? accountsTaskQueue(workflowInfo().taskQueue) : undefined,
+  );
   const state: AccountWorkflowState = {
     status: 'connected',
     tokenVersion: -1,
@@ -76,6 +89,8 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
 
   const applyInfo = (info: Awaited<ReturnType<typeof tokenInfo>>) => {
     state.status = info.status === 'connected' ? 'connected' : info.status === 'broken' ? 'broken' : 'disconnected';
+    // A token stored before its issue time was kept: first seen now.
+    if (info.version !== state.tokenVersion) state.accessTokenIssuedAt = info.issuedAt ?? new Date().toISOString();
     if (info.version !== undefined) state.tokenVersion = info.version;
     state.accessTokenExpiresAt = info.expiresAt;
     state.reason = info.reason;
@@ -213,7 +228,13 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
       startSync(full);
     }
 
-    const refreshDue = () => (state.accessTokenExpiresAt ? Date.parse(state.accessTokenExpiresAt) : Date.now()) - timing.refreshAheadMs;
+    const refreshDue = () => {
+      if (!patched('tokens-refresh-ahead-scaled')) {
+        return (state.accessTokenExpiresAt ? Date.parse(state.accessTokenExpiresAt) : Date.now()) - timing.refreshAheadMs;
+      }
+      const token = { issuedAt: state.accessTokenIssuedAt, expiresAt: state.accessTokenExpiresAt, lastRefreshAt: state.lastRefreshAt };
+      return refreshDueAt(token, timing.refreshAheadMs, Date.now());
+    };
     const lastAttempt = state.lastSyncAttemptAt ?? state.lastReconcileAt;
     const reconcileDue = () => (lastAttempt ? Date.parse(lastAttempt) : Date.now()) + timing.reconcileEveryMs;
     // While a sync runs its reconciliation is not due: only the refresh timer counts.

@@ -7,6 +7,19 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
 export const DEFAULT_TASK_QUEUE = 'jobber-sync';
 
+const ACCOUNTS_SUFFIX = '-accounts';
+
+/**
+ * The account workflow's own activities (refresh, token info, alerts) run on this queue, polled
+ * by a second worker with its own slots: activities that wait for a refresh hold slots on the main
+ * queue, so the refresh must never need one of those.
+ */
+export const accountsTaskQueue = (taskQueue: string): string => `${taskQueue}${ACCOUNTS_SUFFIX}`;
+
+/** The main queue of a worker pair, from either of its queues. */
+export const mainTaskQueueOf = (taskQueue: string): string =>
+  taskQueue.endsWith(ACCOUNTS_SUFFIX) ? taskQueue.slice(0, -ACCOUNTS_SUFFIX.length) : taskQueue;
+
 /** Custom search attributes, registered on the server so the Web UI can filter by them. */
 export const SEARCH_ATTRIBUTES = {
   accountId: defineSearchAttributeKey('JobberAccountId', 'KEYWORD'),
@@ -117,6 +130,8 @@ export interface AccountWorkflowState {
   status: 'connected' | 'disconnected' | 'broken';
   tokenVersion: number;
   accessTokenExpiresAt?: string;
+  /** When the access token was issued (its `iat`, or when it was stored). */
+  accessTokenIssuedAt?: string;
   refreshes: number;
   lastRefreshAt?: string;
   /** The initial backfill of the current connection; 'failed' is retried at the next reconciliation. */
@@ -138,7 +153,7 @@ export interface AccountWorkflowInput {
 }
 
 export interface AccountTiming {
-  /** Refresh this long before the access token expires. */
+  /** Refresh this long before the access token expires, at most half its lifetime. */
   refreshAheadMs?: number;
   /** How often to reconcile with Jobber. */
   reconcileEveryMs?: number;

@@ -20,17 +20,23 @@ export class StaleTokenVersionError extends Error {
   }
 }
 
-/** The `exp` of a Jobber access token (a JWT whose signature only Jobber can check). */
-export function accessTokenExpiry(accessToken: string): Date | undefined {
+/** A numeric-date claim of a Jobber access token (a JWT whose signature only Jobber can check). */
+function accessTokenTime(accessToken: string, claim: 'exp' | 'iat'): Date | undefined {
   const payload = accessToken.split('.')[1];
   if (!payload) return undefined;
   try {
-    const { exp } = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { exp?: unknown };
-    return typeof exp === 'number' ? new Date(exp * 1000) : undefined;
+    const value = (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>)[claim];
+    return typeof value === 'number' ? new Date(value * 1000) : undefined;
   } catch {
     return undefined;
   }
 }
+
+/** The `exp` of a Jobber access token. */
+export const accessTokenExpiry = (accessToken: string): Date | undefined => accessTokenTime(accessToken, 'exp');
+
+/** The `iat` of a Jobber access token. */
+export const accessTokenIssuedAt = (accessToken: string): Date | undefined => accessTokenTime(accessToken, 'iat');
 
 /**
  * Tokens at rest, sealed with AES-256-GCM and bound to their account. Every write is a
@@ -86,6 +92,11 @@ export class TokenStore {
     return { marked: Boolean(before), interrupted: before?.refreshStartedAt ?? undefined };
   }
 
+  /** Clears the marker of version `version` after an answer that shows Jobber did not spend the token. */
+  async clearRefreshStarted(accountId: string, version: number): Promise<void> {
+    await this.models.Connection.updateOne({ _id: accountId, tokenVersion: version, status: 'connected' }, { $unset: { refreshStartedAt: 1 } });
+  }
+
   /** Saves a rotated pair only if nobody wrote since `expectedVersion`; returns the new version. */
   async rotate(accountId: string, expectedVersion: number, tokens: TokenPair): Promise<number> {
     const doc = await this.models.Connection.findOneAndUpdate(
@@ -129,6 +140,8 @@ export class TokenStore {
       accessToken: this.cipher.seal(tokens.accessToken, accountId),
       refreshToken: this.cipher.seal(tokens.refreshToken, accountId),
       accessTokenExpiresAt: accessTokenExpiry(tokens.accessToken),
+      // Its lifetime schedules the next refresh; without `iat`, the time we got it.
+      accessTokenIssuedAt: accessTokenIssuedAt(tokens.accessToken) ?? new Date(),
     };
   }
 }

@@ -17,6 +17,7 @@ const connectionSchema = new Schema(
     accessToken: { type: sealed },
     refreshToken: { type: sealed },
     accessTokenExpiresAt: { type: Date },
+    accessTokenIssuedAt: { type: Date },
     /** Incremented on every token write: the compare-and-swap guard against stale writers. */
     tokenVersion: { type: Number, default: 0 },
     /** Set just before a refresh is sent to Jobber, cleared with the save: a crash in between shows. */

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type mongoose from 'mongoose';
 import pino from 'pino';
 import type { Client, Connection } from '@temporalio/client';
+import type { WorkerOptions } from '@temporalio/worker';
 import { createModels, type Models } from '../../src/db/models';
 import { createApp } from '../../src/ingress/app';
 import { createAuthRouter } from '../../src/ingress/auth-routes';
@@ -58,6 +59,7 @@ export async function startPipeline(
     secureCookies?: boolean;
     /** The Manage App sessions' clock, to let one expire without waiting. */
     sessionClock?: () => Date;
+    workerOptions?: Partial<WorkerOptions>;
   } = {},
 ): Promise<Pipeline> {
   const mongo = await connectMongo(name);
@@ -68,7 +70,7 @@ export async function startPipeline(
   // workflow ids (jobber-account/<n>) never collide between files.
   const jobber = await startJobberSandbox({ webhooks: { backoffMs: 100 }, idBase: nextIdBase(), ...options.sandbox });
   const deps = buildDeps({ models, jobberUrl: jobber.url, slackUrl: slack.url, temporal: temporal.client });
-  const worker = await startWorker(deps, name);
+  const worker = await startWorker(deps, name, options.workerOptions);
   const control = new AccountControl(temporal.client, worker.taskQueue, options.accountTiming);
   const logger = options.logger ?? pino({ level: 'silent' });
   const sessions = new Sessions(models, { now: options.sessionClock });

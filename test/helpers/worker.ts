@@ -1,16 +1,16 @@
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import type { ActivityDeps } from '../../activities';
-import { createWorker } from '../../src/temporal/worker';
+import { createWorker, type Workers } from '../../src/temporal/worker';
 import { testTemporalAddress, testWorkflowBundle, uniqueTaskQueue } from './env';
 
 export interface RunningWorker {
-  worker: Worker;
+  worker: Workers;
   taskQueue: string;
   stop(): Promise<void>;
 }
 
 /** A real worker on the shared test server, its own task queue, the bundle built in global setup. */
-export async function startWorker(deps: ActivityDeps, name: string): Promise<RunningWorker> {
+export async function startWorker(deps: ActivityDeps, name: string, options?: Partial<WorkerOptions>): Promise<RunningWorker> {
   const connection = await NativeConnection.connect({ address: testTemporalAddress() });
   const taskQueue = uniqueTaskQueue(name);
   const worker = await createWorker({
@@ -19,6 +19,7 @@ export async function startWorker(deps: ActivityDeps, name: string): Promise<Run
     taskQueue,
     deps,
     workflowBundlePath: testWorkflowBundle(),
+    options,
   });
   const running = worker.run();
   return {

@@ -51,13 +51,19 @@ export async function admin<T = unknown>(baseUrl: string, method: string, path: 
   return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
 }
 
-export async function tokenRequest(apiUrl: string, params: Record<string, string>): Promise<{ status: number; body: Record<string, string> }> {
+/** A token request; `body` is the JSON answer, or empty when the answer is not JSON (a gateway's page). */
+export async function tokenRequest(
+  apiUrl: string,
+  params: Record<string, string>,
+): Promise<{ status: number; body: Record<string, string>; text: string; headers: Headers }> {
   const response = await fetch(`${apiUrl}/oauth/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams(params).toString(),
   });
-  return { status: response.status, body: (await response.json()) as Record<string, string> };
+  const text = await response.text();
+  const json = response.headers.get('content-type')?.includes('application/json');
+  return { status: response.status, body: (json ? JSON.parse(text) : {}) as Record<string, string>, text, headers: response.headers };
 }
 
 export interface ReceivedWebhook {

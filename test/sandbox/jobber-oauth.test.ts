@@ -183,6 +183,47 @@ describe('Jobber sandbox OAuth', () => {
       expect((await refresh(refresh_token)).status).toBe(200);
     });
 
+    it('token endpoint faults answer as Jobber or a gateway in front of it would, and only invalid_grant spends the token', async () => {
+      const { refresh_token } = await connect();
+      const account = (await admin<{ faults: { id: string }[] }>(origin, 'POST', '/admin/faults', { token: { status: 429, retryAfterSeconds: 7 } })).body;
+      expect(account.faults).toHaveLength(1);
+      const limited = await refresh(refresh_token);
+      expect(limited.status).toBe(429);
+      expect(limited.headers.get('retry-after')).toBe('7');
+      expect(limited.body.error).toBeUndefined(); // no OAuth error code: nothing said about the token
+      await admin(origin, 'POST', '/admin/faults', { token: { status: 502 } });
+      const gateway = await refresh(refresh_token);
+      expect(gateway.status).toBe(502);
+      expect(gateway.text).toContain('502 Bad Gateway');
+      await admin(origin, 'POST', '/admin/faults', { token: { drop: true } });
+      await expect(refresh(refresh_token)).rejects.toThrow(); // the socket is destroyed: no answer at all
+      await admin(origin, 'POST', '/admin/faults', { token: { error: 'invalid_client' } });
+      expect(await refresh(refresh_token)).toMatchObject({ status: 401, body: { error: 'invalid_client', message: 'Client authentication failed' } });
+      // None of those consumed the refresh token.
+      const rotated = await refresh(refresh_token);
+      expect(rotated.status).toBe(200);
+      // An injected invalid_grant is true: the presented refresh token is dead from then on.
+      await admin(origin, 'POST', '/admin/faults', { token: { error: 'invalid_grant' } });
+      expect(await refresh(rotated.body.refresh_token!)).toMatchObject({ status: 401, body: { error: 'invalid_grant', message: INVALID_REFRESH_TOKEN_MESSAGE } });
+      expect(await refresh(rotated.body.refresh_token!)).toMatchObject({ status: 401, body: { error: 'invalid_grant' } });
+      expect(started.sandbox.oauth.log.filter((e) => e.outcome === 'injected').map((e) => e.detail)).toEqual([
+        'HTTP 429', 'HTTP 502', 'reset', 'invalid_client', 'invalid_grant',
+      ]);
+    });
+
+    it('token faults for one account leave the others alone, and bad fault requests are refused', async () => {
+      const other = started.sandbox.store.createAccount({ name: 'Other Co' }).id;
+      const mine = await connect();
+      const theirs = (await tokenRequest(started.url, {
+        client_id: CLIENT_ID, client_secret: CLIENT_SECRET, grant_type: 'authorization_code', code: await codeFor(other), redirect_uri: REDIRECT,
+      })).body;
+      await admin(origin, 'POST', '/admin/faults', { token: { error: 'invalid_client' }, accountId: other });
+      expect((await refresh(mine.refresh_token)).status).toBe(200);
+      expect((await refresh(theirs.refresh_token!)).body.error).toBe('invalid_client');
+      expect((await admin(origin, 'POST', '/admin/faults', { graphql: { error: 'invalid_grant' } })).status).toBe(400);
+      expect((await admin(origin, 'POST', '/admin/faults', { token: { status: 429, error: 'invalid_grant' } })).status).toBe(400);
+    });
+
     it('rolling the client secret kills every refresh token', async () => {
       const { refresh_token } = await connect();
       const rolled = await admin<{ clientSecret: string }>(origin, 'POST', '/admin/app/roll-secret', {});

@@ -10,6 +10,12 @@ const faultSpec = z
     throttle: z.boolean().optional(),
     /** Close the connection without an answer (a network error for the caller). */
     drop: z.boolean().optional(),
+    /**
+     * Token endpoint only: refuse as Jobber does. `invalid_client` (401) consumes nothing;
+     * `invalid_grant` (401, "The provided refresh token is not valid") kills the presented
+     * refresh token, so the answer is true.
+     */
+    error: z.enum(['invalid_client', 'invalid_grant']).optional(),
     /** Retry-After seconds sent with status 429 (default 10). */
     retryAfterSeconds: z.number().int().min(0).optional(),
     /** How many matching requests this fault applies to (default 1). */
@@ -24,7 +30,11 @@ const faultSpec = z
 export const faultRequestSchema = z
   .object({ graphql: faultSpec.optional(), token: faultSpec.optional(), accountId: z.string().optional() })
   .strict()
-  .refine((v) => v.graphql || v.token, { message: 'give "graphql" and/or "token"' });
+  .refine((v) => v.graphql || v.token, { message: 'give "graphql" and/or "token"' })
+  .refine((v) => !v.graphql?.error, { message: '"error" is for the token endpoint only' })
+  .refine((v) => [v.graphql, v.token].every((f) => !f || [f.status, f.drop, f.error].filter((x) => x !== undefined).length <= 1), {
+    message: 'give at most one of "status", "drop" and "error" per fault',
+  });
 
 export type FaultSpec = z.infer<typeof faultSpec>;
 export type FaultTarget = 'graphql' | 'token';

@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import type Koa from 'koa';
 import type Router from '@koa/router';
 import type { SandboxDeps } from './deps';
@@ -151,17 +152,32 @@ export function registerOAuthRoutes(router: Router, deps: SandboxDeps): void {
   router.post('/api/oauth/token', async (ctx) => {
     // Jobber documents a form body; JSON and query parameters are accepted too (Rails merges them).
     const params = stringParams(ctx.request.body, ctx.query);
-    const fault = deps.faults.take('token', {});
+    // Faults can target an account: the one whose refresh token is presented.
+    const account = params.refresh_token ? deps.oauth.refreshTokenAccount(params.refresh_token) : undefined;
+    const fault = deps.faults.take('token', { accountId: account !== undefined ? deps.store.enc('Account', account) : undefined });
     if (fault?.delayMs) await sleep(fault.delayMs);
+    if (fault && (fault.drop || fault.status || fault.error)) deps.oauth.recordInjected(params, fault.drop ? 'reset' : (fault.error ?? `HTTP ${fault.status}`));
     if (fault?.drop) {
       ctx.req.socket.destroy();
       ctx.respond = false;
       return;
     }
+    if (fault?.error) {
+      const refusal = deps.oauth.refusal(fault.error, params.refresh_token);
+      ctx.status = refusal.status;
+      ctx.body = refusal.body;
+      return;
+    }
     if (fault?.status) {
+      // As a gateway or rate limiter in front of Jobber answers: no OAuth error code.
       ctx.status = fault.status;
       if (fault.status === 429) ctx.set('Retry-After', String(fault.retryAfterSeconds ?? 10));
-      ctx.body = { error: 'server_error', message: `Injected fault: HTTP ${fault.status}` };
+      if (fault.status >= 502 && fault.status <= 504) {
+        ctx.type = 'html';
+        ctx.body = `<html><body><h1>${fault.status} ${STATUS_CODES[fault.status]}</h1></body></html>`;
+      } else {
+        ctx.body = { message: STATUS_CODES[fault.status] ?? 'Error' };
+      }
       return;
     }
     try {

@@ -38,7 +38,7 @@ export interface OAuthLogEntry {
   event: 'token' | 'disconnect' | 'roll_secret' | 'expire_access_tokens';
   grantType?: string;
   accountId?: string;
-  outcome?: 'accepted' | 'rejected';
+  outcome?: 'accepted' | 'rejected' | 'injected';
   error?: string;
   /** Fingerprint (tokenFingerprint) of the refresh token presented. */
   refreshToken?: string;
@@ -188,6 +188,35 @@ export class OAuthService {
       return tokens;
     }
     return this.reject(grantType, 400, 'unsupported_grant_type', `The authorization grant type is not supported by the authorization server.`);
+  }
+
+  /** The account a refresh token was issued for (whatever its state); undefined when unknown. */
+  refreshTokenAccount(refreshToken: string): number | undefined {
+    return this.refreshTokens.get(hashToken(refreshToken))?.accountId;
+  }
+
+  /** Logs a request answered by an injected fault, so tests see when each attempt came. */
+  recordInjected(params: Record<string, string | undefined>, detail: string): void {
+    const record = params.refresh_token ? this.refreshTokens.get(hashToken(params.refresh_token)) : undefined;
+    this.record({
+      event: 'token',
+      grantType: params.grant_type,
+      accountId: record ? this.store.enc('Account', record.accountId) : undefined,
+      outcome: 'injected',
+      refreshToken: params.refresh_token ? tokenFingerprint(params.refresh_token) : undefined,
+      detail,
+    });
+  }
+
+  /**
+   * Jobber's own refusal, injected. Kept true: after `invalid_grant` the presented refresh token
+   * is dead, as it would be on Jobber.
+   */
+  refusal(error: 'invalid_client' | 'invalid_grant', refreshToken?: string): { status: number; body: { error: string; message: string } } {
+    if (error === 'invalid_client') return { status: 401, body: { error, message: 'Client authentication failed' } };
+    const record = refreshToken ? this.refreshTokens.get(hashToken(refreshToken)) : undefined;
+    if (record?.status === 'active') record.status = 'revoked';
+    return { status: 401, body: { error, message: INVALID_REFRESH_TOKEN_MESSAGE } };
   }
 
   /** Tokens for a connected account without the browser dance (tests, admin API). */
