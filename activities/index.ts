@@ -129,6 +129,8 @@ export function createActivities(deps: ActivityDeps) {
         throw jobberFailure(err);
       }
       let record: JobberRecord | null;
+      // Orders equal-updatedAt copies (see upsertRecord): taken before the request is sent.
+      const fetchedAt = new Date();
       try {
         const { data } = await withAccessToken(
           deps,
@@ -144,7 +146,7 @@ export function createActivities(deps: ActivityDeps) {
         throw jobberFailure(err);
       }
       if (!record) return { found: false, applied: false };
-      const { applied } = await upsertRecord(models, input.kind, input.accountId, record);
+      const { applied } = await upsertRecord(models, input.kind, input.accountId, record, fetchedAt);
       log.info('record synced', { kind: input.kind, itemId: input.itemId, applied });
       return {
         found: true,

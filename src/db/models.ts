@@ -43,6 +43,10 @@ const recordFields = {
   updatedAt: { type: Date },
   deletedAt: { type: Date },
   syncedAt: { type: Date },
+  /** When the fetch that returned this copy started; breaks ties of equal updatedAt. */
+  fetchedAt: { type: Date },
+  /** The fetch started after updatedAt's second ended (plus margin): final for this updatedAt. */
+  settled: { type: Boolean },
   jobberWebUri: { type: String },
 };
 
