@@ -72,10 +72,11 @@ const PERMANENT_SLACK_ERRORS = new Set([
   'token_revoked', 'missing_scope', 'invalid_blocks', 'msg_too_long', 'no_text', 'invalid_metadata_format',
 ]);
 
-function slackFailure(err: unknown): unknown {
+/** Turns a Slack error into the ApplicationFailure that tells Temporal how to retry. */
+export function slackFailure(err: unknown): unknown {
   const details = [{ attempt: attempt() }];
   if (err instanceof AlertInFlightError) {
-    return ApplicationFailure.create({ type: FailureType.alertInFlight, message: err.message, nextRetryDelay: 2_000, details });
+    return ApplicationFailure.create({ type: FailureType.alertInFlight, message: err.message, nextRetryDelay: err.retryAfterMs, details });
   }
   const code = (err as { code?: string }).code;
   if (code === ErrorCode.RateLimitedError) {

@@ -2,6 +2,7 @@ import { ActivityFailure, ApplicationFailure, getExternalWorkflowHandle, log, pa
 import type { Activities } from '../activities';
 import { accountWorkflowId, disconnectSignal, readableId, type EventOutcome, type JobberEvent, type RecordKind } from './definitions';
 import { summarized } from './summaries';
+import { SEND_ALERT_RETRY } from './definitions';
 
 const { accountStatus, tombstone, recordEvent, recordDeadLetter, resolveDeadLetter, purgeAccount } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
@@ -14,10 +15,7 @@ const { syncRecord } = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 25 },
 });
 
-const { sendAlert } = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 30 },
-});
+const { sendAlert } = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry: SEND_ALERT_RETRY });
 
 const KINDS: Record<string, RecordKind> = { CLIENT: 'client', JOB: 'job', INVOICE: 'invoice' };
 
