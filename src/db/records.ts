@@ -1,7 +1,7 @@
 import type { Model } from 'mongoose';
 import type { JobberClientRecord, JobberInvoiceRecord, JobberJobRecord } from '../jobber/queries';
 import { isDuplicateKey, type Models } from './models';
-import type { RecordKind } from '../../workflows/definitions';
+import { settledAfter, type RecordKind } from '../../workflows/definitions';
 
 export type JobberRecord = JobberClientRecord | JobberJobRecord | JobberInvoiceRecord;
 
@@ -72,18 +72,6 @@ export function toDocument(kind: RecordKind, accountId: string, record: JobberRe
 
 export function modelFor(models: Models, kind: RecordKind): Model<unknown> {
   return { client: models.Client, job: models.Job, invoice: models.Invoice }[kind] as unknown as Model<unknown>;
-}
-
-/**
- * Jobber stamps `updatedAt` in whole seconds, so two changes within one second share it. A fetch
- * that started after that second ended (plus this margin for clock skew between Jobber and us)
- * saw the last change with that stamp: its copy is final for that `updatedAt`.
- */
-export const SETTLE_MARGIN_MS = 1000;
-
-/** The moment from which a fetch of a record stamped `updatedAt` sees its final state. */
-export function settledAfter(updatedAt: Date): Date {
-  return new Date(Math.floor(updatedAt.getTime() / 1000) * 1000 + 1000 + SETTLE_MARGIN_MS);
 }
 
 /**

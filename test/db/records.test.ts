@@ -1,6 +1,7 @@
 import mongoose from 'mongoose';
 import { createModels, type Models } from '../../src/db/models';
-import { settledAfter, tombstoneRecord, upsertRecord, upsertRecords } from '../../src/db/records';
+import { tombstoneRecord, upsertRecord, upsertRecords } from '../../src/db/records';
+import { settledAfter } from '../../workflows/definitions';
 import type { JobberClientRecord } from '../../src/jobber/queries';
 import { testMongoUrl } from '../helpers/env';
 
