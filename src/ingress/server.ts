@@ -15,6 +15,7 @@ import { createApp } from './app';
 import { createAuthRouter } from './auth-routes';
 import { createManageRouter, messagePage } from './manage-routes';
 import { IngressMetrics } from './metrics';
+import { malformedWebhookKeeper } from './dead-letters';
 
 export interface RunningIngress {
   server: Server;
@@ -53,6 +54,7 @@ export async function startIngress(
     sessionSecret: config.sessionSecret,
     logger,
     metrics,
+    keepMalformedWebhook: malformedWebhookKeeper(options.models),
     routers: [
       createAuthRouter({
         oauth: createOAuth(config),

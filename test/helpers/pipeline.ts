@@ -6,6 +6,7 @@ import pino from 'pino';
 import type { Client, Connection } from '@temporalio/client';
 import { createModels, type Models } from '../../src/db/models';
 import { createApp } from '../../src/ingress/app';
+import { malformedWebhookKeeper } from '../../src/ingress/dead-letters';
 import { createAuthRouter } from '../../src/ingress/auth-routes';
 import { createManageRouter, messagePage } from '../../src/ingress/manage-routes';
 import { AccountControl } from '../../src/accounts/control';
@@ -77,6 +78,7 @@ export async function startPipeline(
     jobberClientSecret: jobber.sandbox.clientSecret,
     sessionSecret: SESSION_SECRET,
     logger,
+    keepMalformedWebhook: malformedWebhookKeeper(models),
     routers: [
       createAuthRouter({
         oauth,
