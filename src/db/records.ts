@@ -175,7 +175,7 @@ export async function upsertRecord(
 
 interface BulkWriteFailure {
   writeErrors?: { index?: number; code?: number; err?: { index: number; code?: number } }[];
-  result?: { matchedCount?: number; upsertedCount?: number };
+  result?: { matchedCount?: number; upsertedCount?: number; insertedCount?: number };
 }
 
 interface HeldState {
@@ -194,13 +194,27 @@ function replaceable(held: HeldState, updatedAt: Date | undefined, fetchedAt: Da
   return !held.settled && (!held.fetchedAt || held.fetchedAt.getTime() < fetchedAt.getTime());
 }
 
+/** Splits a bulk failure into the indexes that met a duplicate key and whether the server stopped early. */
+function duplicateKeys(err: unknown, sent: number, done: (result: NonNullable<BulkWriteFailure['result']>) => number): { failed: Set<number>; stoppedAt: number } {
+  const failure = err as BulkWriteFailure;
+  const errors = failure.writeErrors ?? [];
+  if (errors.length === 0 || errors.some((e) => (e.err?.code ?? e.code) !== 11000)) throw err;
+  const failed = new Set(errors.map((e) => e.err?.index ?? e.index!));
+  // Every write that ran either succeeded or failed: fewer means the server stopped at the first error.
+  const ran = done(failure.result ?? {}) + failed.size;
+  return { failed, stoppedAt: ran < sent ? Math.min(...failed) : Infinity };
+}
+
 /**
- * The batch form of upsertRecord for a page of one kind: one unordered bulkWrite of the same
- * per-record conditional upserts. Records held as new or newer (read first, in one query) are not
- * sent: a reconciliation of unchanged records then writes nothing, and duplicate keys only come
- * from races. A duplicate key is tried once more before the record counts as stale. FerretDB v1
- * stops a bulk write at its first error even when unordered; the counts show it and the writes
- * it did not run go again. Returns how many records were written.
+ * The batch form of upsertRecord for a page of one kind, with the same outcome per record. The
+ * page's stored states are read first, in one query: records held as new or newer are stale
+ * without a write (a reconciliation of unchanged records writes nothing); records we do not hold
+ * are inserted in one unordered insertMany (FerretDB v1 scans the collection for every update,
+ * not for an insert); the rest go in one unordered bulkWrite of upsertRecord's conditional
+ * upserts. An insert that meets a duplicate key (a racing first insert) becomes such a
+ * conditional upsert: that is its one retry; a conditional upsert that meets one is retried once
+ * too. FerretDB v1 stops a bulk write at its first error even when unordered: the counts show it,
+ * and the writes it did not run are sent again. Returns how many records were written.
  */
 export async function upsertRecords(
   models: Models,
@@ -216,46 +230,62 @@ export async function upsertRecords(
     models,
     records.map((r) => lockKey(kind, r.id)),
     async () => {
+      const ids = [...new Set(records.map((r) => r.id))];
       const held = new Map(
-        ((await model.find({ _id: { $in: records.map((r) => r.id) } }, { updatedAt: 1, deletedAt: 1, fetchedAt: 1, settled: 1 }).lean()) as unknown as HeldState[]).map(
-          (d) => [d._id, d],
-        ),
+        ((await model.find({ _id: { $in: ids } }, { updatedAt: 1, deletedAt: 1, fetchedAt: 1, settled: 1 }).lean()) as unknown as HeldState[]).map((d) => [d._id, d]),
       );
-      let pending = records
-        .filter((record) => {
-          const state = held.get(record.id);
-          return !state || replaceable(state, record.updatedAt ? new Date(record.updatedAt) : undefined, fetchedAt);
-        })
-        .map((record) => {
-          const { filter, update } = recordUpdate(kind, accountId, record, fetchedAt, now);
-          return { op: { updateOne: { filter, update, upsert: true } }, retried: false };
-        });
       let applied = 0;
-      while (pending.length > 0) {
-        let failure: BulkWriteFailure | undefined;
+      type Conditional = { record: JobberRecord; retried: boolean };
+      const conditional: Conditional[] = [];
+      // A page can list a record twice (it changed while we paged): the later copy goes conditional.
+      const seen = new Set<string>();
+      let inserts: JobberRecord[] = [];
+      for (const record of records) {
+        const state = held.get(record.id);
+        if (!state && !seen.has(record.id)) inserts.push(record);
+        else if (!state || replaceable(state, record.updatedAt ? new Date(record.updatedAt) : undefined, fetchedAt)) conditional.push({ record, retried: false });
+        seen.add(record.id);
+      }
+
+      while (inserts.length > 0) {
+        const docs = inserts.map((record) => ({ _id: record.id, ...recordUpdate(kind, accountId, record, fetchedAt, now).update.$set }));
         try {
-          await model.bulkWrite(pending.map((p) => p.op) as Parameters<typeof model.bulkWrite>[0], { ordered: false });
+          await model.insertMany(docs, { ordered: false });
+          applied += inserts.length;
+          break;
         } catch (err) {
-          failure = err as BulkWriteFailure;
-          const errors = failure.writeErrors ?? [];
-          if (errors.length === 0 || errors.some((e) => (e.err?.code ?? e.code) !== 11000)) throw err;
+          const { failed, stoppedAt } = duplicateKeys(err, inserts.length, (r) => r.insertedCount ?? 0);
+          const again: JobberRecord[] = [];
+          inserts.forEach((record, i) => {
+            if (failed.has(i)) conditional.push({ record, retried: true });
+            else if (i > stoppedAt) again.push(record);
+            else applied++;
+          });
+          inserts = again;
         }
-        if (!failure) {
+      }
+
+      let pending = conditional;
+      while (pending.length > 0) {
+        const ops = pending.map(({ record }) => {
+          const { filter, update } = recordUpdate(kind, accountId, record, fetchedAt, now);
+          return { updateOne: { filter, update, upsert: true } };
+        });
+        try {
+          await model.bulkWrite(ops as Parameters<typeof model.bulkWrite>[0], { ordered: false });
           applied += pending.length;
           break;
+        } catch (err) {
+          const { failed, stoppedAt } = duplicateKeys(err, pending.length, (r) => (r.matchedCount ?? 0) + (r.upsertedCount ?? 0));
+          const next: Conditional[] = [];
+          pending.forEach((p, i) => {
+            if (failed.has(i)) {
+              if (!p.retried) next.push({ ...p, retried: true });
+            } else if (i > stoppedAt) next.push(p);
+            else applied++;
+          });
+          pending = next;
         }
-        const failed = new Set(failure.writeErrors!.map((e) => e.err?.index ?? e.index!));
-        // Every upsert that ran either matched, inserted or failed: fewer means the server stopped.
-        const ran = (failure.result?.matchedCount ?? 0) + (failure.result?.upsertedCount ?? 0) + failed.size;
-        const stoppedAt = ran < pending.length ? Math.min(...failed) : Infinity;
-        const next: typeof pending = [];
-        pending.forEach((p, i) => {
-          if (failed.has(i)) {
-            if (!p.retried) next.push({ ...p, retried: true });
-          } else if (i > stoppedAt) next.push(p);
-          else applied++;
-        });
-        pending = next;
       }
       return { applied };
     },
