@@ -128,7 +128,7 @@ async function handle(
   // clock skew), so this fetch sees it. A Jobber webhook usually arrives later than that anyway.
   if (patched('events-fetch-after-the-second') && fromJobber) {
     const wait = settledAfter(new Date(event.occurredAt)).getTime() - Date.now();
-    if (wait > 0) await sleep(wait);
+    if (wait > 0) await sleep(wait, { summary: 'wait until the second of the change is over (Jobber stamps whole seconds)' });
   }
   const synced = await summarized(syncRecord, `fetch ${item} from Jobber and store it`, { accountId: event.accountId, kind, itemId: event.itemId });
   if (synced.skipped) return skip(synced.skipped);
