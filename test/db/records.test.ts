@@ -175,4 +175,14 @@ describe('records on a real MongoDB wire-protocol server', () => {
     const stored = await models.Client.find({ _id: { $in: ids } }).lean();
     expect(stored.map((d) => d.firstName)).toEqual(ids.map(() => 'Newer'));
   });
+
+  it('stores the newer copy when one page lists a record twice (it changed while we paged)', async () => {
+    const fetchedAt = new Date('2026-01-05T00:00:00Z');
+    const older = withId(client('2025-08-01T00:00:00Z', 'Older'), 'twice-1');
+    const newer = withId(client('2025-08-02T00:00:00Z', 'Newer'), 'twice-1');
+    expect(await upsertRecords(models, 'client', 'acct', [older, newer], fetchedAt)).toEqual({ applied: 2 });
+    expect((await models.Client.findById('twice-1').lean())?.firstName).toBe('Newer');
+    expect(await upsertRecords(models, 'client', 'acct', [withId(newer, 'twice-2'), withId(older, 'twice-2')], fetchedAt)).toEqual({ applied: 1 });
+    expect((await models.Client.findById('twice-2').lean())?.firstName).toBe('Newer');
+  });
 });
