@@ -3,7 +3,7 @@ import { TypedSearchAttributes } from '@temporalio/common';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { WebClient } from '@slack/web-api';
 import type { Models } from '../src/db/models';
-import { upsertRecord, type JobberRecord } from '../src/db/records';
+import { upsertRecords, type JobberRecord } from '../src/db/records';
 import { JobberApiError, type JobberGraphQL, type QueryCost } from '../src/jobber/client';
 import { APP_DISCONNECT_MUTATION, CLIENTS_PAGE_QUERY, INVOICES_PAGE_QUERY, JOBS_PAGE_QUERY } from '../src/jobber/queries';
 import { OAuthError, type JobberOAuth } from '../src/accounts/oauth';
@@ -368,7 +368,10 @@ export function createAccountActivities(deps: AccountDeps, convert: (err: unknow
       const filter = input.updatedSince && input.kind !== 'job' ? { updatedAt: { after: input.updatedSince } } : undefined;
       type Page = { nodes: JobberRecord[]; pageInfo: { endCursor: string | null; hasNextPage: boolean } };
       let result: { data: Record<string, Page>; cost?: QueryCost } | undefined;
+      let fetchedAt = new Date();
       while (!result) {
+        // When the fetch that returned the page started: it orders equal-updatedAt copies.
+        fetchedAt = new Date();
         try {
           result = await withAccessToken(deps, input.accountId, (accessToken) =>
             deps.jobber.request<Record<string, Page>>({ accountId: input.accountId, accessToken }, PAGE_QUERIES[input.kind], {
@@ -388,10 +391,7 @@ export function createAccountActivities(deps: AccountDeps, convert: (err: unknow
         }
       }
       const page = result.data[PLURAL[input.kind]]!;
-      let count = 0;
-      for (const node of page.nodes) {
-        if ((await upsertRecord(models, input.kind, input.accountId, node)).applied) count++;
-      }
+      const { applied: count } = await upsertRecords(models, input.kind, input.accountId, page.nodes, fetchedAt);
       await models.Connection.updateOne({ _id: input.accountId }, { $set: { lastSyncAt: new Date() } });
       return {
         count,

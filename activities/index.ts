@@ -72,10 +72,11 @@ const PERMANENT_SLACK_ERRORS = new Set([
   'token_revoked', 'missing_scope', 'invalid_blocks', 'msg_too_long', 'no_text', 'invalid_metadata_format',
 ]);
 
-function slackFailure(err: unknown): unknown {
+/** Turns a Slack error into the ApplicationFailure that tells Temporal how to retry. */
+export function slackFailure(err: unknown): unknown {
   const details = [{ attempt: attempt() }];
   if (err instanceof AlertInFlightError) {
-    return ApplicationFailure.create({ type: FailureType.alertInFlight, message: err.message, nextRetryDelay: 2_000, details });
+    return ApplicationFailure.create({ type: FailureType.alertInFlight, message: err.message, nextRetryDelay: err.retryAfterMs, details });
   }
   const code = (err as { code?: string }).code;
   if (code === ErrorCode.RateLimitedError) {
@@ -129,6 +130,8 @@ export function createActivities(deps: ActivityDeps) {
         throw jobberFailure(err);
       }
       let record: JobberRecord | null;
+      // Orders equal-updatedAt copies (see upsertRecord): taken before the request is sent.
+      const fetchedAt = new Date();
       try {
         const { data } = await withAccessToken(
           deps,
@@ -144,7 +147,7 @@ export function createActivities(deps: ActivityDeps) {
         throw jobberFailure(err);
       }
       if (!record) return { found: false, applied: false };
-      const { applied } = await upsertRecord(models, input.kind, input.accountId, record);
+      const { applied } = await upsertRecord(models, input.kind, input.accountId, record, fetchedAt);
       log.info('record synced', { kind: input.kind, itemId: input.itemId, applied });
       return {
         found: true,

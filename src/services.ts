@@ -24,12 +24,16 @@ export function createOAuth(config: Pick<Config, 'jobber' | 'publicUrl'>): Jobbe
   });
 }
 
-/** Slack Web API client; rate limits come back to us as errors so Temporal schedules the retry. */
+/**
+ * Slack Web API client; rate limits and failures come back to us as errors so Temporal schedules
+ * the retry. The client never retries itself: a post Slack took but answered slowly or with an
+ * error would go out again, past sendAlertOnce's look at the channel history.
+ */
 export function createSlackClient(config: Pick<Config, 'slack'>): WebClient {
   return new WebClient(config.slack.botToken, {
     slackApiUrl: config.slack.apiUrl,
     rejectRateLimitedCalls: true,
-    retryConfig: { retries: 2, minTimeout: 200, maxTimeout: 2000 },
+    retryConfig: { retries: 0 },
     timeout: 10_000,
   });
 }

@@ -181,3 +181,22 @@ export interface BackfillInput {
 
 /** Children of the account workflow are named after it: `jobber-account/7/backfill/initial-1a2b3c4d`. */
 export const backfillWorkflowId = (accountWorkflowId: string, runTag: string): string => `${accountWorkflowId}/backfill/${runTag}`;
+
+/**
+ * sendAlert's retries. A second claimant of an alert fails with AlertInFlight and looks again
+ * every 15 s at most until the owner's claim can be taken over (2 minutes, src/slack/alerts.ts):
+ * 30 attempts cover that with room for Slack's own failures.
+ */
+export const SEND_ALERT_RETRY = { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 30 } as const;
+
+/**
+ * Jobber stamps `updatedAt` and `occurredAt` in whole seconds, so two changes within one second
+ * share them. A fetch that starts after that second has ended, plus this margin for clock skew
+ * between Jobber and us, sees the last change of that second.
+ */
+export const SETTLE_MARGIN_MS = 1000;
+
+/** From when a fetch sees the final state of a record stamped (or an event that occurred) at `at`. */
+export function settledAfter(at: Date): Date {
+  return new Date(Math.floor(at.getTime() / 1000) * 1000 + 1000 + SETTLE_MARGIN_MS);
+}

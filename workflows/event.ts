@@ -1,7 +1,8 @@
-import { ActivityFailure, ApplicationFailure, getExternalWorkflowHandle, log, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, getExternalWorkflowHandle, log, patched, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { accountWorkflowId, disconnectSignal, readableId, type EventOutcome, type JobberEvent, type RecordKind } from './definitions';
 import { summarized } from './summaries';
+import { SEND_ALERT_RETRY, settledAfter } from './definitions';
 
 const { accountStatus, tombstone, recordEvent, recordDeadLetter, resolveDeadLetter, purgeAccount } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
@@ -14,10 +15,7 @@ const { syncRecord } = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 25 },
 });
 
-const { sendAlert } = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 30 },
-});
+const { sendAlert } = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry: SEND_ALERT_RETRY });
 
 const KINDS: Record<string, RecordKind> = { CLIENT: 'client', JOB: 'job', INVOICE: 'invoice' };
 
@@ -60,7 +58,7 @@ export async function jobberEventWorkflow(input: EventWorkflowInput): Promise<Ev
     });
 
   try {
-    const outcome = await handle(event, workflowId, record);
+    const outcome = await handle(event, workflowId, record, input.source !== 'slack-refresh');
     if (input.replay) await summarized(resolveDeadLetter, 'mark the dead letter resolved', workflowId);
     return outcome;
   } catch (err) {
@@ -81,6 +79,8 @@ async function handle(
   event: JobberEvent,
   workflowId: string,
   record: (status: string, reason?: string) => Promise<void>,
+  /** False for a Slack refresh: its occurredAt is ours, not a change in Jobber to wait out. */
+  fromJobber = true,
 ): Promise<EventOutcome> {
   if (event.topic === 'APP_DISCONNECT') {
     // Jobber already revoked the tokens: purge only, never call Jobber. The account's workflow
@@ -123,6 +123,13 @@ async function handle(
     return { status: 'deleted', kind, applied };
   }
 
+  // A later change within the same second has the same occurredAt, so its webhook is answered as
+  // a duplicate of this one: fetch only once that second is over (settledAfter adds a margin for
+  // clock skew), so this fetch sees it. A Jobber webhook usually arrives later than that anyway.
+  if (patched('events-fetch-after-the-second') && fromJobber) {
+    const wait = settledAfter(new Date(event.occurredAt)).getTime() - Date.now();
+    if (wait > 0) await sleep(wait, { summary: 'wait until the second of the change is over (Jobber stamps whole seconds)' });
+  }
   const synced = await summarized(syncRecord, `fetch ${item} from Jobber and store it`, { accountId: event.accountId, kind, itemId: event.itemId });
   if (synced.skipped) return skip(synced.skipped);
   if (!synced.found) {

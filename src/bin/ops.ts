@@ -25,7 +25,7 @@ async function run(deps: OpsDeps & { links: SlackLinkModel }, positionals: strin
     return (await listDeadLetters(deps.models, status)).map((d) => ({
       id: d._id,
       status: d.status,
-      topic: (d.event as { topic?: string }).topic,
+      topic: (d.event as { topic?: string } | undefined)?.topic ?? (d.webhook ? 'malformed webhook' : undefined),
       error: d.error,
       errorType: d.errorType,
       attempts: d.attempts,

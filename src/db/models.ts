@@ -44,6 +44,10 @@ const recordFields = {
   updatedAt: { type: Date },
   deletedAt: { type: Date },
   syncedAt: { type: Date },
+  /** When the fetch that returned this copy started; breaks ties of equal updatedAt. */
+  fetchedAt: { type: Date },
+  /** The fetch started after updatedAt's second ended (plus margin): final for this updatedAt. */
+  settled: { type: Boolean },
   jobberWebUri: { type: String },
 };
 
@@ -135,8 +139,15 @@ const alertSchema = new Schema(
 
 const deadLetterSchema = new Schema(
   {
-    _id: { type: String, required: true }, // the event workflow id
-    event: { type: Schema.Types.Mixed, required: true },
+    _id: { type: String, required: true }, // the event workflow id, or jobber-webhook/malformed/<body hash>
+    /** The event that failed; absent for a webhook whose body could not be read as one. */
+    event: { type: Schema.Types.Mixed },
+    /** A signed webhook whose body was malformed, as received (capped: Jobber's are ids only). */
+    webhook: {
+      type: new Schema({ contentType: String, body: String, bytes: Number, truncated: Boolean }, { _id: false }),
+    },
+    /** The event workflow a replayed malformed webhook became. */
+    replayedAs: { type: String },
     error: { type: String, required: true },
     errorType: { type: String },
     attempts: { type: Number },

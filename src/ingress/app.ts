@@ -9,6 +9,7 @@ import { eventWorkflowId, type JobberEvent } from '../../workflows/definitions';
 import { startEventWorkflow } from '../temporal/event-workflow';
 import { parseJobberWebhook, verifyJobberSignature, WebhookPayloadError } from './jobber-webhook';
 import type { IngressMetrics } from './metrics';
+import type { KeepMalformedWebhook } from './dead-letters';
 
 export interface IngressDeps {
   temporal: { client: Client; taskQueue: string };
@@ -27,6 +28,11 @@ export interface IngressDeps {
   secureCookies?: boolean;
   /** Signs cookies (OAuth state, Manage App session). */
   sessionSecret?: string;
+  /**
+   * Keeps a signed webhook whose body is malformed as a dead letter, so it is acknowledged and
+   * not lost; without it such a webhook is answered 400.
+   */
+  keepMalformedWebhook?: KeepMalformedWebhook;
 }
 
 /** The ingress app; listened on by src/bin/ingress.ts, driven by supertest in tests. */
@@ -118,9 +124,29 @@ export function createApp(deps: IngressDeps): Koa {
       event = parseJobberWebhook(raw, ctx.get('content-type'));
     } catch (err) {
       if (!(err instanceof WebhookPayloadError)) throw err;
-      log.warn({ reason: err.message }, 'webhook rejected: malformed payload');
+      if (!deps.keepMalformedWebhook) {
+        log.warn({ reason: err.message }, 'webhook rejected: malformed payload');
+        observe('malformed_rejected');
+        throw createError(400, `malformed webhook: ${err.message}`);
+      }
+      // Signed, so Jobber sent it: answering errors is how an app gets its webhooks disabled.
+      // Keep it for an operator to see and replay (npm run ops -- dead-letters list).
+      let id: string;
+      try {
+        id = await deps.keepMalformedWebhook({ rawBody: raw, contentType: ctx.get('content-type') || undefined, reason: err.message });
+      } catch (storeErr) {
+        observe('malformed_unrecorded');
+        log.error({ reason: err.message, err: (storeErr as Error).message }, 'malformed webhook not kept: store unavailable');
+        ctx.set('Retry-After', '5');
+        ctx.status = 503;
+        ctx.body = { error: 'temporarily unavailable, retry later' };
+        return;
+      }
       observe('malformed');
-      throw createError(400, `malformed webhook: ${err.message}`);
+      log.warn({ reason: err.message, deadLetter: id, bytes: raw.length }, 'malformed webhook kept as a dead letter');
+      ctx.status = 202;
+      ctx.body = { status: 'dead-lettered', reason: err.message, deadLetter: id };
+      return;
     }
 
     const workflowId = eventWorkflowId(event);

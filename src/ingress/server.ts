@@ -16,6 +16,7 @@ import { createAuthRouter } from './auth-routes';
 import { createManageRouter, messagePage } from './manage-routes';
 import { Sessions } from './sessions';
 import { IngressMetrics } from './metrics';
+import { malformedWebhookKeeper } from './dead-letters';
 
 export interface RunningIngress {
   server: Server;
@@ -56,6 +57,7 @@ export async function startIngress(
     secureCookies: config.secureCookies,
     logger,
     metrics,
+    keepMalformedWebhook: malformedWebhookKeeper(options.models),
     routers: [
       createAuthRouter({
         oauth: createOAuth(config),

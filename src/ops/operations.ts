@@ -1,7 +1,9 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { Models } from '../db/models';
 import type { AccountControl } from '../accounts/control';
-import type { JobberEvent } from '../../workflows/definitions';
+import { eventWorkflowId, type JobberEvent } from '../../workflows/definitions';
+import { MAX_KEPT_BODY_BYTES } from '../ingress/dead-letters';
+import { parseJobberWebhook, WebhookPayloadError } from '../ingress/jobber-webhook';
 import { startEventWorkflow } from '../temporal/event-workflow';
 
 export interface OpsDeps {
@@ -24,6 +26,7 @@ export async function replayDeadLetter(deps: OpsDeps, workflowId: string): Promi
   const letter = await deps.models.DeadLetter.findById(workflowId).lean();
   if (!letter) throw new Error(`no dead letter with id ${workflowId}`);
   if (letter.status === 'resolved') return { workflowId, status: 'already resolved' };
+  if (!letter.event && letter.webhook) return replayMalformedWebhook(deps, workflowId, letter.webhook);
   const event = letter.event as JobberEvent;
   try {
     const handle = await startEventWorkflow(deps.client, deps.taskQueue, { event, replay: true }, `replay of ${event.topic} ${event.itemId}`);
@@ -32,6 +35,38 @@ export async function replayDeadLetter(deps: OpsDeps, workflowId: string): Promi
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) return { workflowId, status: 'already running or completed' };
     throw err;
+  }
+}
+
+/**
+ * A kept malformed webhook, read again by today's parser (say, after a fix for a new field
+ * format). When it now reads as an event, that event's workflow takes it over and the letter is
+ * resolved; if the workflow fails, it leaves a dead letter of its own.
+ */
+async function replayMalformedWebhook(
+  deps: OpsDeps,
+  letterId: string,
+  webhook: { contentType?: string | null; body?: string | null; bytes?: number | null; truncated?: boolean | null },
+): Promise<{ workflowId: string; runId?: string; status: string }> {
+  if (webhook.truncated) throw new Error(`the body of ${letterId} was cut to ${MAX_KEPT_BODY_BYTES} of ${webhook.bytes} bytes when kept: it cannot be replayed`);
+  let event: JobberEvent;
+  try {
+    event = parseJobberWebhook(Buffer.from(webhook.body ?? '', 'utf8'), webhook.contentType ?? undefined);
+  } catch (err) {
+    if (err instanceof WebhookPayloadError) throw new Error(`${letterId} is still malformed: ${err.message}`);
+    throw err;
+  }
+  const workflowId = eventWorkflowId(event);
+  const resolve = () =>
+    deps.models.DeadLetter.updateOne({ _id: letterId }, { $set: { status: 'resolved', replayedAs: workflowId, replayedAt: new Date(), resolvedAt: new Date() } });
+  try {
+    const handle = await startEventWorkflow(deps.client, deps.taskQueue, { event }, `replay of a malformed webhook: ${event.topic} ${event.itemId}`);
+    await resolve();
+    return { workflowId, runId: handle.firstExecutionRunId, status: 'replaying' };
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    await resolve();
+    return { workflowId, status: 'already running or completed' };
   }
 }
 

@@ -71,13 +71,26 @@ export function invoicePaidMessage(
 
 const METADATA_EVENT = 'jobber_alert';
 
-/** A claim older than this, still pending, is taken over: its owner died mid-send. */
+/**
+ * A claim older than this, still pending, is taken over: its owner died mid-send. Longer than
+ * one sendAlert attempt can run (its 30 s start-to-close timeout, one Slack call of at most 10 s).
+ */
 export const STALE_CLAIM_MS = 2 * 60_000;
 
+/** A second claimant looks again at least this often while it waits for the owner. */
+export const IN_FLIGHT_POLL_MS = 15_000;
+
 export class AlertInFlightError extends Error {
-  constructor(key: string) {
+  /**
+   * When to look again: by the time the claim can be taken over at the latest, so a claimant
+   * keeps waiting until then (workflows/definitions.ts sizes sendAlert's retries for it).
+   */
+  readonly retryAfterMs: number;
+
+  constructor(key: string, untilStaleMs = STALE_CLAIM_MS) {
     super(`alert ${key} is being sent by another workflow`);
     this.name = 'AlertInFlightError';
+    this.retryAfterMs = Math.min(IN_FLIGHT_POLL_MS, Math.max(1_000, untilStaleMs + 1_000));
   }
 }
 
@@ -100,7 +113,8 @@ export async function sendAlertOnce(
     if (!existing) throw new Error(`alert ${input.key} vanished while claiming`, { cause: err });
     if (existing.status === 'sent') return { sent: false, ts: existing.ts ?? undefined, reason: 'already sent' };
     if (existing.owner !== input.owner) {
-      if (now().getTime() - existing.claimedAt.getTime() < STALE_CLAIM_MS) throw new AlertInFlightError(input.key);
+      const untilStale = existing.claimedAt.getTime() + STALE_CLAIM_MS - now().getTime();
+      if (untilStale > 0) throw new AlertInFlightError(input.key, untilStale);
       const taken = await Alert.findOneAndUpdate(
         { _id: input.key, status: 'pending', owner: existing.owner },
         { $set: { owner: input.owner, claimedAt: now() } },
@@ -129,13 +143,22 @@ export async function sendAlertOnce(
   return { sent: true, ts: result.ts };
 }
 
-async function findPosted(slack: WebClient, channel: string, key: string, since: Date): Promise<string | undefined> {
+/**
+ * Our message for `key` posted since the claim (a minute earlier for clock skew), if any. Reads
+ * every page back to then: a busy channel can hold more than one page of newer messages.
+ */
+export async function findPosted(slack: WebClient, channel: string, key: string, since: Date): Promise<string | undefined> {
   const oldest = String(Math.floor(since.getTime() / 1000) - 60);
-  const history = await slack.conversations.history({ channel, oldest, limit: 200, include_all_metadata: true });
-  const match = history.messages?.find(
-    (m) => m.metadata?.event_type === METADATA_EVENT && (m.metadata.event_payload as { alert_key?: string } | undefined)?.alert_key === key,
-  );
-  return match?.ts;
+  let cursor: string | undefined;
+  do {
+    const history = await slack.conversations.history({ channel, oldest, limit: 200, include_all_metadata: true, ...(cursor ? { cursor } : {}) });
+    const match = history.messages?.find(
+      (m) => m.metadata?.event_type === METADATA_EVENT && (m.metadata.event_payload as { alert_key?: string } | undefined)?.alert_key === key,
+    );
+    if (match?.ts) return match.ts;
+    cursor = history.has_more ? history.response_metadata?.next_cursor || undefined : undefined;
+  } while (cursor);
+  return undefined;
 }
 
 /**

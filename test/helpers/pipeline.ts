@@ -7,6 +7,7 @@ import type { Client, Connection } from '@temporalio/client';
 import type { WorkerOptions } from '@temporalio/worker';
 import { createModels, type Models } from '../../src/db/models';
 import { createApp } from '../../src/ingress/app';
+import { malformedWebhookKeeper } from '../../src/ingress/dead-letters';
 import { createAuthRouter } from '../../src/ingress/auth-routes';
 import { createManageRouter, messagePage } from '../../src/ingress/manage-routes';
 import { Sessions } from '../../src/ingress/sessions';
@@ -90,6 +91,7 @@ export async function startPipeline(
     sessionSecret: SESSION_SECRET,
     secureCookies: options.secureCookies,
     logger,
+    keepMalformedWebhook: malformedWebhookKeeper(models),
     routers: [
       createAuthRouter({
         oauth,

@@ -1,8 +1,12 @@
 import request from 'supertest';
 import { Client, Connection } from '@temporalio/client';
-import { connectTemporal, runsOf, uniqueTaskQueue } from '../helpers/env';
+import { connectMongo, connectTemporal, runsOf, uniqueTaskQueue } from '../helpers/env';
 import { sign, testApp, webhookBody } from '../helpers/ingress';
 import { eventWorkflowId, SEARCH_ATTRIBUTES } from '../../workflows/definitions';
+import type mongoose from 'mongoose';
+import { createModels, type Models } from '../../src/db/models';
+import { malformedWebhookKeeper, MAX_KEPT_BODY_BYTES } from '../../src/ingress/dead-letters';
+import { listDeadLetters, replayDeadLetter } from '../../src/ops/operations';
 
 let n = 0;
 const freshEvent = (topic = 'CLIENT_UPDATE') => ({
@@ -98,12 +102,92 @@ describe('POST /webhooks/jobber against the real Temporal server', () => {
     expect(logged).not.toContain(event.itemId);
   });
 
-  it('rejects a signed but malformed payload with 400 and a reason', async () => {
-    const { app } = testApp(temporal.client, taskQueue);
-    const body = JSON.stringify({ data: { webHookEvent: { topic: 'CLIENT_UPDATE', accountId: 'A' } } });
-    const res = await request(app.callback()).post('/webhooks/jobber').type('json').set('X-Jobber-Hmac-SHA256', sign(body)).send(body);
-    expect(res.status).toBe(400);
-    expect(res.body.error).toMatch(/itemId is missing/);
+  describe('a signed but malformed payload', () => {
+    let mongo: mongoose.Connection;
+    let models: Models;
+    beforeAll(async () => {
+      mongo = await connectMongo('malformed');
+      models = await createModels(mongo);
+    });
+    afterAll(async () => {
+      await mongo?.dropDatabase();
+      await mongo?.close();
+    });
+    const post = (app: ReturnType<typeof testApp>['app'], body: string, type = 'json') =>
+      request(app.callback()).post('/webhooks/jobber').type(type).set('X-Jobber-Hmac-SHA256', sign(body)).send(body);
+
+    it('is acknowledged, kept as a dead letter an operator sees, and counted', async () => {
+      const { app, metrics, lines } = testApp(temporal.client, taskQueue, { keepMalformedWebhook: malformedWebhookKeeper(models) });
+      const body = JSON.stringify({ data: { webHookEvent: { topic: 'CLIENT_UPDATE', accountId: 'A' } } });
+      const res = await post(app, body);
+      // Jobber signed it: an error answer would count against the app's webhooks.
+      expect(res.status).toBe(202);
+      expect(res.body).toMatchObject({ status: 'dead-lettered', reason: 'itemId is missing' });
+      const open = await listDeadLetters(models);
+      expect(open).toEqual([
+        expect.objectContaining({
+          _id: res.body.deadLetter,
+          status: 'open',
+          errorType: 'MalformedWebhook',
+          error: 'malformed webhook: itemId is missing',
+          webhook: { contentType: 'application/json', body, bytes: Buffer.byteLength(body), truncated: false },
+        }),
+      ]);
+      // Jobber resends it: still one dead letter.
+      expect((await post(app, body)).status).toBe(202);
+      expect(await models.DeadLetter.countDocuments({ errorType: 'MalformedWebhook' })).toBe(1);
+      expect(await metrics.registry.getSingleMetricAsString('jobber_webhooks_total')).toMatch(/outcome="malformed"} 2/);
+      expect(lines.join('\n')).toMatch(/kept as a dead letter/);
+      // Not JSON at all, and a body type Jobber does not send: kept too.
+      expect((await post(app, '{"data": {', 'json')).body).toMatchObject({ status: 'dead-lettered', reason: 'body is not valid JSON' });
+      expect((await post(app, 'topic=CLIENT_UPDATE', 'text')).status).toBe(202);
+      expect(await models.DeadLetter.countDocuments({ errorType: 'MalformedWebhook' })).toBe(3);
+      await models.DeadLetter.deleteMany({});
+    });
+
+    it('keeps at most a capped body, and a replay says why it cannot run', async () => {
+      const { app } = testApp(temporal.client, taskQueue, { keepMalformedWebhook: malformedWebhookKeeper(models) });
+      const body = JSON.stringify({ data: { webHookEvent: { topic: 'CLIENT_UPDATE', padding: 'x'.repeat(5000) } } });
+      const res = await post(app, body);
+      expect(res.status).toBe(202);
+      const letter = await models.DeadLetter.findById(res.body.deadLetter).lean();
+      expect(letter?.webhook).toMatchObject({ bytes: Buffer.byteLength(body), truncated: true });
+      expect(Buffer.byteLength(letter!.webhook!.body!)).toBe(MAX_KEPT_BODY_BYTES);
+      const ops = { models, client: temporal.client, taskQueue, control: undefined as never };
+      await expect(replayDeadLetter(ops, res.body.deadLetter)).rejects.toThrow(/cannot be replayed/);
+
+      const missing = JSON.stringify({ data: { webHookEvent: { topic: 'CLIENT_UPDATE', accountId: 'A' } } });
+      const kept = (await post(app, missing)).body.deadLetter;
+      await expect(replayDeadLetter(ops, kept)).rejects.toThrow(/still malformed: itemId is missing/);
+      expect((await models.DeadLetter.findById(kept).lean())?.status).toBe('open');
+      await models.DeadLetter.deleteMany({});
+    });
+
+    it('is replayed into its event workflow once the parser reads it (as after a fix), and the letter resolves', async () => {
+      const event = freshEvent();
+      const body = webhookBody(event);
+      // Kept as a malformed webhook would be; today's parser reads this body.
+      const id = await malformedWebhookKeeper(models)({ rawBody: Buffer.from(body), contentType: 'application/json', reason: 'occurredAt is not valid' });
+      const ops = { models, client: temporal.client, taskQueue, control: undefined as never };
+      const workflowId = eventWorkflowId({ ...event, occurredAt: new Date(event.occurredAt).toISOString() });
+      expect(await replayDeadLetter(ops, id)).toMatchObject({ workflowId, status: 'replaying' });
+      expect((await temporal.client.workflow.getHandle(workflowId).describe()).status.name).toBe('RUNNING');
+      expect(await models.DeadLetter.findById(id).lean()).toMatchObject({ status: 'resolved', replayedAs: workflowId });
+      expect(await replayDeadLetter(ops, id)).toMatchObject({ status: 'already resolved' });
+    });
+
+    it('is answered 503 when it cannot be kept, so Jobber sends it again', async () => {
+      const { app, metrics } = testApp(temporal.client, taskQueue, {
+        keepMalformedWebhook: async () => {
+          throw new Error('MongoDB unavailable');
+        },
+      });
+      const body = JSON.stringify({ data: { webHookEvent: { topic: 'CLIENT_UPDATE' } } });
+      const res = await post(app, body);
+      expect(res.status).toBe(503);
+      expect(res.headers['retry-after']).toBe('5');
+      expect(await metrics.registry.getSingleMetricAsString('jobber_webhooks_total')).toMatch(/outcome="malformed_unrecorded"} 1/);
+    });
   });
 
   it('caps the body size with 413', async () => {

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { connectDatabase } from '../../src/db/models';
+import { malformedWebhookKeeper } from '../../src/ingress/dead-letters';
 import { testMongoUrl, testTemporalAddress } from '../helpers/env';
 
 const run = promisify(execFile);
@@ -49,6 +50,18 @@ describe('npm run ops (the operators\' command line)', () => {
     const { stdout } = await run(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), 'src/bin/ops.ts', 'dead-letters', 'replay', '--all'], { cwd: ROOT, env: empty });
     expect(JSON.parse(stdout)).toEqual([]);
     await expect(ops('dead-letters', 'replay', 'jobber-event/1/x', '--all')).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/not both/) });
+  });
+
+  it('lists a kept malformed webhook and says why it cannot be replayed', async () => {
+    const db = { ...env, MONGO_URL: testMongoUrl('ops-malformed') };
+    const { connection, models } = await connectDatabase(db.MONGO_URL);
+    const id = await malformedWebhookKeeper(models)({ rawBody: Buffer.from('{"data":{"webHookEvent":{"topic":"CLIENT_UPDATE"}}}'), contentType: 'application/json', reason: 'accountId is missing' });
+    await connection.close();
+    const cli = (...args: string[]) => run(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), 'src/bin/ops.ts', ...args], { cwd: ROOT, env: db });
+    expect(JSON.parse((await cli('dead-letters', 'list')).stdout)).toEqual([
+      expect.objectContaining({ id, status: 'open', topic: 'malformed webhook', errorType: 'MalformedWebhook', error: 'malformed webhook: accountId is missing' }),
+    ]);
+    expect(JSON.parse((await cli('dead-letters', 'replay', id)).stdout)).toEqual([{ workflowId: id, status: 'error: ' + `${id} is still malformed: accountId is missing` }]);
   });
 
   it('prints its usage with --help', async () => {

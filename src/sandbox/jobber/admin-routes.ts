@@ -53,6 +53,14 @@ export function registerAdminRoutes(router: Router, deps: SandboxDeps, reset: ()
     };
   };
 
+  // Jobber's whole-second stamps (two changes in one second share them) or strict milliseconds.
+  router.put('/admin/clock', (ctx) => {
+    const body = ctx.request.body as { wholeSecondStamps?: unknown } | undefined;
+    if (typeof body?.wholeSecondStamps !== 'boolean') throw new SandboxError(400, 'give { "wholeSecondStamps": true | false }');
+    deps.clock.wholeSeconds = body.wholeSecondStamps;
+    ctx.body = { wholeSecondStamps: deps.clock.wholeSeconds };
+  });
+
   router.post('/admin/reset', (ctx) => {
     reset();
     ctx.body = { ok: true };
@@ -191,7 +199,7 @@ export function registerAdminRoutes(router: Router, deps: SandboxDeps, reset: ()
         topic: input.topic,
         accountId: input.accountId,
         itemId: input.itemId,
-        occurredAt: input.occurredAt ?? deps.clock.tick().toISOString(),
+        occurredAt: input.occurredAt ?? deps.clock.stamp().toISOString(),
         appId: input.appId,
       },
       input.delivery,

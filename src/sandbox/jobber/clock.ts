@@ -2,6 +2,12 @@
 export class SandboxClock {
   private last = 0;
 
+  /**
+   * Record and webhook stamps in whole seconds, as Jobber gives them: two changes within one
+   * second then share `updatedAt` and `occurredAt`. Off, they are strictly increasing milliseconds.
+   */
+  wholeSeconds = false;
+
   constructor(readonly now: () => Date) {}
 
   nowMs(): number {
@@ -15,6 +21,14 @@ export class SandboxClock {
   tick(): Date {
     const t = Math.max(this.nowMs(), this.last + 1);
     this.last = t;
+    return new Date(t);
+  }
+
+  /** A record's `updatedAt` or a webhook's `occurredAt`: see `wholeSeconds`. */
+  stamp(): Date {
+    if (!this.wholeSeconds) return this.tick();
+    const t = Math.floor(Math.max(this.nowMs(), this.last) / 1000) * 1000;
+    this.last = Math.max(this.last, t);
     return new Date(t);
   }
 }

@@ -63,6 +63,8 @@ export interface JobberSandboxOptions {
     maxRetryAfterMs?: number;
   };
   now?: () => Date;
+  /** Stamp records and webhooks in whole seconds, as Jobber does (default: strictly increasing milliseconds). */
+  wholeSecondStamps?: boolean;
   logger?: Logger;
   /**
    * Record ids start after this number (default 0). Sandboxes that share one Temporal server (the
@@ -89,6 +91,8 @@ export interface JobberSandbox {
   /** Marketplace "Disconnect": revokes every token, sends APP_DISCONNECT; returns webhook ids. */
   disconnect(accountId: string, delivery?: DeliveryOptions): string[];
   setWebhookUrl(url: string | undefined): void;
+  /** Whole-second stamps on or off from now on (see JobberSandboxOptions.wholeSecondStamps). */
+  setWholeSecondStamps(on: boolean): void;
   /** Forgets all data, tokens, logs and faults; restores the original client secret. */
   reset(): void;
   /** Stops pending webhook deliveries. */
@@ -99,6 +103,7 @@ export interface JobberSandbox {
 export function createJobberSandbox(options: JobberSandboxOptions = {}): JobberSandbox {
   const logger = options.logger ?? pino({ level: 'silent' });
   const clock = new SandboxClock(options.now ?? (() => new Date()));
+  clock.wholeSeconds = options.wholeSecondStamps ?? false;
   const clientId = options.clientId ?? 'sandbox-client-id';
   const initialSecret = options.clientSecret ?? 'sandbox-client-secret';
   const appId = options.appId ?? randomUUID();
@@ -139,7 +144,7 @@ export function createJobberSandbox(options: JobberSandboxOptions = {}): JobberS
   const disconnect = (accountId: number, detail: string, delivery?: DeliveryOptions): string[] => {
     oauth.disconnect(accountId, detail);
     const account = store.enc('Account', accountId);
-    return webhooks.enqueue({ topic: 'APP_DISCONNECT', accountId: account, itemId: account, occurredAt: clock.tick().toISOString() }, delivery);
+    return webhooks.enqueue({ topic: 'APP_DISCONNECT', accountId: account, itemId: account, occurredAt: clock.stamp().toISOString() }, delivery);
   };
 
   const deps: SandboxDeps = {
@@ -210,6 +215,9 @@ export function createJobberSandbox(options: JobberSandboxOptions = {}): JobberS
     connect: (accountId) => oauth.connect(requireAccount(accountId)),
     disconnect: (accountId, delivery) => disconnect(requireAccount(accountId), 'marketplace disconnect', delivery),
     setWebhookUrl: (url) => webhooks.setUrl(url),
+    setWholeSecondStamps: (on) => {
+      clock.wholeSeconds = on;
+    },
     reset,
     close: () => webhooks.close(),
   };

@@ -236,7 +236,7 @@ export class JobberStore {
     const parsed = accountInputSchema.parse(input);
     const id = this.next('Account');
     const userId = this.next('User');
-    const at = this.clock.tick().toISOString();
+    const at = this.clock.stamp().toISOString();
     this.accounts.set(id, { id, name: parsed.name ?? `Sandbox Account ${id}`, ownerUserId: userId, createdAt: at });
     this.users.set(userId, {
       id: userId,
@@ -263,7 +263,7 @@ export class JobberStore {
     const account = this.requireAccount(accountId);
     const parsed = clientInputSchema.parse(input);
     const id = this.next('Client');
-    const at = this.clock.tick().toISOString();
+    const at = this.clock.stamp().toISOString();
     const client: StoredClient = {
       id,
       accountId: account.id,
@@ -293,7 +293,7 @@ export class JobberStore {
       if (parsed[key] !== undefined) Object.assign(client, { [key]: parsed[key] });
     }
     this.applyClientContacts(client, parsed);
-    client.updatedAt = this.clock.tick().toISOString();
+    client.updatedAt = this.clock.stamp().toISOString();
     this.emit(write, [this.event('CLIENT_UPDATE', client.accountId, 'Client', client.id, client.updatedAt)]);
     return this.clientView(client);
   }
@@ -306,16 +306,16 @@ export class JobberStore {
     for (const invoice of this.invoicesOfClient(client.id)) {
       this.invoices.delete(invoice.id);
       deleted.invoices.push(this.enc('Invoice', invoice.id));
-      events.push(this.event('INVOICE_DESTROY', client.accountId, 'Invoice', invoice.id, this.clock.tick().toISOString()));
+      events.push(this.event('INVOICE_DESTROY', client.accountId, 'Invoice', invoice.id, this.clock.stamp().toISOString()));
     }
     for (const job of this.jobsOfClient(client.id)) {
       this.jobs.delete(job.id);
       deleted.jobs.push(this.enc('Job', job.id));
-      events.push(this.event('JOB_DESTROY', client.accountId, 'Job', job.id, this.clock.tick().toISOString()));
+      events.push(this.event('JOB_DESTROY', client.accountId, 'Job', job.id, this.clock.stamp().toISOString()));
     }
     this.clients.delete(client.id);
     deleted.clients.push(this.enc('Client', client.id));
-    events.push(this.event('CLIENT_DESTROY', client.accountId, 'Client', client.id, this.clock.tick().toISOString()));
+    events.push(this.event('CLIENT_DESTROY', client.accountId, 'Client', client.id, this.clock.stamp().toISOString()));
     this.emit(write, events);
     return deleted;
   }
@@ -339,7 +339,7 @@ export class JobberStore {
     const id = this.next('Job');
     const jobNumber = (this.jobNumbers.get(account.id) ?? 0) + 1;
     this.jobNumbers.set(account.id, jobNumber);
-    const at = this.clock.tick().toISOString();
+    const at = this.clock.stamp().toISOString();
     const job: StoredJob = {
       id,
       accountId: account.id,
@@ -367,7 +367,7 @@ export class JobberStore {
     for (const [key, value] of Object.entries(parsed)) {
       if (value !== undefined) Object.assign(job, { [key]: key === 'total' ? round2(value as number) : value });
     }
-    job.updatedAt = this.clock.tick().toISOString();
+    job.updatedAt = this.clock.stamp().toISOString();
     this.emit(write, [this.event('JOB_UPDATE', job.accountId, 'Job', job.id, job.updatedAt)]);
     return this.jobView(job);
   }
@@ -377,7 +377,7 @@ export class JobberStore {
     const job = this.requireRecord('Job', this.jobs, jobId);
     this.jobs.delete(job.id);
     for (const invoice of this.invoices.values()) invoice.jobIds = invoice.jobIds.filter((id) => id !== job.id);
-    this.emit(write, [this.event('JOB_DESTROY', job.accountId, 'Job', job.id, this.clock.tick().toISOString())]);
+    this.emit(write, [this.event('JOB_DESTROY', job.accountId, 'Job', job.id, this.clock.stamp().toISOString())]);
     return { clients: [], jobs: [this.enc('Job', job.id)], invoices: [] };
   }
 
@@ -401,7 +401,7 @@ export class JobberStore {
     const id = this.next('Invoice');
     const invoiceNumber = (this.invoiceNumbers.get(account.id) ?? 0) + 1;
     this.invoiceNumbers.set(account.id, invoiceNumber);
-    const atDate = this.clock.tick();
+    const atDate = this.clock.stamp();
     const at = atDate.toISOString();
     const status = parsed.invoiceStatus ?? 'awaiting_payment';
     const invoice: StoredInvoice = {
@@ -437,7 +437,7 @@ export class JobberStore {
     }
     if (parsed.jobIds) invoice.jobIds = this.resolveInvoiceJobs(this.clients.get(invoice.clientId)!, parsed.jobIds);
     if (parsed.amounts) invoice.amounts = computeAmounts(invoice.amounts, parsed.amounts);
-    invoice.updatedAt = this.clock.tick().toISOString();
+    invoice.updatedAt = this.clock.stamp().toISOString();
     this.applyPayment(invoice, previousStatus, parsed.amounts?.paymentsTotal, parsed.receivedDate, invoice.updatedAt);
     this.emit(write, [this.event('INVOICE_UPDATE', invoice.accountId, 'Invoice', invoice.id, invoice.updatedAt)]);
     return this.invoiceView(invoice);
@@ -446,7 +446,7 @@ export class JobberStore {
   deleteInvoice(invoiceId: string, write?: WriteOptions): DeletedView {
     const invoice = this.requireRecord('Invoice', this.invoices, invoiceId);
     this.invoices.delete(invoice.id);
-    this.emit(write, [this.event('INVOICE_DESTROY', invoice.accountId, 'Invoice', invoice.id, this.clock.tick().toISOString())]);
+    this.emit(write, [this.event('INVOICE_DESTROY', invoice.accountId, 'Invoice', invoice.id, this.clock.stamp().toISOString())]);
     return { clients: [], jobs: [], invoices: [this.enc('Invoice', invoice.id)] };
   }
 

@@ -63,7 +63,7 @@ export function createSlackStandIn(options: SlackStandInOptions = {}): SlackStan
     state.calls.push(call);
 
     const fault = state.takeFault(method);
-    if (fault?.delayMs) await sleep(fault.delayMs);
+    if (fault?.delayMs && !fault.applied) await sleep(fault.delayMs);
     const answer = (body: Record<string, unknown> & { ok: boolean; error?: string }, status = 200) => {
       ctx.status = status;
       ctx.body = body;
@@ -80,6 +80,13 @@ export function createSlackStandIn(options: SlackStandInOptions = {}): SlackStan
     if (!fn) return answer({ ok: false, error: 'unknown_method', req_method: method });
     if (!token) return answer({ ok: false, error: 'not_authed' });
     if (token !== botToken) return answer({ ok: false, error: 'invalid_auth' });
+    if (fault?.applied) {
+      const result = runMethod(fn, args);
+      if (fault.delayMs) await sleep(fault.delayMs);
+      if (fault.status) return answer({ ok: false, error: 'internal_error' }, fault.status);
+      return answer(fault.error ? { ok: false, error: fault.error } : result);
+    }
+    if (fault?.status) return answer({ ok: false, error: 'internal_error' }, fault.status);
     if (fault?.error) return answer({ ok: false, error: fault.error });
     answer(runMethod(fn, args));
   };

@@ -45,11 +45,18 @@ export const slackFaultSchema = z
     error: z.string().min(1).optional(),
     /** Uses before the fault is gone (default 1; rateLimited.times wins when given). */
     times: z.number().int().min(1).optional(),
-    /** Wait this long first. */
+    /** Wait this long first (with `applied`: after the method ran, before answering). */
     delayMs: z.number().int().min(0).max(120_000).optional(),
+    /** Answer this bare HTTP 5xx, as Slack's edge does when it fails. */
+    status: z.number().int().min(500).max(599).optional(),
+    /**
+     * Run the method first, then fault only the answer (late, an error, a 5xx): Slack took the
+     * call (a message is posted) but the caller cannot know.
+     */
+    applied: z.boolean().optional(),
   })
   .strict()
-  .refine((f) => f.rateLimited || f.error || f.delayMs !== undefined, { message: 'give rateLimited, error and/or delayMs' });
+  .refine((f) => f.rateLimited || f.error || f.status || f.delayMs !== undefined, { message: 'give rateLimited, error, status and/or delayMs' });
 
 export type SlackFaultInput = z.input<typeof slackFaultSchema>;
 export type SlackFault = z.infer<typeof slackFaultSchema> & { id: string; remaining: number };
