@@ -1,4 +1,4 @@
-import { log } from '@temporalio/activity';
+import { Context, log } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { WebClient } from '@slack/web-api';
 import type { Models } from '../src/db/models';
@@ -8,7 +8,9 @@ import { APP_DISCONNECT_MUTATION, CLIENTS_PAGE_QUERY, INVOICES_PAGE_QUERY, JOBS_
 import { OAuthError, type JobberOAuth } from '../src/accounts/oauth';
 import { AccountNotConnectedError, StaleTokenVersionError, type TokenStore } from '../src/accounts/token-store';
 import { sendAlertOnce } from '../src/slack/alerts';
-import { accountWorkflowId, refreshAccessTokenUpdate, type DisconnectRequest, type RecordKind } from '../workflows/definitions';
+import { accountActivity } from '../src/accounts/activity';
+import { signalWithStartAccount } from '../src/accounts/control';
+import { accountWorkflowId, disconnectSignal, refreshAccessTokenUpdate, type DisconnectRequest, type RecordKind } from '../workflows/definitions';
 
 export interface AccountDeps {
   models: Models;
@@ -26,16 +28,19 @@ export interface TokenInfo {
   version?: number;
   expiresAt?: string;
   reason?: string;
+  /** Which connection this is: a disconnect purges only the one it was asked for. */
+  connectedAt?: string;
 }
 
 async function tokenInfoOf(models: Models, accountId: string): Promise<TokenInfo> {
-  const doc = await models.Connection.findById(accountId, { status: 1, tokenVersion: 1, accessTokenExpiresAt: 1, statusReason: 1 }).lean();
+  const doc = await models.Connection.findById(accountId, { status: 1, tokenVersion: 1, accessTokenExpiresAt: 1, statusReason: 1, connectedAt: 1 }).lean();
   if (!doc) return { status: 'unknown' };
   return {
     status: doc.status,
     version: doc.tokenVersion,
     expiresAt: doc.accessTokenExpiresAt?.toISOString(),
     reason: doc.statusReason ?? undefined,
+    connectedAt: doc.connectedAt?.toISOString(),
   };
 }
 
@@ -182,7 +187,7 @@ export function createAccountActivities(deps: AccountDeps, convert: (err: unknow
      * Disconnect. From our UI: call appDisconnect (on a 401 the workflow refreshes the token first),
      * then purge; a failed call still purges. From APP_DISCONNECT: purge only.
      */
-    async disconnectAccount(input: { accountId: string } & DisconnectRequest): Promise<{ purged: boolean; /** Jobber accepted appDisconnect. */ calledJobber: boolean }> {
+    async disconnectAccount(input: { accountId: string; /** Only the connection made then is purged. */ connectedAt?: string } & DisconnectRequest): Promise<{ purged: boolean; /** Jobber accepted appDisconnect. */ calledJobber: boolean }> {
       const { accountId } = input;
       let calledJobber = false;
       if (input.callJobber) {
@@ -197,8 +202,30 @@ export function createAccountActivities(deps: AccountDeps, convert: (err: unknow
       }
       const purged = await tokens.purge(accountId, 'disconnected', input.reason, {
         connectedBefore: input.occurredAt ? new Date(input.occurredAt) : undefined,
+        connectedAt: input.connectedAt ? new Date(input.connectedAt) : undefined,
       });
       return { purged, calledJobber };
+    },
+
+    /** Makes a grant the OAuth callback stored the account's connection (the workflow's only way to connect). */
+    async adoptGrant(input: { accountId: string; grantId: string }): Promise<{ adopted: boolean; info: TokenInfo }> {
+      try {
+        const { adopted } = await tokens.adopt(input.accountId, input.grantId);
+        return { adopted, info: await tokenInfoOf(models, input.accountId) };
+      } catch (err) {
+        if (err instanceof StaleTokenVersionError) throw new Error(`${err.message}; adopting the grant again`);
+        throw err;
+      }
+    },
+
+    /**
+     * APP_DISCONNECT: hands the disconnect to the account's workflow, starting it if none runs, so
+     * the workflow stays the only writer of the connection.
+     */
+    async requestDisconnect(input: { accountId: string; taskQueue: string } & DisconnectRequest): Promise<void> {
+      if (!deps.temporal) throw new Error('no Temporal client to reach the account workflow');
+      const { accountId, taskQueue, ...request } = input;
+      await signalWithStartAccount(deps.temporal, taskQueue, accountId, disconnectSignal, request);
     },
 
     /** Tells operators, once per connection, that an account is broken; nothing if it no longer is. */
@@ -210,7 +237,7 @@ export function createAccountActivities(deps: AccountDeps, convert: (err: unknow
     async checkSilence(input: { accountId: string; silentForMs: number }): Promise<{ silent: boolean }> {
       const doc = await models.Connection.findById(input.accountId).lean();
       if (!doc || doc.status !== 'connected') return { silent: false };
-      const since = doc.lastWebhookAt ?? doc.connectedAt ?? new Date(0);
+      const since = (await accountActivity(models, input.accountId, doc)).lastWebhookAt ?? doc.connectedAt ?? new Date(0);
       if (Date.now() - since.getTime() < input.silentForMs) return { silent: false };
       const healed = await Promise.all(
         [models.Client, models.Job, models.Invoice].map((m) =>
@@ -265,7 +292,9 @@ export function createAccountActivities(deps: AccountDeps, convert: (err: unknow
       for (const node of page.nodes) {
         if ((await upsertRecord(models, input.kind, input.accountId, node)).applied) count++;
       }
-      await models.Connection.updateOne({ _id: input.accountId }, { $set: { lastSyncAt: new Date() } });
+      // "Last sync" goes on this run's own document (one writer: the run's pages come one at a time).
+      const run = Context.current().info.workflowExecution?.workflowId ?? `${input.accountId}/unattributed`;
+      await models.SyncRun.updateOne({ _id: run }, { $set: { accountId: input.accountId, lastPageAt: new Date() } }, { upsert: true });
       return {
         count,
         hasNextPage: page.pageInfo.hasNextPage,

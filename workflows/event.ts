@@ -8,6 +8,12 @@ const { accountStatus, tombstone, recordEvent, recordDeadLetter, resolveDeadLett
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 20 },
 });
 
+/** The account's workflow is started if none runs: it stays the only writer of the connection. */
+const { requestDisconnect } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 20 },
+});
+
 /** Jobber calls: transient failures (5xx, timeouts, throttling) retry for about half an hour. */
 const { syncRecord } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
@@ -86,6 +92,17 @@ async function handle(
     // Jobber already revoked the tokens: purge only, never call Jobber. The account's workflow
     // does it when it runs; otherwise we purge here. Both are idempotent.
     const reason = 'APP_DISCONNECT webhook';
+    if (patched('accounts-app-disconnect-signal-with-start')) {
+      await summarized(requestDisconnect, `hand the disconnect to account ${readableId(event.accountId)}'s workflow`, {
+        accountId: event.accountId,
+        taskQueue: workflowInfo().taskQueue,
+        callJobber: false,
+        reason,
+        occurredAt: event.occurredAt,
+      });
+      await record('recorded', 'disconnect handed to the account workflow');
+      return { status: 'recorded', reason: 'APP_DISCONNECT' };
+    }
     try {
       await getExternalWorkflowHandle(accountWorkflowId(event.accountId)).signal(disconnectSignal, {
         callJobber: false,
