@@ -172,7 +172,7 @@ export class TokenStore {
 
   /**
    * Forgets the tokens (disconnect or a dead refresh token). Idempotent. With `connectedBefore`,
-   * a connection made after that instant is left alone: a late APP_DISCONNECT must not undo a
+   * a connection made after that instant, or one already disconnected, is left alone: a late APP_DISCONNECT must not undo a
    * reconnect. With `expectedVersion`, only that live generation of tokens is purged. With
    * `connectedAt`, only the connection made at that instant (whatever its refreshes since).
    */
@@ -184,7 +184,11 @@ export class TokenStore {
   ): Promise<boolean> {
     const filter: Record<string, unknown> = { _id: accountId };
     if (options.connectedAt) filter.connectedAt = options.connectedAt;
-    if (options.connectedBefore) filter.$or = [{ connectedAt: null }, { connectedAt: { $lt: options.connectedBefore } }];
+    if (options.connectedBefore) {
+      filter.$or = [{ connectedAt: null }, { connectedAt: { $lt: options.connectedBefore } }];
+      // A webhook's disconnect of an account already disconnected keeps the first reason and time.
+      filter.status = { $ne: 'disconnected' };
+    }
     // Only a live connection at that version may become broken: never overwrite a disconnect.
     if (options.expectedVersion !== undefined) Object.assign(filter, { status: 'connected', tokenVersion: options.expectedVersion });
     const now = options.now ?? new Date();
