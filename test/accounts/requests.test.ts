@@ -9,6 +9,8 @@ import { JobberOAuth } from '../../src/accounts/oauth';
 import { CLIENT_ID } from '../helpers/deps';
 import { accountStateQuery, accountWorkflowId, reconnectedSignal, refreshAccessTokenUpdate, syncNowSignal } from '../../workflows/definitions';
 import { SESSION_SECRET, startPipeline, waitFor, type Pipeline } from '../helpers/pipeline';
+import { refreshRecordThroughWorkflow } from '../../src/accounts/refresh-record';
+import { accountActivity } from '../../src/accounts/activity';
 
 /** A promise the test resolves when it chooses: holds an activity at a chosen point. */
 function gate() {
@@ -90,6 +92,27 @@ describe('the account workflow honours every request, in order, across continue-
     expect(connection.refreshToken).toBeUndefined();
     expect((await handle.result()).status).toBe('disconnected');
     expect(appDisconnects(accountId)).toBe(1);
+  }, 120_000);
+
+  it('keeps webhook and sync bookkeeping off the connection, which only the account workflow writes', async () => {
+    const { accountId, cookies } = await connectAndSettle('Bookkept Co');
+    const before = await p.models.Connection.findById(accountId).lean();
+    const { result: client, webhookIds } = p.jobber.sandbox.webhooks.capture(() => p.jobber.sandbox.store.createClient(accountId, { firstName: 'Counted' }));
+    expect(await p.outcomes(webhookIds)).toEqual([expect.objectContaining({ status: 'synced' })]);
+    const { occurredAt } = p.jobber.sandbox.webhooks.get(webhookIds[0]!)!.event;
+    // A Slack Refresh is no webhook: it does not count as one.
+    await refreshRecordThroughWorkflow(p.temporal.client, p.worker.taskQueue)(accountId, 'client', client.id);
+    // The event workflows wrote nothing on the connection document (FerretDB would lose a write
+    // racing the account workflow's): it is exactly as the account workflow left it.
+    expect(await p.models.Connection.findById(accountId).lean()).toEqual(before);
+    const activity = await accountActivity(p.models, accountId);
+    expect(activity.lastWebhookAt?.toISOString()).toBe(new Date(occurredAt).toISOString());
+    expect(activity.lastSyncAt).toBeInstanceOf(Date); // the initial backfill
+    // The Manage App page shows them.
+    const page = await (await fetch(`${p.ingressUrl}/manage`, { headers: { cookie: cookies } })).text();
+    const shown = (d: Date) => d.toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
+    expect(page).toContain(`<dt>Last webhook</dt><dd>${shown(activity.lastWebhookAt!)}</dd>`);
+    expect(page).toContain(`<dt>Last sync</dt><dd>${shown(activity.lastSyncAt!)}</dd>`);
   }, 120_000);
 
   it('does not backfill again when a connection is announced again after continue-as-new', async () => {
