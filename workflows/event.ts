@@ -90,7 +90,8 @@ async function handle(
 ): Promise<EventOutcome> {
   if (event.topic === 'APP_DISCONNECT') {
     // Jobber already revoked the tokens: purge only, never call Jobber. The account's workflow
-    // does it when it runs; otherwise we purge here. Both are idempotent.
+    // does it, started for it if none runs, as the connection's only writer. Runs from before
+    // that patch signal a running one, or else purge here. All idempotent.
     const reason = 'APP_DISCONNECT webhook';
     if (patched('accounts-app-disconnect-signal-with-start')) {
       await summarized(requestDisconnect, `hand the disconnect to account ${readableId(event.accountId)}'s workflow`, {
