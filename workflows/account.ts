@@ -132,6 +132,8 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
   setHandler(
     refreshAccessTokenUpdate,
     async ({ staleVersion }) => {
+      // An Update that comes as a run starts (just after continue-as-new) waits for its state.
+      if (carryAll) await condition(() => state.tokenVersion >= 0 || state.status !== 'connected');
       if (state.tokenVersion <= staleVersion && state.status === 'connected') await refresh();
       if (state.status !== 'connected') {
         throw ApplicationFailure.nonRetryable(`account is ${state.status}`, 'AccountDisconnected');
