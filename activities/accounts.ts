@@ -1,5 +1,4 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
-import { TypedSearchAttributes } from '@temporalio/common';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { WebClient } from '@slack/web-api';
 import type { Models } from '../src/db/models';
@@ -9,13 +8,13 @@ import { APP_DISCONNECT_MUTATION, CLIENTS_PAGE_QUERY, INVOICES_PAGE_QUERY, JOBS_
 import { OAuthError, type JobberOAuth } from '../src/accounts/oauth';
 import { AccountNotConnectedError, StaleTokenVersionError, type TokenStore } from '../src/accounts/token-store';
 import { sendAlertOnce } from '../src/slack/alerts';
+import { accountActivity } from '../src/accounts/activity';
+import { signalWithStartAccount } from '../src/accounts/control';
 import {
   accountWorkflowId,
   disconnectSignal,
   mainTaskQueueOf,
   refreshAccessTokenUpdate,
-  SEARCH_ATTRIBUTES,
-  type AccountWorkflowInput,
   type DisconnectRequest,
   type RecordKind,
 } from '../workflows/definitions';
@@ -37,10 +36,12 @@ export interface TokenInfo {
   expiresAt?: string;
   issuedAt?: string;
   reason?: string;
+  /** Which connection this is: a disconnect purges only the one it was asked for. */
+  connectedAt?: string;
 }
 
 async function tokenInfoOf(models: Models, accountId: string): Promise<TokenInfo> {
-  const doc = await models.Connection.findById(accountId, { status: 1, tokenVersion: 1, accessTokenExpiresAt: 1, accessTokenIssuedAt: 1, statusReason: 1 }).lean();
+  const doc = await models.Connection.findById(accountId, { status: 1, tokenVersion: 1, accessTokenExpiresAt: 1, accessTokenIssuedAt: 1, statusReason: 1, connectedAt: 1 }).lean();
   if (!doc) return { status: 'unknown' };
   return {
     status: doc.status,
@@ -48,6 +49,7 @@ async function tokenInfoOf(models: Models, accountId: string): Promise<TokenInfo
     expiresAt: doc.accessTokenExpiresAt?.toISOString(),
     issuedAt: doc.accessTokenIssuedAt?.toISOString(),
     reason: doc.statusReason ?? undefined,
+    connectedAt: doc.connectedAt?.toISOString(),
   };
 }
 
@@ -122,16 +124,9 @@ async function reportDisconnected(deps: AccountDeps, accountId: string, version:
   if (deps.temporal && workflowExecution?.workflowId !== accountWorkflowId(accountId)) {
     const { temporal } = deps;
     const taskQueue = mainTaskQueueOf(ownQueue);
-    const handle = await temporal.workflow.signalWithStart('accountWorkflow', {
-      taskQueue,
-      workflowId: accountWorkflowId(accountId),
-      args: [{ accountId } satisfies AccountWorkflowInput],
-      typedSearchAttributes: new TypedSearchAttributes([{ key: SEARCH_ATTRIBUTES.accountId, value: accountId }]),
-      staticSummary: `Jobber account ${accountId}`,
-      signal: disconnectSignal,
-      // occurredAt: a connection made after this call began is left alone.
-      signalArgs: [{ callJobber: false, reason, occurredAt: calledAt.toISOString() } satisfies DisconnectRequest],
-    });
+    // occurredAt: a connection made after this call began is left alone.
+    const request: DisconnectRequest = { callJobber: false, reason, occurredAt: calledAt.toISOString() };
+    const handle = await signalWithStartAccount(temporal, taskQueue, accountId, disconnectSignal, request);
     // The workflow ends once the tokens are gone: wait a little, so whoever hears 'disconnected'
     // finds the connection purged. Bounded: a reconnect meanwhile keeps the workflow running.
     await temporal.connection.withDeadline(Date.now() + DISCONNECT_WAIT_MS, () => handle.result()).catch(() => undefined);
@@ -309,7 +304,7 @@ export function createAccountActivities(deps: AccountDeps, convert: (err: unknow
      * Disconnect. From our UI: call appDisconnect (on a 401 the workflow refreshes the token first),
      * then purge; a failed call still purges. From APP_DISCONNECT: purge only.
      */
-    async disconnectAccount(input: { accountId: string } & DisconnectRequest): Promise<{ purged: boolean; /** Jobber accepted appDisconnect. */ calledJobber: boolean }> {
+    async disconnectAccount(input: { accountId: string; /** Only the connection made then is purged. */ connectedAt?: string } & DisconnectRequest): Promise<{ purged: boolean; /** Jobber accepted appDisconnect. */ calledJobber: boolean }> {
       const { accountId } = input;
       let calledJobber = false;
       if (input.callJobber) {
@@ -324,8 +319,30 @@ export function createAccountActivities(deps: AccountDeps, convert: (err: unknow
       }
       const purged = await tokens.purge(accountId, 'disconnected', input.reason, {
         connectedBefore: input.occurredAt ? new Date(input.occurredAt) : undefined,
+        connectedAt: input.connectedAt ? new Date(input.connectedAt) : undefined,
       });
       return { purged, calledJobber };
+    },
+
+    /** Makes a grant the OAuth callback stored the account's connection (the workflow's only way to connect). */
+    async adoptGrant(input: { accountId: string; grantId: string }): Promise<{ adopted: boolean; info: TokenInfo }> {
+      try {
+        const { adopted } = await tokens.adopt(input.accountId, input.grantId);
+        return { adopted, info: await tokenInfoOf(models, input.accountId) };
+      } catch (err) {
+        if (err instanceof StaleTokenVersionError) throw new Error(`${err.message}; adopting the grant again`);
+        throw err;
+      }
+    },
+
+    /**
+     * APP_DISCONNECT: hands the disconnect to the account's workflow, starting it if none runs, so
+     * the workflow stays the only writer of the connection.
+     */
+    async requestDisconnect(input: { accountId: string; taskQueue: string } & DisconnectRequest): Promise<void> {
+      if (!deps.temporal) throw new Error('no Temporal client to reach the account workflow');
+      const { accountId, taskQueue, ...request } = input;
+      await signalWithStartAccount(deps.temporal, taskQueue, accountId, disconnectSignal, request);
     },
 
     /** Tells operators, once per connection, that an account is broken; nothing if it no longer is. */
@@ -337,7 +354,7 @@ export function createAccountActivities(deps: AccountDeps, convert: (err: unknow
     async checkSilence(input: { accountId: string; silentForMs: number }): Promise<{ silent: boolean }> {
       const doc = await models.Connection.findById(input.accountId).lean();
       if (!doc || doc.status !== 'connected') return { silent: false };
-      const since = doc.lastWebhookAt ?? doc.connectedAt ?? new Date(0);
+      const since = (await accountActivity(models, input.accountId, doc)).lastWebhookAt ?? doc.connectedAt ?? new Date(0);
       if (Date.now() - since.getTime() < input.silentForMs) return { silent: false };
       const healed = await Promise.all(
         [models.Client, models.Job, models.Invoice].map((m) =>
@@ -392,7 +409,9 @@ export function createAccountActivities(deps: AccountDeps, convert: (err: unknow
       }
       const page = result.data[PLURAL[input.kind]]!;
       const { applied: count } = await upsertRecords(models, input.kind, input.accountId, page.nodes, fetchedAt);
-      await models.Connection.updateOne({ _id: input.accountId }, { $set: { lastSyncAt: new Date() } });
+      // "Last sync" goes on this run's own document (one writer: the run's pages come one at a time).
+      const run = Context.current().info.workflowExecution?.workflowId ?? `${input.accountId}/unattributed`;
+      await models.SyncRun.updateOne({ _id: run }, { $set: { accountId: input.accountId, lastPageAt: new Date() } }, { upsert: true });
       return {
         count,
         hasNextPage: page.pageInfo.hasNextPage,

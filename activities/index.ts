@@ -206,14 +206,11 @@ export function createActivities(deps: ActivityDeps) {
             status: input.status,
             reason: input.reason,
             processedAt: new Date(),
+            // "Last webhook" is read from here (accountActivity): the connection has one writer.
+            fromWebhook: input.fromWebhook !== false,
           },
         },
         { upsert: true },
-      );
-      if (input.fromWebhook === false) return;
-      await models.Connection.updateOne(
-        { _id: event.accountId, $or: [{ lastWebhookAt: null }, { lastWebhookAt: { $lt: new Date(event.occurredAt) } }] },
-        { $set: { lastWebhookAt: new Date(event.occurredAt) } },
       );
     },
 
@@ -247,7 +244,10 @@ export function createActivities(deps: ActivityDeps) {
       await models.DeadLetter.updateOne({ _id: workflowId, status: { $ne: 'resolved' } }, { $set: { status: 'resolved', resolvedAt: new Date() } });
     },
 
-    /** APP_DISCONNECT: Jobber already revoked the tokens; forget them, call nothing. Idempotent. */
+    /**
+     * APP_DISCONNECT of event workflows started before `accounts-app-disconnect-signal-with-start`
+     * (they hand it to the account workflow now). Idempotent.
+     */
     async purgeAccount(input: { accountId: string; reason: string; occurredAt: string }): Promise<{ purged: boolean }> {
       const purged = await tokens.purge(input.accountId, 'disconnected', input.reason, { connectedBefore: new Date(input.occurredAt) });
       return { purged };

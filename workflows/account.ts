@@ -20,9 +20,11 @@ import {
   SEARCH_ATTRIBUTES,
   backfillWorkflowId,
   disconnectSignal,
+  grantSignal,
   reconnectedSignal,
   refreshAccessTokenUpdate,
   syncNowSignal,
+  type AccountRequest,
   type AccountWorkflowInput,
   type AccountWorkflowState,
   type DisconnectRequest,
@@ -43,9 +45,9 @@ const REFRESH_OPTIONS = {
 
 /** The account workflow's activities, on `taskQueue` (the workflow's own when absent). */
 function accountActivities(taskQueue?: string) {
-  const { tokenInfo, disconnectAccount, checkSilence, alertAccountBroken } = proxyActivities<Activities>({ ...ACTIVITY_OPTIONS, taskQueue });
+  const { tokenInfo, disconnectAccount, checkSilence, alertAccountBroken, adoptGrant } = proxyActivities<Activities>({ ...ACTIVITY_OPTIONS, taskQueue });
   const { refreshTokens } = proxyActivities<Activities>({ ...REFRESH_OPTIONS, taskQueue });
-  return { tokenInfo, disconnectAccount, checkSilence, alertAccountBroken, refreshTokens };
+  return { tokenInfo, disconnectAccount, checkSilence, alertAccountBroken, adoptGrant, refreshTokens };
 }
 
 const MINUTE = 60_000;
@@ -58,9 +60,10 @@ const DEFAULT_TIMING = {
 };
 
 /**
- * One per connected account, id `jobber-account/<id>`. The only writer of the account's tokens:
- * it refreshes ahead of expiry and on demand (the refresh Update), handles disconnects from both
- * sides, runs the initial backfill and the periodic reconciliation. No token ever enters its
+ * One per connected account, id `jobber-account/<id>`. The only writer of the account's connection
+ * document: it adopts the grants the OAuth callback stores, refreshes ahead of expiry and on demand
+ * (the refresh Update), handles disconnects from both sides, in the order they came, runs the
+ * initial backfill and the periodic reconciliation. No token ever enters its
  * history: activities read and write tokens in MongoDB; the workflow only sees versions and times.
  */
 export async function accountWorkflow(input: AccountWorkflowInput): Promise<AccountWorkflowState> {
@@ -68,7 +71,7 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
   const timing = { ...DEFAULT_TIMING, ...input.timing };
   // The refresh must never wait for a slot held by an activity that waits for the refresh (a 401
   // storm): it runs on the accounts queue, polled by its own worker. Older runs keep their queue.
-  const { tokenInfo, disconnectAccount, checkSilence, alertAccountBroken, refreshTokens } = accountActivities(
+  const { tokenInfo, disconnectAccount, checkSilence, alertAccountBroken, adoptGrant, refreshTokens } = accountActivities(
     patched('tokens-accounts-queue') ? accountsTaskQueue(workflowInfo().taskQueue) : undefined,
   );
   const state: AccountWorkflowState = {
@@ -80,9 +83,17 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
     lastReconcileAt: input.carried?.lastReconcileAt,
     lastSyncAttemptAt: input.carried?.lastSyncAttemptAt,
   };
+  // Runs started before these patches keep one overwritable disconnect request and continue as
+  // new without looking again after the handlers finished.
+  const queued = patched('accounts-request-queue');
+  const carryAll = patched('accounts-continue-as-new-carry');
   let disconnect: DisconnectRequest | undefined;
+  /** Grants and disconnects (queued runs), oldest first; each is removed once honoured. */
+  const pending: AccountRequest[] = [...(input.carried?.pending ?? [])];
+  /** The connection the account has now (its connectedAt): a UI disconnect purges only that one. */
+  let connectedAt: string | undefined;
   let reload = true;
-  let syncRequested = false;
+  let syncRequested = input.carried?.syncRequested ?? false;
   let refreshing: Promise<void> | undefined;
   /** Jobber refused the refresh token and operators have not been told yet. */
   let brokenAlertDue = false;
@@ -94,6 +105,7 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
     if (info.version !== undefined) state.tokenVersion = info.version;
     state.accessTokenExpiresAt = info.expiresAt;
     state.reason = info.reason;
+    connectedAt = info.connectedAt;
   };
 
   /** One refresh at a time: every caller during a refresh awaits the same one. */
@@ -122,8 +134,12 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
 
   setHandler(accountStateQuery, () => state);
   setHandler(disconnectSignal, (request) => {
+    if (queued) pending.push({ disconnect: request });
     // A UI disconnect (which calls Jobber) wins over a webhook's purge-only request.
-    if (!disconnect || request.callJobber) disconnect = request;
+    else if (!disconnect || request.callJobber) disconnect = request;
+  });
+  setHandler(grantSignal, ({ grantId }) => {
+    pending.push({ grantId });
   });
   setHandler(syncNowSignal, () => {
     syncRequested = true;
@@ -131,6 +147,8 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
   setHandler(
     refreshAccessTokenUpdate,
     async ({ staleVersion }) => {
+      // An Update that comes as a run starts (just after continue-as-new) waits for its state.
+      if (carryAll) await condition(() => state.tokenVersion >= 0 || state.status !== 'connected');
       if (state.tokenVersion <= staleVersion && state.status === 'connected') await refresh();
       if (state.status !== 'connected') {
         throw ApplicationFailure.nonRetryable(`account is ${state.status}`, 'AccountDisconnected');
@@ -150,7 +168,7 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
    */
   let sync: Promise<void> | undefined;
   let generation = 0; // bumped by a reconnect: a backfill of an older connection does not count
-  let lastReconnect = -1;
+  let lastReconnect = input.carried?.lastReconnect ?? -1;
   const startSync = (full: boolean) => {
     const startedAt = new Date().toISOString();
     const started = generation;
@@ -186,12 +204,40 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
     state.backfill = 'pending';
   });
 
+  /** Honours one request, then removes it (a failure leaves it first in line). */
+  const honour = async (request: AccountRequest) => {
+    if (refreshing) await refreshing;
+    if ('grantId' in request) {
+      const { adopted, info } = await summarized(adoptGrant, 'adopt the new connection (OAuth grant)', { accountId, grantId: request.grantId });
+      applyInfo(info);
+      if (adopted) {
+        generation++;
+        state.backfill = 'pending';
+        brokenAlertDue = false; // a refused token belonged to the connection this one replaces
+      }
+    } else {
+      const { disconnect: ask } = request;
+      // A webhook's disconnect is bounded by its occurredAt; ours applies to the connection we hold now.
+      const guard = ask.occurredAt ? {} : { connectedAt };
+      const { purged } = await summarized(
+        disconnectAccount,
+        ask.callJobber ? `disconnect: call Jobber's appDisconnect, then purge the tokens (${ask.reason})` : `disconnect: purge the tokens (${ask.reason})`,
+        { accountId, ...ask, ...guard },
+      );
+      log.info('account disconnected', { accountId, callJobber: ask.callJobber, purged });
+      applyInfo(await summarized(tokenInfo, 'load the connection after the disconnect', accountId));
+    }
+    pending.shift();
+  };
+
   for (;;) {
     if (reload) {
       reload = false;
       brokenAlertDue = false; // a reconnect: the refused token belonged to the old connection
       applyInfo(await summarized(tokenInfo, 'load the connection (status, token version, expiry)', accountId));
     }
+    // In the order they came: a disconnect then a reconnect leaves the account connected.
+    while (pending.length > 0) await honour(pending[0]!);
     if (disconnect) {
       if (refreshing) await refreshing;
       const request = disconnect;
@@ -211,12 +257,12 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
     if (state.status === 'broken' && brokenAlertDue) {
       // A refused refresh token is what a Marketplace disconnect looks like until its webhook
       // comes: give APP_DISCONNECT (or a reconnect) a chance before alerting operators.
-      const explained = await condition(() => disconnect !== undefined || reload, timing.brokenAlertGraceMs);
+      const explained = await condition(() => disconnect !== undefined || reload || pending.length > 0, timing.brokenAlertGraceMs);
       if (explained) continue;
       brokenAlertDue = false;
       await summarized(alertAccountBroken, 'alert operators: the account lost its connection', { accountId });
     }
-    if (state.status !== 'connected') {
+    if (state.status !== 'connected' && pending.length === 0) {
       // Disconnected, or broken (dead refresh token): nothing left to do. A reconnect starts a new
       // run through signal-with-start, so no workflow lingers for an account we cannot use.
       return state;
@@ -246,13 +292,14 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
       () =>
         reload ||
         disconnect !== undefined ||
+        pending.length > 0 ||
         (syncRequested && !sync) ||
         state.status !== 'connected' ||
         (syncRunning !== undefined && sync === undefined),
       wait,
     );
     // Times are read again: an Update may have refreshed the token while we waited.
-    if (Date.now() >= refreshDue() && state.status === 'connected' && !disconnect) await refresh();
+    if (Date.now() >= refreshDue() && state.status === 'connected' && !disconnect && pending.length === 0) await refresh();
     if (Date.now() >= reconcileDue() && state.status === 'connected' && !sync) {
       if (state.backfill === 'failed') state.backfill = 'pending';
       else syncRequested = true;
@@ -260,8 +307,10 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
     }
 
     const info = workflowInfo();
-    if ((info.continueAsNewSuggested || info.historyLength > timing.maxHistoryEvents) && !disconnect && !reload && !sync) {
+    if ((info.continueAsNewSuggested || info.historyLength > timing.maxHistoryEvents) && !disconnect && !reload && !sync && pending.length === 0) {
       await condition(allHandlersFinished);
+      // A request (or a sync) that came during the wait is honoured by this run first.
+      if (carryAll && (disconnect || reload || sync || pending.length > 0 || state.status !== 'connected')) continue;
       await continueAsNew<typeof accountWorkflow>({
         accountId,
         timing: input.timing,
@@ -271,6 +320,7 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
           lastSyncAttemptAt: state.lastSyncAttemptAt,
           refreshes: state.refreshes,
           lastRefreshAt: state.lastRefreshAt,
+          ...(carryAll ? { pending, syncRequested, lastReconnect } : {}),
         },
       });
     }

@@ -124,7 +124,15 @@ export const disconnectSignal = defineSignal<[DisconnectRequest]>('disconnect');
  * stored token version so a repeated delivery (a retried RPC) does not start a second backfill.
  */
 export const reconnectedSignal = defineSignal<[{ tokenVersion: number }]>('reconnected');
+/**
+ * The OAuth callback stored a grant (sealed tokens, in its own document): the workflow adopts it
+ * into the connection, of which it is the only writer. A grant adopted once is not adopted again.
+ */
+export const grantSignal = defineSignal<[{ grantId: string }]>('connectionGranted');
 export const syncNowSignal = defineSignal('syncNow');
+
+/** What the user and Jobber asked of the account, in the order it came: each is honoured in turn. */
+export type AccountRequest = { grantId: string } | { disconnect: DisconnectRequest };
 
 export interface AccountWorkflowState {
   status: 'connected' | 'disconnected' | 'broken';
@@ -147,7 +155,13 @@ export const accountStateQuery = defineQuery<AccountWorkflowState>('state');
 export interface AccountWorkflowInput {
   accountId: string;
   /** Carried across continue-as-new. */
-  carried?: Partial<Pick<AccountWorkflowState, 'lastReconcileAt' | 'lastSyncAttemptAt' | 'backfill' | 'refreshes' | 'lastRefreshAt'>>;
+  carried?: Partial<Pick<AccountWorkflowState, 'lastReconcileAt' | 'lastSyncAttemptAt' | 'backfill' | 'refreshes' | 'lastRefreshAt'>> & {
+    /** Requests not yet honoured when the run continued as new. */
+    pending?: AccountRequest[];
+    syncRequested?: boolean;
+    /** The token version of the last `reconnected` signal (before grants), so a resend is ignored. */
+    lastReconnect?: number;
+  };
   /** Timings, overridable for tests; defaults suit Jobber's 60-minute tokens. */
   timing?: AccountTiming;
 }

@@ -9,6 +9,12 @@ const { accountStatus, tombstone, recordEvent, recordDeadLetter, resolveDeadLett
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 20 },
 });
 
+/** The account's workflow is started if none runs: it stays the only writer of the connection. */
+const { requestDisconnect } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 20 },
+});
+
 /** Jobber calls: transient failures (5xx, timeouts, throttling) retry for about half an hour. */
 const { syncRecord } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
@@ -84,8 +90,20 @@ async function handle(
 ): Promise<EventOutcome> {
   if (event.topic === 'APP_DISCONNECT') {
     // Jobber already revoked the tokens: purge only, never call Jobber. The account's workflow
-    // does it when it runs; otherwise we purge here. Both are idempotent.
+    // does it, started for it if none runs, as the connection's only writer. Runs from before
+    // that patch signal a running one, or else purge here. All idempotent.
     const reason = 'APP_DISCONNECT webhook';
+    if (patched('accounts-app-disconnect-signal-with-start')) {
+      await summarized(requestDisconnect, `hand the disconnect to account ${readableId(event.accountId)}'s workflow`, {
+        accountId: event.accountId,
+        taskQueue: workflowInfo().taskQueue,
+        callJobber: false,
+        reason,
+        occurredAt: event.occurredAt,
+      });
+      await record('recorded', 'disconnect handed to the account workflow');
+      return { status: 'recorded', reason: 'APP_DISCONNECT' };
+    }
     try {
       await getExternalWorkflowHandle(accountWorkflowId(event.accountId)).signal(disconnectSignal, {
         callJobber: false,

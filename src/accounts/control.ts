@@ -1,12 +1,13 @@
 import { withDeadline } from '../deadline';
 import type { Client } from '@temporalio/client';
+import type { SignalDefinition } from '@temporalio/common';
 import { TypedSearchAttributes } from '@temporalio/common';
 import type { accountWorkflow } from '../../workflows';
 import {
   accountStateQuery,
   accountWorkflowId,
   disconnectSignal,
-  reconnectedSignal,
+  grantSignal,
   SEARCH_ATTRIBUTES,
   syncNowSignal,
   type AccountTiming,
@@ -14,6 +15,26 @@ import {
   type DisconnectRequest,
   type AccountWorkflowState,
 } from '../../workflows/definitions';
+
+/** Signals the account's workflow, starting it first if none runs (the same options wherever it starts). */
+export async function signalWithStartAccount<Arg>(
+  client: Client,
+  taskQueue: string,
+  accountId: string,
+  signal: SignalDefinition<[Arg]>,
+  arg: Arg,
+  timing?: AccountTiming,
+) {
+  return client.workflow.signalWithStart<typeof accountWorkflow, [Arg]>('accountWorkflow', {
+    taskQueue,
+    workflowId: accountWorkflowId(accountId),
+    args: [{ accountId, timing }] as [AccountWorkflowInput],
+    typedSearchAttributes: new TypedSearchAttributes([{ key: SEARCH_ATTRIBUTES.accountId, value: accountId }]),
+    staticSummary: `Jobber account ${accountId}`,
+    signal,
+    signalArgs: [arg],
+  });
+}
 
 /** What the web surfaces (OAuth callback, Manage App, Slack) ask of an account's workflow. */
 export class AccountControl {
@@ -23,32 +44,14 @@ export class AccountControl {
     private readonly timing?: AccountTiming,
   ) {}
 
-  private startOptions(accountId: string) {
-    return {
-      taskQueue: this.taskQueue,
-      workflowId: accountWorkflowId(accountId),
-      args: [{ accountId, timing: this.timing }] as [AccountWorkflowInput],
-      typedSearchAttributes: new TypedSearchAttributes([{ key: SEARCH_ATTRIBUTES.accountId, value: accountId }]),
-      staticSummary: `Jobber account ${accountId}`,
-    };
-  }
-
-  /** After a connection is stored: start the account's workflow, or tell the running one. */
-  async connected(accountId: string, tokenVersion: number): Promise<void> {
-    await this.client.workflow.signalWithStart<typeof accountWorkflow, [{ tokenVersion: number }]>('accountWorkflow', {
-      ...this.startOptions(accountId),
-      signal: reconnectedSignal,
-      signalArgs: [{ tokenVersion }],
-    });
+  /** After the OAuth callback stored a grant: the account's workflow (started if need be) adopts it. */
+  async connected(accountId: string, grantId: string): Promise<void> {
+    await signalWithStartAccount(this.client, this.taskQueue, accountId, grantSignal, { grantId }, this.timing);
   }
 
   /** Disconnect from our UI: the workflow calls appDisconnect, then purges. Waits for it (bounded). */
   async disconnect(accountId: string, reason: string, waitMs = 15_000): Promise<void> {
-    const handle = await this.client.workflow.signalWithStart<typeof accountWorkflow, [DisconnectRequest]>('accountWorkflow', {
-      ...this.startOptions(accountId),
-      signal: disconnectSignal,
-      signalArgs: [{ callJobber: true, reason }],
-    });
+    const handle = await signalWithStartAccount<DisconnectRequest>(this.client, this.taskQueue, accountId, disconnectSignal, { callJobber: true, reason }, this.timing);
     await withDeadline(handle.result().catch(() => undefined), waitMs);
   }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { TokenCipher } from '../crypto/tokens';
 import type { Models } from '../db/models';
 
@@ -48,7 +49,11 @@ export class TokenStore {
     private readonly cipher: TokenCipher,
   ) {}
 
-  /** Stores a fresh connection (OAuth callback): any earlier tokens and status are replaced. */
+  /**
+   * Seeds a connection directly, for tests and the bench where no account workflow runs. The
+   * service itself never calls it: the OAuth callback stores a grant (storeGrant) and the account
+   * workflow, the only writer of the connection document, adopts it (adopt).
+   */
   async connect(account: { id: string; name: string; userId?: string }, tokens: TokenPair, now = new Date()): Promise<number> {
     const doc = await this.models.Connection.findOneAndUpdate(
       { _id: account.id },
@@ -66,6 +71,74 @@ export class TokenStore {
       { upsert: true, returnDocument: 'after' },
     ).lean();
     return doc!.tokenVersion;
+  }
+
+  /**
+   * Keeps a grant the OAuth callback received, in a document of its own: the connection document
+   * has one writer, the account workflow, which adopts the grant by its id.
+   */
+  async storeGrant(account: { id: string; name: string; userId?: string }, tokens: TokenPair, receivedAt = new Date()): Promise<string> {
+    const grant = await this.models.Grant.create({
+      _id: randomUUID(),
+      accountId: account.id,
+      name: account.name,
+      userId: account.userId,
+      receivedAt,
+      ...this.sealed(account.id, tokens),
+    });
+    return grant._id;
+  }
+
+  /** Forgets a grant nobody will adopt (its workflow could not be told). */
+  async dropGrant(grantId: string): Promise<void> {
+    await this.models.Grant.deleteOne({ _id: grantId });
+  }
+
+  /** Whether the connection now is the one made from this grant. */
+  async adopted(accountId: string, grantId: string): Promise<boolean> {
+    return Boolean(await this.models.Connection.exists({ _id: accountId, grantId }));
+  }
+
+  /**
+   * Makes a stored grant the account's connection (the account workflow's activity): a
+   * compare-and-swap on the version read, so no write in between is lost. Idempotent: a retry
+   * after the save finds the grant adopted. A grant older than the connection is dropped.
+   */
+  async adopt(accountId: string, grantId: string): Promise<{ adopted: boolean }> {
+    const [grant, current] = await Promise.all([
+      this.models.Grant.findById(grantId).lean(),
+      this.models.Connection.findById(accountId, { grantId: 1, connectedAt: 1, tokenVersion: 1 }).lean(),
+    ]);
+    if (!grant || grant.accountId !== accountId || current?.grantId === grantId) {
+      if (grant && current?.grantId === grantId) await this.dropGrant(grantId);
+      return { adopted: false };
+    }
+    if (current?.connectedAt && current.connectedAt > grant.receivedAt) {
+      await this.dropGrant(grantId); // a newer connect was adopted first
+      return { adopted: false };
+    }
+    const connection = {
+      name: grant.name,
+      userId: grant.userId,
+      status: 'connected' as const,
+      connectedAt: grant.receivedAt,
+      grantId,
+      accessToken: grant.accessToken,
+      refreshToken: grant.refreshToken,
+      accessTokenExpiresAt: grant.accessTokenExpiresAt,
+    };
+    if (!current) {
+      // A duplicate key (someone created it meanwhile) fails the activity, which retries.
+      await this.models.Connection.create({ _id: accountId, ...connection, tokenVersion: 1 });
+    } else {
+      const saved = await this.models.Connection.findOneAndUpdate(
+        { _id: accountId, tokenVersion: current.tokenVersion },
+        { $set: connection, $unset: { statusReason: 1, disconnectedAt: 1, refreshStartedAt: 1 }, $inc: { tokenVersion: 1 } },
+      ).lean();
+      if (!saved) throw new StaleTokenVersionError(accountId, current.tokenVersion);
+    }
+    await this.dropGrant(grantId);
+    return { adopted: true };
   }
 
   async read(accountId: string): Promise<TokenPair & { version: number; expiresAt?: Date }> {
@@ -110,17 +183,23 @@ export class TokenStore {
 
   /**
    * Forgets the tokens (disconnect or a dead refresh token). Idempotent. With `connectedBefore`,
-   * a connection made after that instant is left alone: a late APP_DISCONNECT must not undo a
-   * reconnect. With `expectedVersion`, only that live generation of tokens is purged.
+   * a connection made after that instant, or one already disconnected, is left alone: a late APP_DISCONNECT must not undo a
+   * reconnect. With `expectedVersion`, only that live generation of tokens is purged. With
+   * `connectedAt`, only the connection made at that instant (whatever its refreshes since).
    */
   async purge(
     accountId: string,
     status: 'disconnected' | 'broken',
     reason: string,
-    options: { connectedBefore?: Date; expectedVersion?: number; now?: Date } = {},
+    options: { connectedBefore?: Date; expectedVersion?: number; connectedAt?: Date; now?: Date } = {},
   ): Promise<boolean> {
     const filter: Record<string, unknown> = { _id: accountId };
-    if (options.connectedBefore) filter.$or = [{ connectedAt: null }, { connectedAt: { $lt: options.connectedBefore } }];
+    if (options.connectedAt) filter.connectedAt = options.connectedAt;
+    if (options.connectedBefore) {
+      filter.$or = [{ connectedAt: null }, { connectedAt: { $lt: options.connectedBefore } }];
+      // A webhook's disconnect of an account already disconnected keeps the first reason and time.
+      filter.status = { $ne: 'disconnected' };
+    }
     // Only a live connection at that version may become broken: never overwrite a disconnect.
     if (options.expectedVersion !== undefined) Object.assign(filter, { status: 'connected', tokenVersion: options.expectedVersion });
     const now = options.now ?? new Date();

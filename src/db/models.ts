@@ -22,14 +22,48 @@ const connectionSchema = new Schema(
     tokenVersion: { type: Number, default: 0 },
     /** Set just before a refresh is sent to Jobber, cleared with the save: a crash in between shows. */
     refreshStartedAt: { type: Date },
+    /** When the OAuth callback received the grant of this connection (Manage App sessions bind to it). */
     connectedAt: { type: Date },
+    /** The grant this connection was adopted from: a repeated adoption of it is a no-op. */
+    grantId: { type: String },
     disconnectedAt: { type: Date },
+    /** Legacy, no longer written: see accountActivity (src/accounts/activity.ts). */
     lastWebhookAt: { type: Date },
+    /** Legacy, no longer written: see accountActivity (src/accounts/activity.ts). */
     lastSyncAt: { type: Date },
     slackChannel: { type: String },
   },
   { versionKey: false, collection: 'connections' },
 );
+
+/**
+ * A connection as the OAuth callback received it, written once by the ingress and read by the
+ * account workflow, which adopts it into the connection document (its only writer) and deletes it.
+ */
+const grantSchema = new Schema(
+  {
+    _id: { type: String, required: true }, // random: only this id crosses Temporal
+    accountId: { type: String, required: true, index: true },
+    name: { type: String, default: '' },
+    userId: { type: String },
+    accessToken: { type: sealed, required: true },
+    refreshToken: { type: sealed, required: true },
+    accessTokenExpiresAt: { type: Date },
+    receivedAt: { type: Date, required: true },
+  },
+  { versionKey: false, collection: 'grants' },
+);
+
+/** One document per backfill or reconciliation run (its workflow id), written only by that run. */
+const syncRunSchema = new Schema(
+  {
+    _id: { type: String, required: true }, // the backfill workflow id
+    accountId: { type: String, required: true },
+    lastPageAt: { type: Date, required: true },
+  },
+  { versionKey: false, collection: 'sync_runs' },
+);
+syncRunSchema.index({ accountId: 1, lastPageAt: -1 });
 
 const address = new Schema(
   { street: String, city: String, province: String, postalCode: String, country: String },
@@ -117,9 +151,13 @@ const eventSchema = new Schema(
     status: { type: String, required: true }, // synced | deleted | gone | recorded | failed
     reason: { type: String },
     processedAt: { type: Date },
+    /** False for a Slack Refresh (no webhook); absent on events recorded before it was kept. */
+    fromWebhook: { type: Boolean },
   },
   { versionKey: false, collection: 'events' },
 );
+/** "Last webhook" of an account: its latest webhook-sourced event. */
+eventSchema.index({ accountId: 1, occurredAt: -1 });
 
 /** One row per Slack alert fact; the unique _id is what makes an alert go out once. */
 const alertSchema = new Schema(
@@ -178,12 +216,15 @@ const sessionSchema = new Schema(
 );
 
 export type ConnectionDoc = InferSchemaType<typeof connectionSchema>;
+export type GrantDoc = InferSchemaType<typeof grantSchema>;
 export type AlertDoc = InferSchemaType<typeof alertSchema>;
 export type DeadLetterDoc = InferSchemaType<typeof deadLetterSchema>;
 
 function bindModels(connection: Connection) {
   return {
     Connection: connection.model('Connection', connectionSchema),
+    Grant: connection.model('Grant', grantSchema),
+    SyncRun: connection.model('SyncRun', syncRunSchema),
     Client: connection.model('Client', clientSchema),
     Job: connection.model('Job', jobSchema),
     Invoice: connection.model('Invoice', invoiceSchema),

@@ -16,8 +16,13 @@ export interface AuthDeps {
   tokens: TokenStore;
   /** Reads `account { id name }` and `user { id }` with the new token. */
   jobber: JobberGraphQL;
-  /** Starts (or restarts) the account's workflow after a connection is stored. */
-  onConnected?: (account: { id: string; name: string; tokenVersion: number }) => Promise<void>;
+  /**
+   * Hands a stored grant to the account's workflow (signal-with-start), which adopts it into the
+   * connection. Until it succeeds nothing is connected: the callback fails visibly when it cannot.
+   */
+  onConnected: (account: { id: string; name: string; grantId: string }) => Promise<void>;
+  /** How long the callback waits for the workflow to adopt the grant before showing the result. */
+  adoptionWaitMs?: number;
   /** Renders the result pages; the Manage App module supplies a real one. */
   page?: (ctx: Context, page: { status: number; title: string; message: string }) => void;
   logger: Logger;
@@ -97,8 +102,20 @@ export function createAuthRouter(deps: AuthDeps): Router {
       page(ctx, { status: 502, title: 'Could not connect', message: 'Jobber did not accept the sign-in. Try Connect again. Nothing was stored.' });
       return;
     }
-    const tokenVersion = await deps.tokens.connect(account, tokens);
-    await deps.onConnected?.({ ...account, tokenVersion });
+    // The grant goes in a document of its own; the connection has one writer, the account workflow.
+    const grantId = await deps.tokens.storeGrant(account, tokens);
+    try {
+      await deps.onConnected({ id: account.id, name: account.name, grantId });
+    } catch (err) {
+      // No workflow will adopt the grant, so nothing would refresh these tokens: forget them.
+      log.error({ accountId: account.id, err: (err as Error).message }, 'oauth callback failed: account workflow not reachable');
+      await deps.tokens.dropGrant(grantId).catch(() => undefined);
+      page(ctx, { status: 503, title: 'Could not connect', message: 'Jobber Sync could not finish connecting your account just now. Nothing was stored. Try Connect again in a minute.' });
+      return;
+    }
+    // The workflow has the grant durably; wait (bounded) so the page shows the new connection.
+    const waitUntil = Date.now() + (deps.adoptionWaitMs ?? 10_000);
+    while (!(await deps.tokens.adopted(account.id, grantId)) && Date.now() < waitUntil) await new Promise((r) => setTimeout(r, 100));
     log.info({ accountId: account.id, marketplace: state === undefined }, 'jobber account connected');
     if (state === undefined) {
       // Marketplace connect: the code proves the account's owner granted access, so storing the

@@ -4,6 +4,7 @@ import type { Context } from 'koa';
 import type { Models } from '../db/models';
 import type { AccountControl } from '../accounts/control';
 import { counted } from '../slack/format';
+import { accountActivity } from '../accounts/activity';
 import { SESSION_COOKIE } from './auth-routes';
 import type { Sessions } from './sessions';
 
@@ -81,11 +82,12 @@ ${ended}<div class="actions"><a class="button primary" href="/auth/jobber">Conne
       );
       return;
     }
-    const [clients, jobs, invoices, state] = await Promise.all([
+    const [clients, jobs, invoices, state, activity] = await Promise.all([
       deps.models.Client.countDocuments({ accountId, deletedAt: null }),
       deps.models.Job.countDocuments({ accountId, deletedAt: null }),
       deps.models.Invoice.countDocuments({ accountId, deletedAt: null }),
       connection.status === 'connected' ? deps.control.state(accountId) : Promise.resolve(undefined),
+      accountActivity(deps.models, accountId, connection),
     ]);
     const connected = connection.status === 'connected';
     // One fact per line: the status word, then its details, so a long reason wraps on its own.
@@ -106,8 +108,8 @@ ${ended}<div class="actions"><a class="button primary" href="/auth/jobber">Conne
 <dt>Status</dt><dd id="status" class="${connected ? 'ok' : 'bad'}">${connected ? 'Connected' : connection.status === 'broken' ? 'Broken' : 'Disconnected'}</dd>
 <dt>Connected since</dt><dd>${esc(when(connection.connectedAt))}</dd>
 <dt>Token health</dt><dd>${health}</dd>
-<dt>Last webhook</dt><dd>${esc(when(connection.lastWebhookAt))}</dd>
-<dt>Last sync</dt><dd>${esc(when(connection.lastSyncAt))}</dd>
+<dt>Last webhook</dt><dd>${esc(when(activity.lastWebhookAt))}</dd>
+<dt>Last sync</dt><dd>${esc(when(activity.lastSyncAt))}</dd>
 <dt>Records</dt><dd id="counts">${counted(clients, 'client')} · ${counted(jobs, 'job')} · ${counted(invoices, 'invoice')}${state?.backfill === 'running' ? ' (initial sync running)' : ''}</dd>
 </dl><div class="actions">${actions}</div>`,
     );

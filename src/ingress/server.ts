@@ -63,7 +63,7 @@ export async function startIngress(
         oauth: createOAuth(config),
         tokens,
         jobber: createJobberClient(config),
-        onConnected: (account) => control.connected(account.id, account.tokenVersion),
+        onConnected: (account) => control.connected(account.id, account.grantId),
         page: messagePage,
         logger,
         sessions,

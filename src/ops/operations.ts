@@ -1,6 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { Models } from '../db/models';
 import type { AccountControl } from '../accounts/control';
+import { accountActivity } from '../accounts/activity';
 import { eventWorkflowId, type JobberEvent } from '../../workflows/definitions';
 import { MAX_KEPT_BODY_BYTES } from '../ingress/dead-letters';
 import { parseJobberWebhook, WebhookPayloadError } from '../ingress/jobber-webhook';
@@ -74,13 +75,14 @@ async function replayMalformedWebhook(
 export async function showAccount(deps: OpsDeps, accountId: string) {
   const connection = await deps.models.Connection.findById(accountId, { accessToken: 0, refreshToken: 0 }).lean();
   if (!connection) throw new Error(`no connection for account ${accountId}`);
-  const [workflow, openDeadLetters, failedEvents, clients, jobs, invoices] = await Promise.all([
+  const [workflow, openDeadLetters, failedEvents, clients, jobs, invoices, activity] = await Promise.all([
     deps.control.state(accountId),
     deps.models.DeadLetter.countDocuments({ 'event.accountId': accountId, status: { $ne: 'resolved' } }),
     deps.models.Event.countDocuments({ accountId, status: 'failed' }),
     deps.models.Client.countDocuments({ accountId, deletedAt: null }),
     deps.models.Job.countDocuments({ accountId, deletedAt: null }),
     deps.models.Invoice.countDocuments({ accountId, deletedAt: null }),
+    accountActivity(deps.models, accountId, connection),
   ]);
-  return { connection, workflow: workflow ?? 'not running', backlog: { openDeadLetters, failedEvents }, records: { clients, jobs, invoices } };
+  return { connection, activity, workflow: workflow ?? 'not running', backlog: { openDeadLetters, failedEvents }, records: { clients, jobs, invoices } };
 }

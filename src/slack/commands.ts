@@ -3,6 +3,7 @@ import type { KnownBlock } from '@slack/types';
 import type { Models } from '../db/models';
 import { linkedAccounts, type SlackLinkModel } from '../db/slack-links';
 import type { AccountControl } from '../accounts/control';
+import { accountActivity } from '../accounts/activity';
 import type { Logger } from '../logger';
 import { clientName } from './alerts';
 import { SLASH_COMMAND } from './scopes';
@@ -174,7 +175,8 @@ async function status(deps: CommandDeps, accountIds: string[]): Promise<SlackRep
   )
     .maxTimeMS(QUERY_MAX_MS)
     .lean();
-  const byId = new Map(connections.map((c) => [c._id, c]));
+  const activity = new Map(await Promise.all(connections.map(async (c) => [c._id, await accountActivity(deps.models, c._id, c)] as const)));
+  const byId = new Map(connections.map((c) => [c._id, { ...c, ...activity.get(c._id) }]));
   const blocks: KnownBlock[] = [section('*Jobber accounts linked to this workspace*')];
   const plain: string[] = ['Jobber accounts linked to this workspace:'];
   for (const id of accountIds) {

@@ -149,14 +149,11 @@ describe('connecting accounts and the account workflow (sandbox over HTTP, real 
     await p.outcomes(ids);
     const handle = p.temporal.client.workflow.getHandle(accountWorkflowId(accountId));
     // Whether a timer refresh was refused first or not, the account workflow applies the
-    // disconnect after it: on MongoDB the account ends disconnected. On FerretDB (these tests) a
-    // recorded history showed the purge answer `purged: true` and the next read still return the
-    // refused refresh's 'broken' (its conditional writes are not atomic), so either is accepted;
-    // the tokens are gone and no one is alerted either way.
+    // disconnect after it, and it is the connection's only writer: the account ends disconnected.
     const final = await handle.result();
-    expect(['disconnected', 'broken']).toContain(final.status);
+    expect(final.status).toBe('disconnected');
     const connection = await p.models.Connection.findById(accountId).lean();
-    expect(['disconnected', 'broken']).toContain(connection?.status);
+    expect(connection?.status).toBe('disconnected');
     expect(p.slack.standIn.state.messages.filter((m) => m.text.includes('Marketplace Leaver'))).toHaveLength(0);
     expect(connection?.accessToken).toBeUndefined();
     expect(connection?.refreshToken).toBeUndefined();
@@ -189,10 +186,8 @@ describe('connecting accounts and the account workflow (sandbox over HTTP, real 
     // The webhook arrives within the grace period: a disconnect, as the user meant.
     await p.jobber.sandbox.webhooks.release(ids);
     await p.outcomes(ids);
-    // 'disconnected' on MongoDB; FerretDB can leave 'broken' (see the APP_DISCONNECT test above).
-    // What matters here holds on both: the workflow ended and nobody was alarmed.
-    expect(['disconnected', 'broken']).toContain((await p.temporal.client.workflow.getHandle(accountWorkflowId(accountId)).result()).status);
-    expect(['disconnected', 'broken']).toContain((await p.models.Connection.findById(accountId).lean())?.status);
+    expect((await p.temporal.client.workflow.getHandle(accountWorkflowId(accountId)).result()).status).toBe('disconnected');
+    expect((await p.models.Connection.findById(accountId).lean())?.status).toBe('disconnected');
     expect(alerts()).toHaveLength(0);
   });
 

@@ -125,8 +125,8 @@ describe('a temporary refusal never costs the user their connection (sandbox tok
       if (!d) return undefined;
       return d.status.name !== 'RUNNING' || (d.raw.pendingActivities ?? []).some((a) => (a.attempt ?? 0) >= 2) ? true : undefined;
     }, 90_000);
-    // The account workflow is started again (as the OAuth callback or an operator would).
-    await p.control.connected(accountId, (await stored(accountId)).tokenVersion);
+    // The account workflow is started again, as an operator would (docs/OPERATIONS.md's runbook).
+    await p.temporal.client.workflow.start('accountWorkflow', { taskQueue: p.worker.taskQueue, workflowId: accountWorkflowId(accountId), args: [{ accountId }] });
     expect(await p.outcomes(webhookIds)).toEqual([expect.objectContaining({ status: 'synced' })]);
     expect((await p.models.Client.findById(client.id).lean())?.firstName).toBe('Waited');
   }, 180_000);

@@ -97,7 +97,7 @@ export async function startPipeline(
         oauth,
         tokens: deps.tokens,
         jobber: deps.jobber,
-        onConnected: (account) => control.connected(account.id, account.tokenVersion),
+        onConnected: (account) => control.connected(account.id, account.grantId),
         page: messagePage,
         logger,
         sessions,
