@@ -12,6 +12,8 @@ import { accountActivity } from '../src/accounts/activity';
 import { signalWithStartAccount } from '../src/accounts/control';
 import {
   accountWorkflowId,
+  changedSince,
+  connectedBeforeEndOf,
   disconnectSignal,
   mainTaskQueueOf,
   refreshAccessTokenUpdate,
@@ -318,7 +320,7 @@ export function createAccountActivities(deps: AccountDeps, convert: (err: unknow
         }
       }
       const purged = await tokens.purge(accountId, 'disconnected', input.reason, {
-        connectedBefore: input.occurredAt ? new Date(input.occurredAt) : undefined,
+        connectedBefore: input.occurredAt ? connectedBeforeEndOf(input.occurredAt) : undefined,
         connectedAt: input.connectedAt ? new Date(input.connectedAt) : undefined,
       });
       return { purged, calledJobber };
@@ -354,11 +356,16 @@ export function createAccountActivities(deps: AccountDeps, convert: (err: unknow
     async checkSilence(input: { accountId: string; silentForMs: number }): Promise<{ silent: boolean }> {
       const doc = await models.Connection.findById(input.accountId).lean();
       if (!doc || doc.status !== 'connected') return { silent: false };
-      const since = (await accountActivity(models, input.accountId, doc)).lastWebhookAt ?? doc.connectedAt ?? new Date(0);
+      const lastWebhookAt = (await accountActivity(models, input.accountId, doc)).lastWebhookAt;
+      const since = lastWebhookAt ?? doc.connectedAt ?? new Date(0);
       if (Date.now() - since.getTime() < input.silentForMs) return { silent: false };
+      // A webhook's occurredAt is a Jobber stamp: what changed with it has that very updatedAt. Our
+      // connectedAt has milliseconds, and Jobber stamps whole seconds: a change made just after the
+      // connection, within the same second, carries a stamp before it.
+      const changed = lastWebhookAt ? { $gt: lastWebhookAt } : { $gte: new Date(Math.floor(since.getTime() / 1000) * 1000) };
       const healed = await Promise.all(
         [models.Client, models.Job, models.Invoice].map((m) =>
-          (m as typeof models.Client).countDocuments({ accountId: input.accountId, updatedAt: { $gt: since } }),
+          (m as typeof models.Client).countDocuments({ accountId: input.accountId, updatedAt: changed }),
         ),
       );
       if (healed.every((n) => n === 0)) return { silent: false };
@@ -382,7 +389,7 @@ export function createAccountActivities(deps: AccountDeps, convert: (err: unknow
       let first = input.pageSize ?? DEFAULT_PAGE;
       // Jobber filters clients and invoices by updatedAt; jobs have no such filter, so a
       // reconciliation pages through all of them and the ordered upsert skips what is unchanged.
-      const filter = input.updatedSince && input.kind !== 'job' ? { updatedAt: { after: input.updatedSince } } : undefined;
+      const filter = input.updatedSince && input.kind !== 'job' ? { updatedAt: { after: changedSince(input.updatedSince) } } : undefined;
       type Page = { nodes: JobberRecord[]; pageInfo: { endCursor: string | null; hasNextPage: boolean } };
       let result: { data: Record<string, Page>; cost?: QueryCost } | undefined;
       let fetchedAt = new Date();

@@ -193,6 +193,24 @@ export interface BackfillInput {
   pageSize?: number;
 }
 
+/**
+ * The `updatedAt` filter that asks Jobber for every change made since `at` (our clock). Jobber
+ * stamps whole seconds, so a change made after `at` within the same second carries a stamp before
+ * it: ask from the start of that second, less the clock-skew margin.
+ */
+export function changedSince(at: string): string {
+  return new Date(Math.floor(Date.parse(at) / 1000) * 1000 - SETTLE_MARGIN_MS - 1).toISOString();
+}
+
+/**
+ * A disconnect that Jobber stamped `occurredAt` (whole seconds) happened before the end of that
+ * second: connections made until then are the ones it ends. A reconnect needs a person to go
+ * through Jobber's consent page, which takes longer than that.
+ */
+export function connectedBeforeEndOf(occurredAt: string): Date {
+  return new Date(Math.floor(Date.parse(occurredAt) / 1000) * 1000 + 1000);
+}
+
 /** Children of the account workflow are named after it: `jobber-account/7/backfill/initial-1a2b3c4d`. */
 export const backfillWorkflowId = (accountWorkflowId: string, runTag: string): string => `${accountWorkflowId}/backfill/${runTag}`;
 
