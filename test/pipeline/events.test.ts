@@ -6,6 +6,9 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { accountWorkflowId, readableId } from '../../workflows/definitions';
 import { accountActivity } from '../../src/accounts/activity';
 
+/** Waits until the wall clock is in the next whole second (the sandbox stamps whole seconds, as Jobber does). */
+const nextSecond = () => new Promise((resolve) => setTimeout(resolve, 1005 - (Date.now() % 1000)));
+
 describe('webhook → workflow → record → alert, over HTTP with real Temporal and FerretDB', () => {
   let p: Pipeline;
   let account: string;
@@ -88,6 +91,8 @@ describe('webhook → workflow → record → alert, over HTTP with real Tempora
   it('keeps the newer state when an older UPDATE is delivered and finishes after a newer one', async () => {
     const { result: client } = capture(() => store().createClient(account, { firstName: 'Old' }, { webhook: false }));
     const older = capture(() => store().updateClient(client.id, { firstName: 'Middle' }, { delivery: { hold: true } }));
+    // Jobber stamps whole seconds: two changes in the same second would be one event (same key).
+    await nextSecond();
     const newer = capture(() => store().updateClient(client.id, { firstName: 'Newest' }, { delivery: { hold: true } }));
     await p.jobber.sandbox.webhooks.release(newer.webhookIds);
     const [first] = await p.outcomes(newer.webhookIds);

@@ -118,12 +118,28 @@ describe('Jobber sandbox GraphQL endpoint', () => {
     });
   });
 
-  it('gives updatedAt values that strictly increase, even within one millisecond', () => {
+  it('stamps updatedAt in whole seconds, as Jobber does: changes within one second share it', () => {
     const { store } = env.started.sandbox;
     const client = store.createClient(env.accountId, {}, { webhook: false });
     const stamps = [client.updatedAt];
     for (let i = 0; i < 5; i++) stamps.push(store.updateClient(client.id, { title: `v${i}` }, { webhook: false }).updatedAt);
-    for (let i = 1; i < stamps.length; i++) expect(Date.parse(stamps[i]!)).toBeGreaterThan(Date.parse(stamps[i - 1]!));
+    for (const stamp of stamps) expect(stamp).toMatch(/T\d\d:\d\d:\d\d\.000Z$/);
+    // Five updates run within a few milliseconds: at most one second boundary falls among them.
+    expect(new Set(stamps).size).toBeLessThanOrEqual(2);
+    for (let i = 1; i < stamps.length; i++) expect(Date.parse(stamps[i]!)).toBeGreaterThanOrEqual(Date.parse(stamps[i - 1]!));
+  });
+
+  it('gives updatedAt values that strictly increase, even within one millisecond, when whole seconds are off', () => {
+    const { sandbox } = env.started;
+    sandbox.setWholeSecondStamps(false);
+    try {
+      const client = sandbox.store.createClient(env.accountId, {}, { webhook: false });
+      const stamps = [client.updatedAt];
+      for (let i = 0; i < 5; i++) stamps.push(sandbox.store.updateClient(client.id, { title: `v${i}` }, { webhook: false }).updatedAt);
+      for (let i = 1; i < stamps.length; i++) expect(Date.parse(stamps[i]!)).toBeGreaterThan(Date.parse(stamps[i - 1]!));
+    } finally {
+      sandbox.setWholeSecondStamps(true);
+    }
   });
 });
 

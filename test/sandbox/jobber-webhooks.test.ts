@@ -125,6 +125,7 @@ describe('Jobber sandbox webhooks', () => {
     const client = started.sandbox.store.createClient(accountId, {}, { webhook: false });
     const ids: string[] = [];
     for (const title of ['first', 'second', 'third']) {
+      clock.advance(1000); // Jobber stamps whole seconds: three changes in three seconds
       const res = await admin<{ webhookIds: string[] }>(origin, 'PATCH', `/admin/clients/${client.id}`, { title, delivery: { hold: true } });
       ids.push(...res.body.webhookIds);
     }

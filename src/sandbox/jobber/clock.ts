@@ -3,10 +3,11 @@ export class SandboxClock {
   private last = 0;
 
   /**
-   * Record and webhook stamps in whole seconds, as Jobber gives them: two changes within one
-   * second then share `updatedAt` and `occurredAt`. Off, they are strictly increasing milliseconds.
+   * Record and webhook stamps in whole seconds, as Jobber gives them (the default): two changes
+   * within one second share `updatedAt` and `occurredAt`. Off, they are strictly increasing
+   * milliseconds, which is kinder than Jobber.
    */
-  wholeSeconds = false;
+  wholeSeconds = true;
 
   constructor(readonly now: () => Date) {}
 

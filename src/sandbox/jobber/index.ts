@@ -63,7 +63,10 @@ export interface JobberSandboxOptions {
     maxRetryAfterMs?: number;
   };
   now?: () => Date;
-  /** Stamp records and webhooks in whole seconds, as Jobber does (default: strictly increasing milliseconds). */
+  /**
+   * Stamp records and webhooks in whole seconds, as Jobber does (the default). `false` gives strictly
+   * increasing milliseconds, kinder than Jobber: only for a test that says why it needs it.
+   */
   wholeSecondStamps?: boolean;
   logger?: Logger;
   /**
@@ -103,7 +106,7 @@ export interface JobberSandbox {
 export function createJobberSandbox(options: JobberSandboxOptions = {}): JobberSandbox {
   const logger = options.logger ?? pino({ level: 'silent' });
   const clock = new SandboxClock(options.now ?? (() => new Date()));
-  clock.wholeSeconds = options.wholeSecondStamps ?? false;
+  clock.wholeSeconds = options.wholeSecondStamps ?? true;
   const clientId = options.clientId ?? 'sandbox-client-id';
   const initialSecret = options.clientSecret ?? 'sandbox-client-secret';
   const appId = options.appId ?? randomUUID();
