@@ -14,9 +14,10 @@ const OUT = path.join(__dirname, 'histories');
 /**
  * Bump with each recording and keep the older files: together they are the shapes of histories
  * that may still be running somewhere. v1: before the account-status-in-activities patch;
- * v2: before broken-alert-after-grace.
+ * v2: before broken-alert-after-grace; v3: before the tokens-*, accounts-* and events-* patches
+ * (accounts queue, scaled refresh-ahead, grants and the request queue, fetch after the second).
  */
-const VERSION = 'v3';
+const VERSION = 'v4';
 
 describe('record workflow histories', () => {
   let p: Pipeline;
