@@ -13,7 +13,6 @@ import { signalWithStartAccount } from '../src/accounts/control';
 import {
   accountWorkflowId,
   changedSince,
-  connectedBeforeEndOf,
   disconnectSignal,
   mainTaskQueueOf,
   refreshAccessTokenUpdate,
@@ -320,7 +319,7 @@ export function createAccountActivities(deps: AccountDeps, convert: (err: unknow
         }
       }
       const purged = await tokens.purge(accountId, 'disconnected', input.reason, {
-        connectedBefore: input.occurredAt ? connectedBeforeEndOf(input.occurredAt) : undefined,
+        connectedBefore: input.occurredAt ? new Date(input.occurredAt) : undefined,
         connectedAt: input.connectedAt ? new Date(input.connectedAt) : undefined,
       });
       return { purged, calledJobber };

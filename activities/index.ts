@@ -6,7 +6,6 @@ import { CLIENT_QUERY, INVOICE_QUERY, JOB_QUERY } from '../src/jobber/queries';
 import { AccountNotConnectedError } from '../src/accounts/token-store';
 import { AlertInFlightError, alertKey, alertMessageFor, sendAlertOnce, type AlertKind } from '../src/slack/alerts';
 import type { JobberEvent, RecordKind } from '../workflows/definitions';
-import { connectedBeforeEndOf } from '../workflows/definitions';
 import { createAccountActivities, withAccessToken, type AccountDeps } from './accounts';
 import type { WorkerMetrics } from '../src/metrics/worker-metrics';
 
@@ -250,7 +249,7 @@ export function createActivities(deps: ActivityDeps) {
      * (they hand it to the account workflow now). Idempotent.
      */
     async purgeAccount(input: { accountId: string; reason: string; occurredAt: string }): Promise<{ purged: boolean }> {
-      const purged = await tokens.purge(input.accountId, 'disconnected', input.reason, { connectedBefore: connectedBeforeEndOf(input.occurredAt) });
+      const purged = await tokens.purge(input.accountId, 'disconnected', input.reason, { connectedBefore: new Date(input.occurredAt) });
       return { purged };
     },
   };

@@ -219,11 +219,29 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
       const { disconnect: ask } = request;
       // A webhook's disconnect is bounded by its occurredAt; ours applies to the connection we hold now.
       const guard = ask.occurredAt ? {} : { connectedAt };
-      const { purged } = await summarized(
-        disconnectAccount,
-        ask.callJobber ? `disconnect: call Jobber's appDisconnect, then purge the tokens (${ask.reason})` : `disconnect: purge the tokens (${ask.reason})`,
-        { accountId, ...ask, ...guard },
-      );
+      const purge = () =>
+        summarized(
+          disconnectAccount,
+          ask.callJobber ? `disconnect: call Jobber's appDisconnect, then purge the tokens (${ask.reason})` : `disconnect: purge the tokens (${ask.reason})`,
+          { accountId, ...ask, ...guard },
+        );
+      let { purged } = await purge();
+      // Jobber stamps whole seconds: a disconnect stamped in the second this live connection was
+      // made may be older than it (a reconnect) or newer (a disconnect right after connecting).
+      // Jobber knows: a refresh is refused if the disconnect revoked these tokens, and then the
+      // disconnect applies. Runs started before this patch left such a connection alone.
+      const second = (at: string) => Math.floor(Date.parse(at) / 1000);
+      if (
+        !purged &&
+        ask.occurredAt &&
+        state.status === 'connected' &&
+        connectedAt !== undefined &&
+        second(connectedAt) === second(ask.occurredAt) &&
+        patched('accounts-same-second-disconnect-verified')
+      ) {
+        await refresh();
+        if (state.status !== 'connected') ({ purged } = await purge());
+      }
       log.info('account disconnected', { accountId, callJobber: ask.callJobber, purged });
       applyInfo(await summarized(tokenInfo, 'load the connection after the disconnect', accountId));
     }

@@ -202,15 +202,6 @@ export function changedSince(at: string): string {
   return new Date(Math.floor(Date.parse(at) / 1000) * 1000 - SETTLE_MARGIN_MS - 1).toISOString();
 }
 
-/**
- * A disconnect that Jobber stamped `occurredAt` (whole seconds) happened before the end of that
- * second: connections made until then are the ones it ends. A reconnect needs a person to go
- * through Jobber's consent page, which takes longer than that.
- */
-export function connectedBeforeEndOf(occurredAt: string): Date {
-  return new Date(Math.floor(Date.parse(occurredAt) / 1000) * 1000 + 1000);
-}
-
 /** Children of the account workflow are named after it: `jobber-account/7/backfill/initial-1a2b3c4d`. */
 export const backfillWorkflowId = (accountWorkflowId: string, runTag: string): string => `${accountWorkflowId}/backfill/${runTag}`;
 

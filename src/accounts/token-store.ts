@@ -196,7 +196,15 @@ export class TokenStore {
     const filter: Record<string, unknown> = { _id: accountId };
     if (options.connectedAt) filter.connectedAt = options.connectedAt;
     if (options.connectedBefore) {
-      filter.$or = [{ connectedAt: null }, { connectedAt: { $lt: options.connectedBefore } }];
+      // Jobber stamps whole seconds: a disconnect stamped S happened within [S, S + 1 s). A live
+      // connection made in that second may be a reconnect after it, so it is left alone; one that
+      // is no longer live (its refresh token was refused) holds nothing a reconnect could lose.
+      const endOfSecond = new Date(Math.floor(options.connectedBefore.getTime() / 1000) * 1000 + 1000);
+      filter.$or = [
+        { connectedAt: null },
+        { connectedAt: { $lt: options.connectedBefore } },
+        { status: { $ne: 'connected' }, connectedAt: { $lt: endOfSecond } },
+      ];
       // A webhook's disconnect of an account already disconnected keeps the first reason and time.
       filter.status = { $ne: 'disconnected' };
     }

@@ -72,7 +72,6 @@ const ELSEWHERE: Record<string, string> = {
   'node dist/src/bin/ingress.js': 'test/processes.test.ts runs the built ingress',
   'node dist/src/bin/worker.js': 'test/processes.test.ts runs the built worker with the prebuilt bundle',
   'npm install && BENCH_SECONDS=3 npm run bench': '.ci/run runs the benchmark after the tests (figures are not asserted)',
-  'apt-get install -y chromium curl jq openssl': '.ci/run installs the missing ones with apt-get before the tests',
 };
 
 /** Mentions and synopses: not commands to run as written. */
