@@ -11,7 +11,7 @@ import { followConnectFlow } from '../src/dev/connect-flow';
 import { startJobberSandbox, type StartedJobberSandbox } from '../src/sandbox/jobber';
 import { startSlackStandIn } from '../src/sandbox/slack';
 import { testMongoUrl, testTemporalAddress } from './helpers/env';
-import { waitFor } from './helpers/pipeline';
+import { nextIdBase, waitFor } from './helpers/pipeline';
 import { groupAlive, signalGroup, startProcess, type Proc } from './helpers/processes';
 import { disconnectFromManagePage } from './helpers/ingress';
 
@@ -61,7 +61,9 @@ describe.each([
     const port = await freePort();
     ingressUrl = `http://127.0.0.1:${port}`;
     // Access tokens that live 8 s: refreshed at half their lifetime, one every 4 s or so.
-    jobber = await startJobberSandbox({ port: 0, webhookUrl: `${ingressUrl}/webhooks/jobber`, accessTokenTtlSeconds: 8 });
+    // Ids of its own: the two variants share the Temporal server, and account workflow ids are
+    // named after the account (a workflow of the first variant's account may still be open).
+    jobber = await startJobberSandbox({ port: 0, webhookUrl: `${ingressUrl}/webhooks/jobber`, accessTokenTtlSeconds: 8, idBase: nextIdBase() });
     slack = await startSlackStandIn({ port: 0 });
     const env: NodeJS.ProcessEnv = {
       ...process.env,
@@ -124,7 +126,10 @@ describe.each([
     const collector = setInterval(() => void collect(), 25);
     // Two refreshes at half of the 8 s lifetime: about 8 s on an idle machine; the bound leaves room
     // for a loaded one (the worker is a process of its own, competing with the rest of the suite).
-    await waitFor(() => (versions.size >= 3 ? true : undefined), 60_000);
+    await waitFor(() => (versions.size >= 3 ? true : undefined), 60_000).catch((err: Error) => {
+      const lines = worker.output().split('\n').filter((l) => !l.includes('"level":10') && !l.includes('"level":20'));
+      throw new Error(`${err.message}: token versions seen ${[...versions].join(', ')}\n--- worker ---\n${lines.slice(-60).join('\n')}`);
+    });
 
     const client = jobber.sandbox.store.createClient(account.id, { firstName: 'Separate', lastName: 'Processes' });
     const stored = await waitFor(async () => (await models.Client.findById(client.id).lean()) ?? undefined, 30_000);

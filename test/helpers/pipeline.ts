@@ -27,7 +27,7 @@ export const SESSION_SECRET = 'test-session-secret-0123456789abcdef';
  * A random range per pipeline: jest gives every test file fresh module state, so a counter would
  * repeat across files run by the same worker. 900,000 ranges of 10,000 ids.
  */
-const nextIdBase = () => randomInt(1, 900_000) * 10_000;
+export const nextIdBase = () => randomInt(1, 900_000) * 10_000;
 
 export interface Pipeline {
   jobber: StartedJobberSandbox;
