@@ -13,6 +13,7 @@ import { signalWithStartAccount } from '../src/accounts/control';
 import {
   accountWorkflowId,
   changedSince,
+  startOfSecond,
   disconnectSignal,
   mainTaskQueueOf,
   refreshAccessTokenUpdate,
@@ -361,7 +362,7 @@ export function createAccountActivities(deps: AccountDeps, convert: (err: unknow
       // A webhook's occurredAt is a Jobber stamp: what changed with it has that very updatedAt. Our
       // connectedAt has milliseconds, and Jobber stamps whole seconds: a change made just after the
       // connection, within the same second, carries a stamp before it.
-      const changed = lastWebhookAt ? { $gt: lastWebhookAt } : { $gte: new Date(Math.floor(since.getTime() / 1000) * 1000) };
+      const changed = lastWebhookAt ? { $gt: lastWebhookAt } : { $gte: new Date(startOfSecond(since)) };
       const healed = await Promise.all(
         [models.Client, models.Job, models.Invoice].map((m) =>
           (m as typeof models.Client).countDocuments({ accountId: input.accountId, updatedAt: changed }),

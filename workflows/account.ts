@@ -18,6 +18,7 @@ import {
   accountStateQuery,
   accountWorkflowId,
   SEARCH_ATTRIBUTES,
+  startOfSecond,
   backfillWorkflowId,
   disconnectSignal,
   grantSignal,
@@ -230,13 +231,12 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
       // made may be older than it (a reconnect) or newer (a disconnect right after connecting).
       // Jobber knows: a refresh is refused if the disconnect revoked these tokens, and then the
       // disconnect applies. Runs started before this patch left such a connection alone.
-      const second = (at: string) => Math.floor(Date.parse(at) / 1000);
       if (
         !purged &&
         ask.occurredAt &&
         state.status === 'connected' &&
         connectedAt !== undefined &&
-        second(connectedAt) === second(ask.occurredAt) &&
+        startOfSecond(connectedAt) === startOfSecond(ask.occurredAt) &&
         patched('accounts-same-second-disconnect-verified')
       ) {
         await refresh();

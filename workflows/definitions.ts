@@ -193,15 +193,6 @@ export interface BackfillInput {
   pageSize?: number;
 }
 
-/**
- * The `updatedAt` filter that asks Jobber for every change made since `at` (our clock). Jobber
- * stamps whole seconds, so a change made after `at` within the same second carries a stamp before
- * it: ask from the start of that second, less the clock-skew margin.
- */
-export function changedSince(at: string): string {
-  return new Date(Math.floor(Date.parse(at) / 1000) * 1000 - SETTLE_MARGIN_MS - 1).toISOString();
-}
-
 /** Children of the account workflow are named after it: `jobber-account/7/backfill/initial-1a2b3c4d`. */
 export const backfillWorkflowId = (accountWorkflowId: string, runTag: string): string => `${accountWorkflowId}/backfill/${runTag}`;
 
@@ -219,7 +210,29 @@ export const SEND_ALERT_RETRY = { initialInterval: '2 seconds', backoffCoefficie
  */
 export const SETTLE_MARGIN_MS = 1000;
 
+/** The start of the whole second `at` falls in, in ms: where Jobber's stamp of that moment points. */
+export function startOfSecond(at: Date | string): number {
+  return Math.floor((typeof at === 'string' ? Date.parse(at) : at.getTime()) / 1000) * 1000;
+}
+
 /** From when a fetch sees the final state of a record stamped (or an event that occurred) at `at`. */
 export function settledAfter(at: Date): Date {
-  return new Date(Math.floor(at.getTime() / 1000) * 1000 + 1000 + SETTLE_MARGIN_MS);
+  return new Date(startOfSecond(at) + 1000 + SETTLE_MARGIN_MS);
+}
+
+/**
+ * The `updatedAt` filter that asks Jobber for every change made since `at` (our clock). Jobber
+ * stamps whole seconds, so a change made after `at` within the same second carries a stamp before
+ * it: ask from the start of that second, less the clock-skew margin.
+ */
+export function changedSince(at: string): string {
+  return new Date(startOfSecond(at) - SETTLE_MARGIN_MS - 1).toISOString();
+}
+
+const KINDS: Record<string, RecordKind> = { CLIENT: 'client', JOB: 'job', INVOICE: 'invoice' };
+
+/** CLIENT_UPDATE → { kind: 'client', action: 'UPDATE' }; topics we do not sync → undefined. */
+export function parseTopic(topic: string): { kind: RecordKind; action: 'CREATE' | 'UPDATE' | 'DESTROY' } | undefined {
+  const match = /^(CLIENT|JOB|INVOICE)_(CREATE|UPDATE|DESTROY)$/.exec(topic);
+  return match ? { kind: KINDS[match[1]!]!, action: match[2] as 'CREATE' | 'UPDATE' | 'DESTROY' } : undefined;
 }

@@ -1,8 +1,8 @@
 import { ActivityFailure, ApplicationFailure, getExternalWorkflowHandle, log, patched, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { accountWorkflowId, disconnectSignal, readableId, type EventOutcome, type JobberEvent, type RecordKind } from './definitions';
+import { accountWorkflowId, disconnectSignal, readableId, type EventOutcome, type JobberEvent } from './definitions';
 import { summarized } from './summaries';
-import { SEND_ALERT_RETRY, settledAfter } from './definitions';
+import { parseTopic, SEND_ALERT_RETRY, settledAfter } from './definitions';
 
 const { accountStatus, tombstone, recordEvent, recordDeadLetter, resolveDeadLetter, purgeAccount } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
@@ -23,13 +23,6 @@ const { syncRecord } = proxyActivities<Activities>({
 
 const { sendAlert } = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry: SEND_ALERT_RETRY });
 
-const KINDS: Record<string, RecordKind> = { CLIENT: 'client', JOB: 'job', INVOICE: 'invoice' };
-
-/** CLIENT_UPDATE → { kind: 'client', action: 'UPDATE' }; topics we do not sync → undefined. */
-export function parseTopic(topic: string): { kind: RecordKind; action: 'CREATE' | 'UPDATE' | 'DESTROY' } | undefined {
-  const match = /^(CLIENT|JOB|INVOICE)_(CREATE|UPDATE|DESTROY)$/.exec(topic);
-  return match ? { kind: KINDS[match[1]!]!, action: match[2] as 'CREATE' | 'UPDATE' | 'DESTROY' } : undefined;
-}
 
 export interface EventWorkflowInput {
   event: JobberEvent;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { TokenCipher } from '../crypto/tokens';
 import type { Models } from '../db/models';
+import { startOfSecond } from '../../workflows/definitions';
 
 export interface TokenPair {
   accessToken: string;
@@ -199,7 +200,7 @@ export class TokenStore {
       // Jobber stamps whole seconds: a disconnect stamped S happened within [S, S + 1 s). A live
       // connection made in that second may be a reconnect after it, so it is left alone; one that
       // is no longer live (its refresh token was refused) holds nothing a reconnect could lose.
-      const endOfSecond = new Date(Math.floor(options.connectedBefore.getTime() / 1000) * 1000 + 1000);
+      const endOfSecond = new Date(startOfSecond(options.connectedBefore) + 1000);
       filter.$or = [
         { connectedAt: null },
         { connectedAt: { $lt: options.connectedBefore } },
