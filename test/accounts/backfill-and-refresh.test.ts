@@ -163,4 +163,39 @@ describe('backfill, reconciliation and token refresh under failure', () => {
     expect(calls.map((r) => r.outcome)).toEqual(['unauthorized', 'ok']);
     expect((await p.models.Connection.findById(account.id).lean())?.status).toBe('disconnected');
   });
+
+  // Jobber stamps whole seconds: an APP_DISCONNECT stamped in the second a still-live connection
+  // was made cannot say by its time whether it came before or after that connection. Tokens here
+  // live an hour, so the connection is live when the webhook comes, and Jobber decides.
+  const sameSecondDisconnect = async (accountId: string) => {
+    const { connectedAt } = (await p.models.Connection.findById(accountId).lean())!;
+    const occurredAt = new Date(Math.floor(connectedAt!.getTime() / 1000) * 1000).toISOString();
+    return p.jobber.sandbox.webhooks.enqueue({ topic: 'APP_DISCONNECT', accountId, itemId: accountId, occurredAt });
+  };
+
+  it('applies an APP_DISCONNECT stamped in the second the connection was made when Jobber revoked that connection', async () => {
+    const accountId = await connect('Quick Leaver Co');
+    await settled(accountId);
+    p.jobber.sandbox.disconnect(accountId, { hold: true }); // Jobber revoked the tokens; its own webhook never comes
+    const ids = await sameSecondDisconnect(accountId);
+    await p.outcomes(ids);
+    const final = await p.temporal.client.workflow.getHandle(accountWorkflowId(accountId)).result();
+    expect(final.status).toBe('disconnected');
+    expect((await p.models.Connection.findById(accountId).lean())?.status).toBe('disconnected');
+    expect(p.slack.standIn.state.messages.filter((m) => m.text.includes('Quick Leaver Co'))).toHaveLength(0);
+  });
+
+  it('keeps a live connection made in the second of an APP_DISCONNECT that Jobber did not apply to it', async () => {
+    const accountId = await connect('Quick Returner Co');
+    await settled(accountId);
+    const ids = await sameSecondDisconnect(accountId);
+    await p.outcomes(ids);
+    // The account workflow asked Jobber (a refresh, accepted) and kept the connection.
+    await waitFor(() => (refreshGrants(p, accountId).some((g) => g.outcome === 'accepted') ? true : undefined));
+    const state = await p.temporal.client.workflow.getHandle(accountWorkflowId(accountId)).query(accountStateQuery);
+    expect(state.status).toBe('connected');
+    expect((await p.models.Connection.findById(accountId).lean())?.status).toBe('connected');
+    const { webhookIds } = p.jobber.sandbox.webhooks.capture(() => p.jobber.sandbox.store.createClient(accountId, { firstName: 'Stayed' }));
+    expect(await p.outcomes(webhookIds)).toEqual([expect.objectContaining({ status: 'synced' })]);
+  });
 });
