@@ -13,6 +13,7 @@ import { signalWithStartAccount } from '../src/accounts/control';
 import {
   accountWorkflowId,
   changedSince,
+  FailureType,
   startOfSecond,
   disconnectSignal,
   mainTaskQueueOf,
@@ -83,7 +84,7 @@ const REFRESH_WAIT_MS = 30_000;
 const DISCONNECT_WAIT_MS = 15_000;
 
 /** The refresh could not be had now (Temporal busy or unreachable, the workflow between runs): retried. */
-export const REFRESH_UNAVAILABLE = 'TokenRefreshUnavailable';
+export const REFRESH_UNAVAILABLE = FailureType.refreshUnavailable;
 
 /**
  * Asks the account's workflow for a refresh past `staleVersion`. Only the workflow's own answer
@@ -98,7 +99,7 @@ async function requestRefresh(deps: AccountDeps & { temporal: Client }, accountI
     return;
   } catch (err) {
     const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
-    if (cause instanceof ApplicationFailure && cause.type === 'AccountDisconnected') {
+    if (cause instanceof ApplicationFailure && cause.type === FailureType.disconnected) {
       throw new AccountNotConnectedError(accountId, `not connected (${cause.message})`);
     }
     if (err instanceof WorkflowNotFoundError) {
@@ -276,11 +277,11 @@ export function createAccountActivities(deps: AccountDeps, convert: (err: unknow
         if (!err.permanent && err.status !== undefined && err.status < 500) await tokens.clearRefreshStarted(accountId, current.version);
         if (err.kind === 'invalid_client') {
           await alertAppCredentials(accountId, err);
-          throw ApplicationFailure.create({ type: 'JobberAppCredentialsRejected', message: err.message });
+          throw ApplicationFailure.create({ type: FailureType.appCredentialsRejected, message: err.message });
         }
         if (!err.permanent) {
           // 429, 408, 5xx, no answer: the token was not refused, so it stays; honour Retry-After.
-          throw ApplicationFailure.create({ type: 'JobberTokenEndpointUnavailable', message: err.message, nextRetryDelay: err.retryAfterMs });
+          throw ApplicationFailure.create({ type: FailureType.tokenEndpointUnavailable, message: err.message, nextRetryDelay: err.retryAfterMs });
         }
         const reason = interrupted
           ? 'a token refresh was interrupted before its answer could be saved; reconnect the account'

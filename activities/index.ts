@@ -6,6 +6,7 @@ import { CLIENT_QUERY, INVOICE_QUERY, JOB_QUERY } from '../src/jobber/queries';
 import { AccountNotConnectedError } from '../src/accounts/token-store';
 import { AlertInFlightError, alertKey, alertMessageFor, sendAlertOnce, type AlertKind } from '../src/slack/alerts';
 import type { JobberEvent, RecordKind } from '../workflows/definitions';
+import { FailureType } from '../workflows/definitions';
 import { createAccountActivities, withAccessToken, type AccountDeps } from './accounts';
 import type { WorkerMetrics } from '../src/metrics/worker-metrics';
 
@@ -13,20 +14,7 @@ export interface ActivityDeps extends AccountDeps {
   metrics?: WorkerMetrics;
 }
 
-/** Failure types the workflows branch on. */
-export const FailureType = {
-  disconnected: 'AccountDisconnected',
-  unauthorized: 'JobberUnauthorized',
-  invalidQuery: 'JobberQueryInvalid',
-  tooExpensive: 'JobberQueryTooExpensive',
-  graphql: 'JobberGraphQLError',
-  unavailable: 'JobberUnavailable',
-  throttled: 'JobberThrottled',
-  rateLimited: 'JobberRateLimited',
-  slack: 'SlackError',
-  slackRateLimited: 'SlackRateLimited',
-  alertInFlight: 'AlertInFlight',
-} as const;
+export { FailureType };
 
 const QUERIES: Record<RecordKind, string> = { client: CLIENT_QUERY, job: JOB_QUERY, invoice: INVOICE_QUERY };
 

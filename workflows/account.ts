@@ -17,6 +17,7 @@ import {
   accountsTaskQueue,
   accountStateQuery,
   accountWorkflowId,
+  FailureType,
   SEARCH_ATTRIBUTES,
   startOfSecond,
   backfillWorkflowId,
@@ -152,7 +153,7 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
       if (carryAll) await condition(() => state.tokenVersion >= 0 || state.status !== 'connected');
       if (state.tokenVersion <= staleVersion && state.status === 'connected') await refresh();
       if (state.status !== 'connected') {
-        throw ApplicationFailure.nonRetryable(`account is ${state.status}`, 'AccountDisconnected');
+        throw ApplicationFailure.nonRetryable(`account is ${state.status}`, FailureType.disconnected);
       }
       return { version: state.tokenVersion };
     },

@@ -236,3 +236,21 @@ export function parseTopic(topic: string): { kind: RecordKind; action: 'CREATE' 
   const match = /^(CLIENT|JOB|INVOICE)_(CREATE|UPDATE|DESTROY)$/.exec(topic);
   return match ? { kind: KINDS[match[1]!]!, action: match[2] as 'CREATE' | 'UPDATE' | 'DESTROY' } : undefined;
 }
+
+/** ApplicationFailure types: the activities raise them, the workflows branch on them (one list for both). */
+export const FailureType = {
+  disconnected: 'AccountDisconnected',
+  unauthorized: 'JobberUnauthorized',
+  invalidQuery: 'JobberQueryInvalid',
+  tooExpensive: 'JobberQueryTooExpensive',
+  graphql: 'JobberGraphQLError',
+  unavailable: 'JobberUnavailable',
+  throttled: 'JobberThrottled',
+  rateLimited: 'JobberRateLimited',
+  slack: 'SlackError',
+  slackRateLimited: 'SlackRateLimited',
+  alertInFlight: 'AlertInFlight',
+  refreshUnavailable: 'TokenRefreshUnavailable',
+  appCredentialsRejected: 'JobberAppCredentialsRejected',
+  tokenEndpointUnavailable: 'JobberTokenEndpointUnavailable',
+} as const;

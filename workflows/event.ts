@@ -2,7 +2,7 @@ import { ActivityFailure, ApplicationFailure, getExternalWorkflowHandle, log, pa
 import type { Activities } from '../activities';
 import { accountWorkflowId, disconnectSignal, readableId, type EventOutcome, type JobberEvent } from './definitions';
 import { summarized } from './summaries';
-import { parseTopic, SEND_ALERT_RETRY, settledAfter } from './definitions';
+import { FailureType, parseTopic, SEND_ALERT_RETRY, settledAfter } from './definitions';
 
 const { accountStatus, tombstone, recordEvent, recordDeadLetter, resolveDeadLetter, purgeAccount } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
@@ -61,7 +61,7 @@ export async function jobberEventWorkflow(input: EventWorkflowInput): Promise<Ev
     if (input.replay) await summarized(resolveDeadLetter, 'mark the dead letter resolved', workflowId);
     return outcome;
   } catch (err) {
-    if (failureType(err) === 'AccountDisconnected') {
+    if (failureType(err) === FailureType.disconnected) {
       // The account went away while we worked: nothing to retry, nothing to report.
       await record('disconnected', 'account disconnected during processing');
       return { status: 'disconnected' };
