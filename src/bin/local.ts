@@ -9,8 +9,8 @@ import { startStack } from '../dev/stack';
 import { startJobberSandbox } from '../sandbox/jobber';
 import { startSlackStandIn } from '../sandbox/slack';
 import { createActivityDeps } from '../services';
-import { installRuntime } from '../temporal/runtime';
-import { createWorker } from '../temporal/worker';
+import { installRuntime } from '../worker/runtime';
+import { createWorker } from '../worker/workers';
 import { startIngress } from '../ingress/server';
 import { onShutdown } from './shutdown';
 

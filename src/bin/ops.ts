@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { loadStoresConfig } from '../config';
 import { connectDatabase } from '../db/models';
-import { AccountControl } from '../accounts/control';
+import { AccountControl } from '../workflow-client/account-control';
 import { listDeadLetters, replayDeadLetter, showAccount, type OpsDeps } from '../ops/operations';
 import { linkedAccounts, linkWorkspace, slackLinkModel, unlinkWorkspace, type SlackLinkModel } from '../db/slack-links';
 

@@ -3,8 +3,8 @@ import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../config';
 import { createLogger } from '../logger';
 import { createActivityDeps } from '../services';
-import { installRuntime } from '../temporal/runtime';
-import { createWorker } from '../temporal/worker';
+import { installRuntime } from '../worker/runtime';
+import { createWorker } from '../worker/workers';
 
 async function main() {
   const logger = createLogger({ name: 'worker' });

@@ -11,7 +11,7 @@ import { malformedWebhookKeeper } from '../../src/ingress/dead-letters';
 import { createAuthRouter } from '../../src/ingress/auth-routes';
 import { createManageRouter, messagePage } from '../../src/ingress/manage-routes';
 import { Sessions } from '../../src/ingress/sessions';
-import { AccountControl } from '../../src/accounts/control';
+import { AccountControl } from '../../src/workflow-client/account-control';
 import { startJobberSandbox, type JobberSandboxOptions, type StartedJobberSandbox, type WebhookDelivery } from '../../src/sandbox/jobber';
 import { startSlackStandIn, type StartedSlackStandIn } from '../../src/sandbox/slack';
 import { eventWorkflowId, type AccountTiming, type EventOutcome } from '../../workflows/definitions';

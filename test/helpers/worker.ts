@@ -1,6 +1,6 @@
 import { NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import type { ActivityDeps } from '../../activities';
-import { createWorker, type Workers } from '../../src/temporal/worker';
+import { createWorker, type Workers } from '../../src/worker/workers';
 import { testTemporalAddress, testWorkflowBundle, uniqueTaskQueue } from './env';
 
 export interface RunningWorker {
