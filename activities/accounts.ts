@@ -9,7 +9,7 @@ import { OAuthError, type JobberOAuth } from '../src/accounts/oauth';
 import { AccountNotConnectedError, StaleTokenVersionError, type TokenStore } from '../src/accounts/token-store';
 import { sendAlertOnce } from '../src/slack/alerts';
 import { accountActivity } from '../src/accounts/activity';
-import { signalWithStartAccount } from '../src/accounts/control';
+import { signalWithStartAccount } from '../src/workflow-client/account-control';
 import {
   accountWorkflowId,
   changedSince,

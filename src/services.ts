@@ -1,15 +1,13 @@
+/**
+ * The long-lived clients built from config, shared by the ingress, the worker and the tests. Loads
+ * no Temporal worker code: the ingress imports it.
+ */
 import { WebClient } from '@slack/web-api';
 import type { Config } from './config';
 import { TokenCipher } from './crypto/tokens';
-import { connectDatabase } from './db/models';
-import type mongoose from 'mongoose';
-import { CostPacer, JobberGraphQL } from './jobber/client';
-import { TokenStore } from './accounts/token-store';
+import { CostPacer, JobberGraphQL, type JobberGraphQLOptions } from './jobber/client';
 import { JobberOAuth } from './accounts/oauth';
-import type { Client } from '@temporalio/client';
-import type { ActivityDeps } from '../activities';
-import { Runtime } from '@temporalio/worker';
-import { WorkerMetrics } from './metrics/worker-metrics';
+import type { WorkerMetrics } from './metrics/worker-metrics';
 
 export function createTokenCipher(config: Pick<Config, 'tokenEncryptionKey' | 'tokenEncryptionPreviousKeys'>): TokenCipher {
   return new TokenCipher(config.tokenEncryptionKey, config.tokenEncryptionPreviousKeys);
@@ -38,36 +36,22 @@ export function createSlackClient(config: Pick<Config, 'slack'>): WebClient {
   });
 }
 
-export function createJobberClient(config: Pick<Config, 'jobber'>, metrics?: WorkerMetrics, pacer = new CostPacer()): JobberGraphQL {
+/** Jobber's GraphQL API, cost-paced; the tests shorten `timeoutMs` and drive `sleep`. */
+export function createJobberClient(
+  config: Pick<Config, 'jobber'>,
+  options: { metrics?: WorkerMetrics } & Pick<JobberGraphQLOptions, 'timeoutMs' | 'sleep'> = {},
+): JobberGraphQL {
+  const { metrics } = options;
   return new JobberGraphQL({
     apiUrl: config.jobber.apiUrl,
     version: config.jobber.graphqlVersion,
-    pacer,
+    pacer: new CostPacer(),
+    timeoutMs: options.timeoutMs,
+    sleep: options.sleep,
     onResponse: ({ operation, cost, error }) => {
       metrics?.jobberRequests.add(1, { operation, outcome: error ?? 'ok' });
       if (cost) metrics?.jobberQueryCost.record(cost.actualQueryCost, { operation });
     },
     onPacingWait: (ms) => metrics?.jobberThrottleWaitMs.record(Math.round(ms)),
   });
-}
-
-/** The long-lived clients the activities close over, built once per worker process. */
-export async function createActivityDeps(
-  config: Config,
-  temporal: Client,
-): Promise<{ deps: ActivityDeps; connection: mongoose.Connection; close(): Promise<void> }> {
-  const { connection, models } = await connectDatabase(config.mongoUrl);
-  // The runtime installed by the worker's entry point exports these with the SDK's metrics.
-  const metrics = new WorkerMetrics(Runtime.instance().metricMeter);
-  const deps: ActivityDeps = {
-    models,
-    tokens: new TokenStore(models, createTokenCipher(config)),
-    jobber: createJobberClient(config, metrics),
-    oauth: createOAuth(config),
-    metrics,
-    slack: createSlackClient(config),
-    alertChannel: config.slack.alertChannel,
-    temporal,
-  };
-  return { deps, connection, close: () => connection.close() };
 }

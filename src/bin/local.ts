@@ -1,16 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from '../config';
 import { createLogger } from '../logger';
 import { startStack } from '../dev/stack';
 import { startJobberSandbox } from '../sandbox/jobber';
 import { startSlackStandIn } from '../sandbox/slack';
-import { createActivityDeps } from '../services';
-import { installRuntime } from '../temporal/runtime';
-import { createWorker } from '../temporal/worker';
+import { startWorkerProcess } from '../worker/start';
 import { startIngress } from '../ingress/server';
 import { onShutdown } from './shutdown';
 
@@ -76,23 +72,13 @@ async function main() {
       MONGO_URL: stack.mongoUrl,
     });
 
-    installRuntime(logger, { metricsBindAddress: `127.0.0.1:${process.env.METRICS_PORT || 9464}` });
-    const clientConnection = await Connection.connect({ address: config.temporal.address });
-    stops.push(() => clientConnection.close());
-    const { deps, connection: mongo, close } = await createActivityDeps(config, new Client({ connection: clientConnection, namespace: config.temporal.namespace }));
-    stops.push(close);
-    const workerConnection = await NativeConnection.connect({ address: config.temporal.address });
-    const worker = await createWorker({ connection: workerConnection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, deps });
-    const running = worker.run();
-    stops.push(async () => {
-      // The SDK's runtime may already have begun the shutdown on SIGINT.
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      await running;
-      await workerConnection.close();
-    });
+    const worker = await startWorkerProcess(config, logger, { metricsBindAddress: `127.0.0.1:${process.env.METRICS_PORT || 9464}` });
+    // Runs until stop() (Ctrl-C, below), which waits for it to end.
+    void worker.run();
+    stops.push(() => worker.stop());
 
     // One MongoDB connection for the worker's activities and the ingress in this one process.
-    const ingress = await startIngress(config, logger, { mongo, models: deps.models });
+    const ingress = await startIngress(config, logger, { mongo: worker.mongo, models: worker.deps.models });
     stops.push(() => ingress.close());
 
     process.stdout.write(

@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
 import { loadStoresConfig } from '../config';
 import { connectDatabase } from '../db/models';
-import { AccountControl } from '../accounts/control';
+import { connectClient } from '../workflow-client/connection';
+import { AccountControl } from '../workflow-client/account-control';
 import { listDeadLetters, replayDeadLetter, showAccount, type OpsDeps } from '../ops/operations';
 import { linkedAccounts, linkWorkspace, slackLinkModel, unlinkWorkspace, type SlackLinkModel } from '../db/slack-links';
 
@@ -72,9 +72,8 @@ async function main() {
   }
   const config = loadStoresConfig();
   const { connection: mongo, models } = await connectDatabase(config.mongoUrl);
-  const connection = await Connection.connect({ address: config.temporal.address });
+  const { client, connection } = await connectClient(config.temporal);
   try {
-    const client = new Client({ connection, namespace: config.temporal.namespace });
     const deps = {
       models,
       client,

@@ -6,7 +6,7 @@ import createError from 'http-errors';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { Logger } from '../logger';
 import { eventWorkflowId, type JobberEvent } from '../../workflows/definitions';
-import { startEventWorkflow } from '../temporal/event-workflow';
+import { startEventWorkflow } from '../workflow-client/event-workflow';
 import { parseJobberWebhook, verifyJobberSignature, WebhookPayloadError } from './jobber-webhook';
 import type { IngressMetrics } from './metrics';
 import type { KeepMalformedWebhook } from './dead-letters';

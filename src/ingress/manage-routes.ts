@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import bodyParser from '@koa/bodyparser';
 import type { Context } from 'koa';
 import type { Models } from '../db/models';
-import type { AccountControl } from '../accounts/control';
+import type { AccountControl } from '../workflow-client/account-control';
 import { counted } from '../slack/format';
 import { accountActivity } from '../accounts/activity';
 import { SESSION_COOKIE } from './auth-routes';

@@ -1,22 +1,92 @@
 import type { Server } from 'node:http';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import type Koa from 'koa';
 import type mongoose from 'mongoose';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import type { Models } from '../db/models';
 import { TokenStore } from '../accounts/token-store';
-import { AccountControl } from '../accounts/control';
+import { AccountControl } from '../workflow-client/account-control';
 import { createJobberClient, createOAuth, createSlackClient, createTokenCipher } from '../services';
+import type { JobberGraphQL } from '../jobber/client';
+import type { JobberOAuth } from '../accounts/oauth';
+import { connectClient } from '../workflow-client/connection';
 import { slackLinkModel } from '../db/slack-links';
-import { refreshRecordThroughWorkflow } from '../accounts/refresh-record';
+import { refreshRecordThroughWorkflow } from '../workflow-client/refresh-record';
 import { createSlackRouter } from './slack-routes';
 import type { AccountTiming } from '../../workflows/definitions';
-import { createApp } from './app';
+import { createApp, type IngressDeps } from './app';
 import { createAuthRouter } from './auth-routes';
 import { createManageRouter, messagePage } from './manage-routes';
 import { Sessions } from './sessions';
 import { IngressMetrics } from './metrics';
 import { malformedWebhookKeeper } from './dead-letters';
+
+export interface IngressApp {
+  app: Koa;
+  control: AccountControl;
+  /** The OAuth client of the connect flow (its redirect URI names PUBLIC_URL). */
+  oauth: JobberOAuth;
+  /** Waits for the Slack message updates started after answering a click. */
+  drain(): Promise<void>;
+}
+
+/** The ingress app with every route, wired from config: startIngress listens on it, the tests serve it. */
+export function createIngressApp(
+  config: Config,
+  logger: Logger,
+  options: {
+    mongo: mongoose.Connection;
+    models: Models;
+    client: Client;
+    accountTiming?: AccountTiming;
+    /** For the connect flow's account query; one of its own unless given (the tests give their worker's). */
+    jobber?: JobberGraphQL;
+    metrics?: IngressMetrics;
+    readiness?: IngressDeps['readiness'];
+    /** The Manage App sessions' clock (tests let one expire without waiting). */
+    sessionClock?: () => Date;
+  },
+): IngressApp {
+  const { client } = options;
+  const control = new AccountControl(client, config.temporal.taskQueue, options.accountTiming);
+  const tokens = new TokenStore(options.models, createTokenCipher(config));
+  const oauth = createOAuth(config);
+  const sessions = new Sessions(options.models, { now: options.sessionClock });
+  const slack = createSlackRouter({
+    models: options.models,
+    links: slackLinkModel(options.mongo),
+    slack: createSlackClient(config),
+    signingSecret: config.slack.signingSecret,
+    control,
+    refreshRecord: refreshRecordThroughWorkflow(client, config.temporal.taskQueue),
+    logger,
+  });
+  const app = createApp({
+    temporal: { client, taskQueue: config.temporal.taskQueue },
+    jobberClientSecret: config.jobber.clientSecret,
+    sessionSecret: config.sessionSecret,
+    secureCookies: config.secureCookies,
+    logger,
+    metrics: options.metrics,
+    keepMalformedWebhook: malformedWebhookKeeper(options.models),
+    routers: [
+      createAuthRouter({
+        oauth,
+        tokens,
+        jobber: options.jobber ?? createJobberClient(config),
+        onConnected: (account) => control.connected(account.id, account.grantId),
+        page: messagePage,
+        logger,
+        sessions,
+      }),
+      createManageRouter({ models: options.models, control, sessions }),
+      slack,
+    ],
+    readiness: options.readiness,
+  });
+  return { app, control, oauth, drain: () => slack.drain() };
+}
 
 export interface RunningIngress {
   server: Server;
@@ -35,42 +105,11 @@ export async function startIngress(
   logger: Logger,
   options: { mongo: mongoose.Connection; models: Models; accountTiming?: AccountTiming },
 ): Promise<RunningIngress> {
-  const connection = Connection.lazy({ address: config.temporal.address, connectTimeout: 2000 });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
-  const control = new AccountControl(client, config.temporal.taskQueue, options.accountTiming);
-  const tokens = new TokenStore(options.models, createTokenCipher(config));
-  const metrics = new IngressMetrics({ processMetrics: true });
-  const sessions = new Sessions(options.models);
-  const slack = createSlackRouter({
-    models: options.models,
-    links: slackLinkModel(options.mongo),
-    slack: createSlackClient(config),
-    signingSecret: config.slack.signingSecret,
-    control,
-    refreshRecord: refreshRecordThroughWorkflow(client, config.temporal.taskQueue),
-    logger,
-  });
-  const app = createApp({
-    temporal: { client, taskQueue: config.temporal.taskQueue },
-    jobberClientSecret: config.jobber.clientSecret,
-    sessionSecret: config.sessionSecret,
-    secureCookies: config.secureCookies,
-    logger,
-    metrics,
-    keepMalformedWebhook: malformedWebhookKeeper(options.models),
-    routers: [
-      createAuthRouter({
-        oauth: createOAuth(config),
-        tokens,
-        jobber: createJobberClient(config),
-        onConnected: (account) => control.connected(account.id, account.grantId),
-        page: messagePage,
-        logger,
-        sessions,
-      }),
-      createManageRouter({ models: options.models, control, sessions }),
-      slack,
-    ],
+  const { client, connection } = await connectClient(config.temporal, { lazy: true, connectTimeout: 2000 });
+  const { app, control, drain } = createIngressApp(config, logger, {
+    ...options,
+    client,
+    metrics: new IngressMetrics({ processMetrics: true }),
     readiness: {
       temporal: () =>
         connection.withDeadline(Date.now() + 1000, async () => {
@@ -97,7 +136,7 @@ export async function startIngress(
         server.closeIdleConnections();
       });
       // Slack message updates started after answering a click finish before we go.
-      await slack.drain();
+      await drain();
       await connection.close();
     },
   };

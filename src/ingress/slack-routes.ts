@@ -5,7 +5,7 @@ import createError from 'http-errors';
 import type { WebClient } from '@slack/web-api';
 import type { Models } from '../db/models';
 import type { SlackLinkModel } from '../db/slack-links';
-import type { AccountControl } from '../accounts/control';
+import type { AccountControl } from '../workflow-client/account-control';
 import type { Logger } from '../logger';
 import { withDeadline } from '../deadline';
 import { verifySlackSignature } from '../slack/verify';

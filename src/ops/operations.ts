@@ -1,11 +1,11 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { Models } from '../db/models';
-import type { AccountControl } from '../accounts/control';
+import type { AccountControl } from '../workflow-client/account-control';
 import { accountActivity } from '../accounts/activity';
 import { eventWorkflowId, type JobberEvent } from '../../workflows/definitions';
 import { MAX_KEPT_BODY_BYTES } from '../ingress/dead-letters';
 import { parseJobberWebhook, WebhookPayloadError } from '../ingress/jobber-webhook';
-import { startEventWorkflow } from '../temporal/event-workflow';
+import { startEventWorkflow } from '../workflow-client/event-workflow';
 
 export interface OpsDeps {
   models: Models;

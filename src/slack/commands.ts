@@ -2,7 +2,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { KnownBlock } from '@slack/types';
 import type { Models } from '../db/models';
 import { linkedAccounts, type SlackLinkModel } from '../db/slack-links';
-import type { AccountControl } from '../accounts/control';
+import type { AccountControl } from '../workflow-client/account-control';
 import { accountActivity } from '../accounts/activity';
 import type { Logger } from '../logger';
 import { clientName } from './alerts';

@@ -10,7 +10,7 @@ import { JobberOAuth } from '../../src/accounts/oauth';
 import { CLIENT_ID } from '../helpers/deps';
 import { accountStateQuery, accountWorkflowId, reconnectedSignal, refreshAccessTokenUpdate, syncNowSignal } from '../../workflows/definitions';
 import { SESSION_SECRET, startPipeline, waitFor, type Pipeline } from '../helpers/pipeline';
-import { refreshRecordThroughWorkflow } from '../../src/accounts/refresh-record';
+import { refreshRecordThroughWorkflow } from '../../src/workflow-client/refresh-record';
 import { accountActivity } from '../../src/accounts/activity';
 
 /** A promise the test resolves when it chooses: holds an activity at a chosen point. */

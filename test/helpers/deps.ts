@@ -1,11 +1,7 @@
-import { WebClient } from '@slack/web-api';
 import type { Client } from '@temporalio/client';
 import type { ActivityDeps } from '../../activities';
-import { JobberOAuth } from '../../src/accounts/oauth';
-import { TokenStore } from '../../src/accounts/token-store';
-import { TokenCipher } from '../../src/crypto/tokens';
 import type { Models } from '../../src/db/models';
-import { CostPacer, JobberGraphQL } from '../../src/jobber/client';
+import { buildActivityDeps } from '../../src/worker/activity-deps';
 
 export const TEST_KEY = Buffer.alloc(32, 1);
 export const CLIENT_ID = 'sandbox-client-id';
@@ -22,18 +18,18 @@ export function buildDeps(options: {
   alertChannel?: string;
   sleep?: (ms: number) => Promise<void>;
 }): ActivityDeps {
-  const jobberUrl = options.jobberUrl ?? 'http://127.0.0.1:9/api';
-  return {
-    models: options.models,
-    tokens: new TokenStore(options.models, new TokenCipher(TEST_KEY)),
-    jobber: new JobberGraphQL({ apiUrl: jobberUrl, version: '2025-04-16', pacer: new CostPacer(), timeoutMs: 2000, sleep: options.sleep }),
-    oauth: new JobberOAuth({ apiUrl: jobberUrl, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUri: REDIRECT_URI }),
-    slack: new WebClient(BOT_TOKEN, {
-      slackApiUrl: options.slackUrl ?? 'http://127.0.0.1:9/api/',
-      rejectRateLimitedCalls: true,
-      retryConfig: { retries: 0 },
-    }),
-    alertChannel: options.alertChannel ?? 'C0ALERTS',
-    temporal: options.temporal,
+  const config = {
+    publicUrl: new URL(REDIRECT_URI).origin,
+    jobber: { apiUrl: options.jobberUrl ?? 'http://127.0.0.1:9/api', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, graphqlVersion: '2025-04-16' },
+    slack: {
+      botToken: BOT_TOKEN,
+      signingSecret: 'unused-by-activities',
+      apiUrl: options.slackUrl ?? 'http://127.0.0.1:9/api/',
+      alertChannel: options.alertChannel ?? 'C0ALERTS',
+    },
+    tokenEncryptionKey: TEST_KEY,
+    tokenEncryptionPreviousKeys: [],
   };
+  // A request the sandbox holds fails its attempt after 2 s, not the product's 15: within a test's time.
+  return buildActivityDeps(config, { models: options.models, temporal: options.temporal, jobber: { timeoutMs: 2000, sleep: options.sleep } });
 }

@@ -5,20 +5,17 @@ import type mongoose from 'mongoose';
 import pino from 'pino';
 import type { Client, Connection } from '@temporalio/client';
 import type { WorkerOptions } from '@temporalio/worker';
+import { loadConfig } from '../../src/config';
 import { createModels, type Models } from '../../src/db/models';
-import { createApp } from '../../src/ingress/app';
-import { malformedWebhookKeeper } from '../../src/ingress/dead-letters';
-import { createAuthRouter } from '../../src/ingress/auth-routes';
-import { createManageRouter, messagePage } from '../../src/ingress/manage-routes';
-import { Sessions } from '../../src/ingress/sessions';
-import { AccountControl } from '../../src/accounts/control';
+import { createIngressApp } from '../../src/ingress/server';
+import type { AccountControl } from '../../src/workflow-client/account-control';
 import { startJobberSandbox, type JobberSandboxOptions, type StartedJobberSandbox, type WebhookDelivery } from '../../src/sandbox/jobber';
 import { startSlackStandIn, type StartedSlackStandIn } from '../../src/sandbox/slack';
 import { eventWorkflowId, type AccountTiming, type EventOutcome } from '../../workflows/definitions';
 import type { ActivityDeps } from '../../activities';
-import { buildDeps, CLIENT_ID } from './deps';
-import { JobberOAuth } from '../../src/accounts/oauth';
-import { connectMongo, connectTemporal } from './env';
+import { BOT_TOKEN, buildDeps, CLIENT_ID, TEST_KEY } from './deps';
+import type { JobberOAuth } from '../../src/accounts/oauth';
+import { connectMongo, connectTemporal, testTemporalAddress } from './env';
 import { startWorker, type RunningWorker } from './worker';
 
 export const SESSION_SECRET = 'test-session-secret-0123456789abcdef';
@@ -72,39 +69,36 @@ export async function startPipeline(
   const jobber = await startJobberSandbox({ webhooks: { backoffMs: 100 }, idBase: nextIdBase(), ...options.sandbox });
   const deps = buildDeps({ models, jobberUrl: jobber.url, slackUrl: slack.url, temporal: temporal.client });
   const worker = await startWorker(deps, name, options.workerOptions);
-  const control = new AccountControl(temporal.client, worker.taskQueue, options.accountTiming);
   const logger = options.logger ?? pino({ level: 'silent' });
-  const sessions = new Sessions(models, { now: options.sessionClock });
   // Listen first: the OAuth redirect URI must name the port.
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const ingressUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const oauth = new JobberOAuth({
-    apiUrl: jobber.url,
-    clientId: CLIENT_ID,
-    clientSecret: jobber.sandbox.clientSecret,
-    redirectUri: `${ingressUrl}/auth/jobber/callback`,
+  // The ingress as the product wires it, from the environment a deployment would give it.
+  const config = loadConfig({
+    PUBLIC_URL: ingressUrl,
+    TEMPORAL_ADDRESS: testTemporalAddress(),
+    TEMPORAL_TASK_QUEUE: worker.taskQueue,
+    MONGO_URL: 'mongodb://unused-the-connection-is-given',
+    JOBBER_CLIENT_ID: CLIENT_ID,
+    JOBBER_CLIENT_SECRET: jobber.sandbox.clientSecret,
+    JOBBER_API_URL: jobber.url,
+    SLACK_BOT_TOKEN: BOT_TOKEN,
+    SLACK_SIGNING_SECRET: 'pipeline-slack-signing-secret',
+    SLACK_API_URL: slack.url,
+    SLACK_ALERT_CHANNEL: deps.alertChannel,
+    TOKEN_ENCRYPTION_KEY: TEST_KEY.toString('base64'),
+    SESSION_SECRET,
   });
-  const app = createApp({
-    temporal: { client: temporal.client, taskQueue: worker.taskQueue },
-    jobberClientSecret: jobber.sandbox.clientSecret,
-    sessionSecret: SESSION_SECRET,
-    secureCookies: options.secureCookies,
-    logger,
-    keepMalformedWebhook: malformedWebhookKeeper(models),
-    routers: [
-      createAuthRouter({
-        oauth,
-        tokens: deps.tokens,
-        jobber: deps.jobber,
-        onConnected: (account) => control.connected(account.id, account.grantId),
-        page: messagePage,
-        logger,
-        sessions,
-      }),
-      createManageRouter({ models, control, sessions }),
-    ],
+  const ingress = createIngressApp({ ...config, secureCookies: options.secureCookies ?? false }, logger, {
+    mongo,
+    models,
+    client: temporal.client,
+    accountTiming: options.accountTiming,
+    jobber: deps.jobber,
+    sessionClock: options.sessionClock,
   });
+  const { app, control, oauth } = ingress;
   server.on('request', app.callback());
   jobber.sandbox.setWebhookUrl(`${ingressUrl}/webhooks/jobber`);
 
@@ -143,6 +137,7 @@ export async function startPipeline(
       }
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
+      await ingress.drain();
       await worker.stop();
       await jobber.close();
       await slack.close();

@@ -1,7 +1,7 @@
 import { startPipeline, waitFor, type Pipeline } from '../helpers/pipeline';
 import { runsOf } from '../helpers/env';
 import { listDeadLetters, replayDeadLetter } from '../../src/ops/operations';
-import { refreshRecordThroughWorkflow } from '../../src/accounts/refresh-record';
+import { refreshRecordThroughWorkflow } from '../../src/workflow-client/refresh-record';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { accountWorkflowId, readableId } from '../../workflows/definitions';
 import { accountActivity } from '../../src/accounts/activity';

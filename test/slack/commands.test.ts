@@ -1,6 +1,6 @@
 import { tombstoneRecord } from '../../src/db/records';
 import { linkWorkspace, unlinkWorkspace } from '../../src/db/slack-links';
-import { AccountControl } from '../../src/accounts/control';
+import { AccountControl } from '../../src/workflow-client/account-control';
 import { SLACK_PATHS } from '../../src/ingress/slack-routes';
 import { dayBounds, escapeRegex } from '../../src/slack/commands';
 import { uniqueTaskQueue } from '../helpers/env';

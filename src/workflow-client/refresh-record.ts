@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { JobberEvent, RecordKind } from '../../workflows/definitions';
 import { withDeadline } from '../deadline';
-import { startEventWorkflow } from '../temporal/event-workflow';
+import { startEventWorkflow } from './event-workflow';
 
 const TOPIC: Record<RecordKind, string> = { client: 'CLIENT_UPDATE', job: 'JOB_UPDATE', invoice: 'INVOICE_UPDATE' };
 
