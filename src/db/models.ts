@@ -1,4 +1,5 @@
 import mongoose, { Schema, type Connection, type InferSchemaType, type Model } from 'mongoose';
+import { CONNECTION_STATUSES } from '../../workflows/definitions';
 
 /**
  * Collections. Only single-document atomic operations are used (upserts, findOneAndUpdate,
@@ -12,7 +13,7 @@ const connectionSchema = new Schema(
     _id: { type: String, required: true }, // Jobber account EncodedId
     name: { type: String, default: '' },
     userId: { type: String },
-    status: { type: String, enum: ['connected', 'disconnected', 'broken'], required: true },
+    status: { type: String, enum: CONNECTION_STATUSES, required: true },
     statusReason: { type: String },
     accessToken: { type: sealed },
     refreshToken: { type: sealed },

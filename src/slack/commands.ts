@@ -7,6 +7,7 @@ import { accountActivity } from '../accounts/activity';
 import type { Logger } from '../logger';
 import { clientName } from './alerts';
 import { SLASH_COMMAND } from './scopes';
+import { connectionStatusLabel } from '../../workflows/definitions';
 import {
   context,
   decodeSlackText,
@@ -187,7 +188,7 @@ async function status(deps: CommandDeps, accountIds: string[]): Promise<SlackRep
       continue;
     }
     const name = c.name || id;
-    const state = c.status === 'connected' ? 'Connected' : c.status === 'broken' ? 'Broken' : 'Disconnected';
+    const state = connectionStatusLabel(c.status);
     const icon = c.status === 'connected' ? ':large_green_circle:' : c.status === 'broken' ? ':red_circle:' : ':white_circle:';
     const reason = c.status !== 'connected' && c.statusReason ? ` (${c.statusReason})` : '';
     blocks.push(
