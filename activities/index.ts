@@ -9,6 +9,7 @@ import type { JobberEvent, RecordKind } from '../workflows/definitions';
 import { FailureType } from '../workflows/definitions';
 import { createAccountActivities, withAccessToken, type AccountDeps } from './accounts';
 import type { WorkerMetrics } from '../src/metrics/worker-metrics';
+import { alertChannelFor } from '../src/slack/alerts';
 
 export interface ActivityDeps extends AccountDeps {
   metrics?: WorkerMetrics;
@@ -154,7 +155,7 @@ export function createActivities(deps: ActivityDeps) {
     /** Posts the alert for a fact (a new job, a paid invoice) at most once, from the synced data. */
     async sendAlert(input: { kind: AlertKind; accountId: string; itemId: string; owner: string }): Promise<{ sent: boolean; reason?: string }> {
       const connection = await models.Connection.findById(input.accountId, { slackChannel: 1 }).lean();
-      const channel = connection?.slackChannel || deps.alertChannel;
+      const channel = alertChannelFor(connection, deps.alertChannel);
       const found = await alertMessageFor(models, input.kind, input.itemId);
       if (!found) return { sent: false, reason: `${input.kind === 'job-created' ? 'job' : 'invoice'} not synced` };
       const { message } = found;

@@ -13,6 +13,10 @@ export interface AlertMessage {
 
 export const alertKey = (kind: AlertKind, itemId: string): string => `${kind}/${itemId}`;
 
+/** Where an account's alerts go: its own Slack channel when it has one, else the operators' default. */
+export const alertChannelFor = (connection: { slackChannel?: string | null } | null | undefined, fallback: string): string =>
+  connection?.slackChannel || fallback;
+
 function message(title: string, fields: [string, string][], url: string | undefined, key: string): AlertMessage {
   const text = `${title}: ${fields.map(([k, v]) => `${k} ${v}`).join(', ')}`;
   const blocks: KnownBlock[] = [
