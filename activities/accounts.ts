@@ -18,6 +18,7 @@ import {
   disconnectSignal,
   mainTaskQueueOf,
   refreshAccessTokenUpdate,
+  type ConnectionStatus,
   type DisconnectRequest,
   type RecordKind,
 } from '../workflows/definitions';
@@ -34,7 +35,7 @@ export interface AccountDeps {
 }
 
 export interface TokenInfo {
-  status: 'connected' | 'disconnected' | 'broken' | 'unknown';
+  status: ConnectionStatus | 'unknown';
   version?: number;
   expiresAt?: string;
   issuedAt?: string;

@@ -5,7 +5,7 @@ import { JobberApiError } from '../src/jobber/client';
 import { CLIENT_QUERY, INVOICE_QUERY, JOB_QUERY } from '../src/jobber/queries';
 import { AccountNotConnectedError } from '../src/accounts/token-store';
 import { AlertInFlightError, alertKey, alertMessageFor, sendAlertOnce, type AlertKind } from '../src/slack/alerts';
-import type { JobberEvent, RecordKind } from '../workflows/definitions';
+import type { ConnectionStatus, JobberEvent, RecordKind } from '../workflows/definitions';
 import { FailureType } from '../workflows/definitions';
 import { createAccountActivities, withAccessToken, type AccountDeps } from './accounts';
 import type { WorkerMetrics } from '../src/metrics/worker-metrics';
@@ -87,7 +87,7 @@ export function slackFailure(err: unknown): unknown {
 export function createActivities(deps: ActivityDeps) {
   const { models, tokens, jobber } = deps;
 
-  type AccountStatus = 'connected' | 'disconnected' | 'broken' | 'unknown';
+  type AccountStatus = ConnectionStatus | 'unknown';
   const statusOf = async (accountId: string): Promise<AccountStatus> =>
     (await models.Connection.findById(accountId, { status: 1 }).lean())?.status ?? 'unknown';
 
