@@ -7,7 +7,6 @@ import type { Models } from '../db/models';
 import { TokenStore } from '../accounts/token-store';
 import { AccountControl } from '../accounts/control';
 import { createJobberClient, createOAuth, createSlackClient, createTokenCipher } from '../services';
-import { slackLinkModel } from '../db/slack-links';
 import { refreshRecordThroughWorkflow } from '../accounts/refresh-record';
 import { createSlackRouter } from './slack-routes';
 import type { AccountTiming } from '../../workflows/definitions';
@@ -43,7 +42,6 @@ export async function startIngress(
   const sessions = new Sessions(options.models);
   const slack = createSlackRouter({
     models: options.models,
-    links: slackLinkModel(options.mongo),
     slack: createSlackClient(config),
     signingSecret: config.slack.signingSecret,
     control,

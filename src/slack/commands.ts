@@ -1,7 +1,7 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { KnownBlock } from '@slack/types';
 import type { Models } from '../db/models';
-import { linkedAccounts, type SlackLinkModel } from '../db/slack-links';
+import { linkedAccounts } from '../db/slack-links';
 import type { AccountControl } from '../accounts/control';
 import { accountActivity } from '../accounts/activity';
 import type { Logger } from '../logger';
@@ -29,7 +29,6 @@ import {
 
 export interface CommandDeps {
   models: Models;
-  links: SlackLinkModel;
   control: Pick<AccountControl, 'syncNow'>;
   logger: Logger;
   now: () => Date;
@@ -132,7 +131,7 @@ const labelOf = (scope: Scope, accountId: string): string | undefined => (scope.
 
 /** Answers one `/jobber …` from MongoDB only: nothing on this path calls Jobber. */
 export async function runCommand(deps: CommandDeps, cmd: SlashCommand): Promise<SlackReply> {
-  const accountIds = await linkedAccounts(deps.links, cmd.teamId);
+  const accountIds = await linkedAccounts(deps.models.SlackLink, cmd.teamId);
   if (accountIds.length === 0) return unlinkedReply(cmd.teamId);
 
   const text = decodeSlackText(cmd.text).trim();
