@@ -13,7 +13,7 @@ import { ACTION_IDS, actionIdOf, withRefreshButton } from './buttons';
 export { ACTION_IDS, withRefreshButton };
 
 /** A claim this old whose alert still says nobody acknowledged it was left by a crashed request. */
-const STALE_CLAIM_MS = 60_000;
+const ACKNOWLEDGEMENT_CLAIM_STALE_MS = 60_000;
 
 /** Fetches one record from Jobber and upserts it (the worker's fetch + upsertRecord). */
 export type RefreshRecord = (accountId: string, kind: RecordKind, itemId: string) => Promise<void>;
@@ -201,7 +201,7 @@ export function createInteractionHandler(deps: InteractionDeps) {
         later(log, key, 'acknowledge', () => updateMessage(key, payload));
         return;
       }
-      if (now().getTime() - claim.at.getTime() > STALE_CLAIM_MS) {
+      if (now().getTime() - claim.at.getTime() > ACKNOWLEDGEMENT_CLAIM_STALE_MS) {
         // The winner died between its claim and its write: finish its work (same user, same result).
         const { modifiedCount } = await models.Alert.updateOne({ _id: key, acknowledgedBy: null }, { $set: { acknowledgedBy: claim.userId } });
         if (modifiedCount === 1) later(log, key, 'acknowledge (completed)', () => updateMessage(key, payload));

@@ -1,7 +1,7 @@
 import type mongoose from 'mongoose';
 import { ApplicationFailure } from '@temporalio/activity';
 import { createModels, type Models } from '../../src/db/models';
-import { AlertInFlightError, STALE_CLAIM_MS, sendAlertOnce, type AlertMessage } from '../../src/slack/alerts';
+import { AlertInFlightError, ALERT_CLAIM_STALE_MS, sendAlertOnce, type AlertMessage } from '../../src/slack/alerts';
 import { createSlackClient } from '../../src/services';
 import { startSlackStandIn, type StartedSlackStandIn } from '../../src/sandbox/slack';
 import { slackFailure } from '../../activities';
@@ -94,7 +94,7 @@ describe('Slack alerts go out once', () => {
       }
     }
     expect(result).toMatchObject({ sent: true });
-    expect(at - claimedAt.getTime()).toBeGreaterThanOrEqual(STALE_CLAIM_MS);
+    expect(at - claimedAt.getTime()).toBeGreaterThanOrEqual(ALERT_CLAIM_STALE_MS);
     expect(postedFor(slack, key)).toHaveLength(1);
   });
 });
