@@ -6,7 +6,7 @@ import type { Logger } from '../logger';
 import type { RecordKind } from '../../workflows/definitions';
 import { alertMessageFor, type AlertKind, type AlertMessage } from './alerts';
 import { context, escapeMrkdwn, slackDate } from './format';
-import { LINK_COMMAND } from './commands';
+import { LINK_COMMAND } from './commands/help';
 import { claimAcknowledgement } from './acknowledgements';
 import { ACTION_IDS, actionIdOf, withRefreshButton } from './buttons';
 

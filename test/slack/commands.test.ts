@@ -2,7 +2,8 @@ import { tombstoneRecord } from '../../src/db/records';
 import { linkWorkspace, unlinkWorkspace } from '../../src/db/slack-links';
 import { AccountControl } from '../../src/accounts/control';
 import { SLACK_PATHS } from '../../src/ingress/slack-routes';
-import { dayBounds, escapeRegex } from '../../src/slack/commands';
+import { escapeRegex } from '../../src/slack/commands/clients';
+import { dayBounds } from '../../src/slack/commands/jobs';
 import { uniqueTaskQueue } from '../helpers/env';
 import { commandBody, seedClient, seedInvoice, seedJob, slackPost, startSlackEnv, visible, type SlackEnv } from './helpers';
 
