@@ -8,9 +8,7 @@ import { alertMessageFor, type AlertKind, type AlertMessage } from './alerts';
 import { context, escapeMrkdwn, slackDate } from './format';
 import { LINK_COMMAND } from './commands/help';
 import { claimAcknowledgement } from './acknowledgements';
-import { ACTION_IDS, actionIdOf, withRefreshButton } from './buttons';
-
-export { ACTION_IDS, withRefreshButton };
+import { ACTION_IDS, actionIdOf } from './buttons';
 
 /** A claim this old whose alert still says nobody acknowledged it was left by a crashed request. */
 const ACKNOWLEDGEMENT_CLAIM_STALE_MS = 60_000;

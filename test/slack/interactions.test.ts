@@ -4,7 +4,8 @@ import { linkWorkspace } from '../../src/db/slack-links';
 import { SLACK_PATHS } from '../../src/ingress/slack-routes';
 import type { SlackMessage } from '../../src/sandbox/slack';
 import { alertKey, invoicePaidMessage, jobCreatedMessage, sendAlertOnce } from '../../src/slack/alerts';
-import { withAcknowledgement, withRefreshButton } from '../../src/slack/interactions';
+import { withRefreshButton } from '../../src/slack/buttons';
+import { withAcknowledgement } from '../../src/slack/interactions';
 import type { RecordKind } from '../../workflows/definitions';
 import { interactionBody, seedClient, seedInvoice, seedJob, slackPost, startSlackEnv, visible, type SlackEnv } from './helpers';
 
