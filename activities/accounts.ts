@@ -7,7 +7,7 @@ import { JobberApiError, type JobberGraphQL, type QueryCost } from '../src/jobbe
 import { APP_DISCONNECT_MUTATION, CLIENTS_PAGE_QUERY, INVOICES_PAGE_QUERY, JOBS_PAGE_QUERY } from '../src/jobber/queries';
 import { OAuthError, type JobberOAuth } from '../src/accounts/oauth';
 import { AccountNotConnectedError, StaleTokenVersionError, type TokenStore } from '../src/accounts/token-store';
-import { sendAlertOnce } from '../src/slack/alerts';
+import { alertChannelFor, sendAlertOnce } from '../src/slack/alerts';
 import { accountActivity } from '../src/accounts/activity';
 import { signalWithStartAccount } from '../src/workflow-client/account-control';
 import {
@@ -18,6 +18,7 @@ import {
   disconnectSignal,
   mainTaskQueueOf,
   refreshAccessTokenUpdate,
+  type ConnectionStatus,
   type DisconnectRequest,
   type RecordKind,
 } from '../workflows/definitions';
@@ -34,7 +35,7 @@ export interface AccountDeps {
 }
 
 export interface TokenInfo {
-  status: 'connected' | 'disconnected' | 'broken' | 'unknown';
+  status: ConnectionStatus | 'unknown';
   version?: number;
   expiresAt?: string;
   issuedAt?: string;
@@ -67,7 +68,7 @@ async function alertOperators(
   await sendAlertOnce(deps, {
     key,
     accountId,
-    channel: connection?.slackChannel || deps.alertChannel,
+    channel: alertChannelFor(connection, deps.alertChannel),
     owner: key,
     message: { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `:warning: ${text}` } }] },
   });

@@ -5,10 +5,11 @@ import { JobberApiError } from '../src/jobber/client';
 import { CLIENT_QUERY, INVOICE_QUERY, JOB_QUERY } from '../src/jobber/queries';
 import { AccountNotConnectedError } from '../src/accounts/token-store';
 import { AlertInFlightError, alertKey, alertMessageFor, sendAlertOnce, type AlertKind } from '../src/slack/alerts';
-import type { JobberEvent, RecordKind } from '../workflows/definitions';
+import type { ConnectionStatus, JobberEvent, RecordKind } from '../workflows/definitions';
 import { FailureType } from '../workflows/definitions';
 import { createAccountActivities, withAccessToken, type AccountDeps } from './accounts';
 import type { WorkerMetrics } from '../src/metrics/worker-metrics';
+import { alertChannelFor } from '../src/slack/alerts';
 
 export interface ActivityDeps extends AccountDeps {
   metrics?: WorkerMetrics;
@@ -86,7 +87,7 @@ export function slackFailure(err: unknown): unknown {
 export function createActivities(deps: ActivityDeps) {
   const { models, tokens, jobber } = deps;
 
-  type AccountStatus = 'connected' | 'disconnected' | 'broken' | 'unknown';
+  type AccountStatus = ConnectionStatus | 'unknown';
   const statusOf = async (accountId: string): Promise<AccountStatus> =>
     (await models.Connection.findById(accountId, { status: 1 }).lean())?.status ?? 'unknown';
 
@@ -154,7 +155,7 @@ export function createActivities(deps: ActivityDeps) {
     /** Posts the alert for a fact (a new job, a paid invoice) at most once, from the synced data. */
     async sendAlert(input: { kind: AlertKind; accountId: string; itemId: string; owner: string }): Promise<{ sent: boolean; reason?: string }> {
       const connection = await models.Connection.findById(input.accountId, { slackChannel: 1 }).lean();
-      const channel = connection?.slackChannel || deps.alertChannel;
+      const channel = alertChannelFor(connection, deps.alertChannel);
       const found = await alertMessageFor(models, input.kind, input.itemId);
       if (!found) return { sent: false, reason: `${input.kind === 'job-created' ? 'job' : 'invoice'} not synced` };
       const { message } = found;

@@ -135,7 +135,7 @@ export const syncNowSignal = defineSignal('syncNow');
 export type AccountRequest = { grantId: string } | { disconnect: DisconnectRequest };
 
 export interface AccountWorkflowState {
-  status: 'connected' | 'disconnected' | 'broken';
+  status: ConnectionStatus;
   tokenVersion: number;
   accessTokenExpiresAt?: string;
   /** When the access token was issued (its `iat`, or when it was stored). */
@@ -254,3 +254,12 @@ export const FailureType = {
   appCredentialsRejected: 'JobberAppCredentialsRejected',
   tokenEndpointUnavailable: 'JobberTokenEndpointUnavailable',
 } as const;
+
+/** A Jobber connection's state: the connection document's `status` and the account workflow's. */
+export const CONNECTION_STATUSES = ['connected', 'disconnected', 'broken'] as const;
+export type ConnectionStatus = (typeof CONNECTION_STATUSES)[number];
+
+/** How a status reads to a person (the Slack command, the Manage App page). */
+export function connectionStatusLabel(status: ConnectionStatus): 'Connected' | 'Disconnected' | 'Broken' {
+  return status === 'connected' ? 'Connected' : status === 'broken' ? 'Broken' : 'Disconnected';
+}

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { TokenCipher } from '../crypto/tokens';
 import type { Models } from '../db/models';
-import { startOfSecond } from '../../workflows/definitions';
+import { startOfSecond, type ConnectionStatus } from '../../workflows/definitions';
 
 export interface TokenPair {
   accessToken: string;
@@ -190,7 +190,7 @@ export class TokenStore {
    */
   async purge(
     accountId: string,
-    status: 'disconnected' | 'broken',
+    status: Exclude<ConnectionStatus, 'connected'>,
     reason: string,
     options: { connectedBefore?: Date; expectedVersion?: number; connectedAt?: Date; now?: Date } = {},
   ): Promise<boolean> {

@@ -4,7 +4,7 @@ import { connectDatabase } from '../db/models';
 import { connectClient } from '../workflow-client/connection';
 import { AccountControl } from '../workflow-client/account-control';
 import { listDeadLetters, replayDeadLetter, showAccount, type OpsDeps } from '../ops/operations';
-import { linkedAccounts, linkWorkspace, slackLinkModel, unlinkWorkspace, type SlackLinkModel } from '../db/slack-links';
+import { linkedAccounts, linkWorkspace, unlinkWorkspace } from '../db/slack-links';
 
 const USAGE = `Usage: npm run ops -- <command>
 
@@ -17,7 +17,7 @@ const USAGE = `Usage: npm run ops -- <command>
 
 Reads MONGO_URL and TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE (see .env.example).`;
 
-async function run(deps: OpsDeps & { links: SlackLinkModel }, positionals: string[], values: { status?: string; all?: boolean }): Promise<unknown> {
+async function run(deps: OpsDeps, positionals: string[], values: { status?: string; all?: boolean }): Promise<unknown> {
   const [group, command, ...args] = positionals;
   if (group === 'dead-letters' && command === 'list') {
     const status = (values.status ?? 'open') as 'open' | 'replayed' | 'resolved' | 'all';
@@ -49,12 +49,12 @@ async function run(deps: OpsDeps & { links: SlackLinkModel }, positionals: strin
   }
   if (group === 'slack' && command === 'link' && args[0] && args[1]) {
     if (!(await deps.models.Connection.exists({ _id: args[1] }))) throw new Error(`no connection for account ${args[1]}: connect it first`);
-    await linkWorkspace(deps.links, args[0], args[1], { linkedBy: 'ops cli' });
-    return { teamId: args[0], accounts: await linkedAccounts(deps.links, args[0]) };
+    await linkWorkspace(deps.models.SlackLink, args[0], args[1], { linkedBy: 'ops cli' });
+    return { teamId: args[0], accounts: await linkedAccounts(deps.models.SlackLink, args[0]) };
   }
   if (group === 'slack' && command === 'unlink' && args[0]) {
-    const removed = await unlinkWorkspace(deps.links, args[0], args[1]);
-    return { teamId: args[0], removed, accounts: await linkedAccounts(deps.links, args[0]) };
+    const removed = await unlinkWorkspace(deps.models.SlackLink, args[0], args[1]);
+    return { teamId: args[0], removed, accounts: await linkedAccounts(deps.models.SlackLink, args[0]) };
   }
   throw new UsageError(positionals.length ? `unknown command: ${positionals.join(' ')}` : 'no command');
 }
@@ -79,7 +79,6 @@ async function main() {
       client,
       taskQueue: config.temporal.taskQueue,
       control: new AccountControl(client, config.temporal.taskQueue),
-      links: slackLinkModel(mongo),
     };
     process.stdout.write(`${JSON.stringify(await run(deps, positionals, values), null, 2)}\n`);
   } finally {

@@ -1,8 +1,10 @@
 import mongoose, { Schema, type Connection, type InferSchemaType, type Model } from 'mongoose';
+import { CONNECTION_STATUSES } from '../../workflows/definitions';
 
 /**
- * Collections. Only single-document atomic operations are used (upserts, findOneAndUpdate,
- * unique indexes): no multi-document transactions, so FerretDB v1 and MongoDB both serve.
+ * Every collection: its schema here, its model in bindModels. Only single-document atomic
+ * operations are used (upserts, findOneAndUpdate, unique indexes): no multi-document transactions,
+ * so FerretDB v1 and MongoDB both serve.
  */
 
 const sealed = new Schema({ keyId: String, iv: String, tag: String, data: String }, { _id: false });
@@ -12,7 +14,7 @@ const connectionSchema = new Schema(
     _id: { type: String, required: true }, // Jobber account EncodedId
     name: { type: String, default: '' },
     userId: { type: String },
-    status: { type: String, enum: ['connected', 'disconnected', 'broken'], required: true },
+    status: { type: String, enum: CONNECTION_STATUSES, required: true },
     statusReason: { type: String },
     accessToken: { type: sealed },
     refreshToken: { type: sealed },
@@ -215,10 +217,42 @@ const sessionSchema = new Schema(
   { versionKey: false, collection: 'sessions' },
 );
 
+/**
+ * Who acknowledged an alert first, claimed with a unique insert (`_id` = alert key). A conditional
+ * update (`acknowledgedBy: null` in the filter) is atomic on MongoDB, but FerretDB v1 (the local
+ * run and the tests) lets two concurrent ones both match; a duplicate `_id` is refused by both.
+ * `alerts.acknowledgedBy` is still written, by the claim's winner only. See claimAcknowledgement
+ * (src/slack/acknowledgements.ts).
+ */
+const alertAcknowledgementSchema = new Schema(
+  {
+    _id: { type: String, required: true }, // the alert key, e.g. job-created/<jobId>
+    userId: { type: String, required: true },
+    at: { type: Date, required: true },
+  },
+  { versionKey: false, collection: 'alert_acknowledgements' },
+);
+
+/**
+ * Which Slack workspace may see which Jobber accounts. Explicit operator configuration
+ * (`npm run ops -- slack link <teamId> <accountId>`, src/db/slack-links.ts): a workspace with no
+ * row sees nothing.
+ */
+const slackLinkSchema = new Schema(
+  {
+    _id: { type: String, required: true }, // Slack team id (T…), or enterprise id (E…)
+    accountIds: { type: [String], default: [] },
+    linkedAt: { type: Date },
+    linkedBy: { type: String },
+  },
+  { versionKey: false, collection: 'slack_links' },
+);
+
 export type ConnectionDoc = InferSchemaType<typeof connectionSchema>;
 export type GrantDoc = InferSchemaType<typeof grantSchema>;
 export type AlertDoc = InferSchemaType<typeof alertSchema>;
 export type DeadLetterDoc = InferSchemaType<typeof deadLetterSchema>;
+export type SlackLinkDoc = InferSchemaType<typeof slackLinkSchema>;
 
 function bindModels(connection: Connection) {
   return {
@@ -230,8 +264,10 @@ function bindModels(connection: Connection) {
     Invoice: connection.model('Invoice', invoiceSchema),
     Event: connection.model('Event', eventSchema),
     Alert: connection.model('Alert', alertSchema),
+    AlertAcknowledgement: connection.model('AlertAcknowledgement', alertAcknowledgementSchema),
     DeadLetter: connection.model('DeadLetter', deadLetterSchema),
     Session: connection.model('Session', sessionSchema),
+    SlackLink: connection.model('SlackLink', slackLinkSchema),
   };
 }
 

@@ -1,29 +1,5 @@
-import { Schema, type Connection, type InferSchemaType } from 'mongoose';
-
-/**
- * Which Slack workspace may see which Jobber accounts. Explicit operator configuration
- * (`npm run ops -- slack link <teamId> <accountId>`): a workspace with no row sees nothing.
- */
-const slackLinkSchema = new Schema(
-  {
-    _id: { type: String, required: true }, // Slack team id (T…), or enterprise id (E…)
-    accountIds: { type: [String], default: [] },
-    linkedAt: { type: Date },
-    linkedBy: { type: String },
-  },
-  { versionKey: false, collection: 'slack_links' },
-);
-
-export type SlackLinkDoc = InferSchemaType<typeof slackLinkSchema>;
-
-const MODEL_NAME = 'SlackLink';
-const register = (connection: Connection) => connection.model(MODEL_NAME, slackLinkSchema);
-export type SlackLinkModel = ReturnType<typeof register>;
-
-/** The `slack_links` model on this connection (registered once per connection). */
-export function slackLinkModel(connection: Connection): SlackLinkModel {
-  return (connection.models[MODEL_NAME] as SlackLinkModel | undefined) ?? register(connection);
-}
+/** Operator links of Slack workspaces to Jobber accounts: the `slack_links` collection (schema in ./models). */
+import type { Models } from './models';
 
 const TEAM_ID = /^[TE][A-Z0-9]{2,30}$/;
 const ACCOUNT_ID = /^[A-Za-z0-9+/=_:.-]{1,200}$/;
@@ -43,7 +19,7 @@ function check(teamId: string, accountId?: string): void {
 
 /** Lets the workspace see the account; idempotent. Returns the accounts linked afterwards. */
 export async function linkWorkspace(
-  model: SlackLinkModel,
+  model: Models['SlackLink'],
   teamId: string,
   accountId: string,
   options: { linkedBy?: string; now?: Date } = {},
@@ -63,7 +39,7 @@ export async function linkWorkspace(
  * Takes the account away from the workspace, or every account when none is named (the row goes).
  * Returns whether anything changed.
  */
-export async function unlinkWorkspace(model: SlackLinkModel, teamId: string, accountId?: string): Promise<boolean> {
+export async function unlinkWorkspace(model: Models['SlackLink'], teamId: string, accountId?: string): Promise<boolean> {
   check(teamId, accountId);
   if (accountId === undefined) return (await model.deleteOne({ _id: teamId })).deletedCount > 0;
   const result = await model.updateOne({ _id: teamId, accountIds: accountId }, { $pull: { accountIds: accountId } });
@@ -71,7 +47,7 @@ export async function unlinkWorkspace(model: SlackLinkModel, teamId: string, acc
 }
 
 /** The accounts a workspace may see; empty when it is not linked. */
-export async function linkedAccounts(model: SlackLinkModel, teamId: string): Promise<string[]> {
+export async function linkedAccounts(model: Models['SlackLink'], teamId: string): Promise<string[]> {
   const doc = await model.findById(teamId, { accountIds: 1 }).lean();
   return doc?.accountIds ?? [];
 }

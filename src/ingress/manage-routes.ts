@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import bodyParser from '@koa/bodyparser';
 import type { Context } from 'koa';
 import type { Models } from '../db/models';
+import { connectionStatusLabel } from '../../workflows/definitions';
 import type { AccountControl } from '../workflow-client/account-control';
 import { counted } from '../slack/format';
 import { accountActivity } from '../accounts/activity';
@@ -93,7 +94,7 @@ ${ended}<div class="actions"><a class="button primary" href="/auth/jobber">Conne
     // One fact per line: the status word, then its details, so a long reason wraps on its own.
     const health = connected
       ? `<span class="ok">Healthy</span><br><span class="detail">token valid until ${esc(when(connection.accessTokenExpiresAt))}${state ? ` · ${counted(state.refreshes, 'refresh', 'refreshes')}` : ''}</span>`
-      : `<span class="bad">${connection.status === 'broken' ? 'Broken' : 'Disconnected'}</span>${connection.statusReason ? `<br><span class="detail">${esc(connection.statusReason)}</span>` : ''}`;
+      : `<span class="bad">${connectionStatusLabel(connection.status)}</span>${connection.statusReason ? `<br><span class="detail">${esc(connection.statusReason)}</span>` : ''}`;
     const csrf = esc(session.csrf);
     const actions = connected
       ? `<form method="post" action="/sync"><input type="hidden" name="csrf" value="${csrf}"><button type="submit">Sync now</button></form>
@@ -105,7 +106,7 @@ ${ended}<div class="actions"><a class="button primary" href="/auth/jobber">Conne
       connection.name || 'Manage App',
       `<h1>${esc(connection.name || accountId)}</h1><p class="sub">Jobber account connected to Jobber Sync</p>
 <dl>
-<dt>Status</dt><dd id="status" class="${connected ? 'ok' : 'bad'}">${connected ? 'Connected' : connection.status === 'broken' ? 'Broken' : 'Disconnected'}</dd>
+<dt>Status</dt><dd id="status" class="${connected ? 'ok' : 'bad'}">${connectionStatusLabel(connection.status)}</dd>
 <dt>Connected since</dt><dd>${esc(when(connection.connectedAt))}</dd>
 <dt>Token health</dt><dd>${health}</dd>
 <dt>Last webhook</dt><dd>${esc(when(activity.lastWebhookAt))}</dd>

@@ -11,7 +11,6 @@ import { createJobberClient, createOAuth, createSlackClient, createTokenCipher }
 import type { JobberGraphQL } from '../jobber/client';
 import type { JobberOAuth } from '../accounts/oauth';
 import { connectClient } from '../workflow-client/connection';
-import { slackLinkModel } from '../db/slack-links';
 import { refreshRecordThroughWorkflow } from '../workflow-client/refresh-record';
 import { createSlackRouter } from './slack-routes';
 import type { AccountTiming } from '../../workflows/definitions';
@@ -55,7 +54,6 @@ export function createIngressApp(
   const sessions = new Sessions(options.models, { now: options.sessionClock });
   const slack = createSlackRouter({
     models: options.models,
-    links: slackLinkModel(options.mongo),
     slack: createSlackClient(config),
     signingSecret: config.slack.signingSecret,
     control,

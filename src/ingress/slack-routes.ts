@@ -4,7 +4,6 @@ import getRawBody from 'raw-body';
 import createError from 'http-errors';
 import type { WebClient } from '@slack/web-api';
 import type { Models } from '../db/models';
-import type { SlackLinkModel } from '../db/slack-links';
 import type { AccountControl } from '../workflow-client/account-control';
 import type { Logger } from '../logger';
 import { withDeadline } from '../deadline';
@@ -19,8 +18,6 @@ export const SLACK_PATHS = { commands: '/slack/commands', interactions: '/slack/
 
 export interface SlackRouterDeps {
   models: Models;
-  /** `slackLinkModel(connection)`: which workspace sees which Jobber accounts. */
-  links: SlackLinkModel;
   slack: WebClient;
   signingSecret: string;
   control: Pick<AccountControl, 'syncNow'>;
@@ -100,7 +97,7 @@ export function createSlackRouter(deps: SlackRouterDeps): SlackRouter {
     log.info({ teamId, userId, subcommand }, 'slack command');
 
     const work = runCommand(
-      { models: deps.models, links: deps.links, control: deps.control, logger: log, now, timeZone },
+      { models: deps.models, control: deps.control, logger: log, now, timeZone },
       { teamId, userId, channelId: form.get('channel_id') ?? undefined, command: form.get('command') ?? SLASH_COMMAND, text },
     );
     let answer: SlackReply | undefined;

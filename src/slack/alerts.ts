@@ -13,6 +13,10 @@ export interface AlertMessage {
 
 export const alertKey = (kind: AlertKind, itemId: string): string => `${kind}/${itemId}`;
 
+/** Where an account's alerts go: its own Slack channel when it has one, else the operators' default. */
+export const alertChannelFor = (connection: { slackChannel?: string | null } | null | undefined, fallback: string): string =>
+  connection?.slackChannel || fallback;
+
 function message(title: string, fields: [string, string][], url: string | undefined, key: string): AlertMessage {
   const text = `${title}: ${fields.map(([k, v]) => `${k} ${v}`).join(', ')}`;
   const blocks: KnownBlock[] = [
@@ -75,7 +79,7 @@ const METADATA_EVENT = 'jobber_alert';
  * A claim older than this, still pending, is taken over: its owner died mid-send. Longer than
  * one sendAlert attempt can run (its 30 s start-to-close timeout, one Slack call of at most 10 s).
  */
-export const STALE_CLAIM_MS = 2 * 60_000;
+export const ALERT_CLAIM_STALE_MS = 2 * 60_000;
 
 /** A second claimant looks again at least this often while it waits for the owner. */
 export const IN_FLIGHT_POLL_MS = 15_000;
@@ -87,7 +91,7 @@ export class AlertInFlightError extends Error {
    */
   readonly retryAfterMs: number;
 
-  constructor(key: string, untilStaleMs = STALE_CLAIM_MS) {
+  constructor(key: string, untilStaleMs = ALERT_CLAIM_STALE_MS) {
     super(`alert ${key} is being sent by another workflow`);
     this.name = 'AlertInFlightError';
     this.retryAfterMs = Math.min(IN_FLIGHT_POLL_MS, Math.max(1_000, untilStaleMs + 1_000));
@@ -113,7 +117,7 @@ export async function sendAlertOnce(
     if (!existing) throw new Error(`alert ${input.key} vanished while claiming`, { cause: err });
     if (existing.status === 'sent') return { sent: false, ts: existing.ts ?? undefined, reason: 'already sent' };
     if (existing.owner !== input.owner) {
-      const untilStale = existing.claimedAt.getTime() + STALE_CLAIM_MS - now().getTime();
+      const untilStale = existing.claimedAt.getTime() + ALERT_CLAIM_STALE_MS - now().getTime();
       if (untilStale > 0) throw new AlertInFlightError(input.key, untilStale);
       const taken = await Alert.findOneAndUpdate(
         { _id: input.key, status: 'pending', owner: existing.owner },

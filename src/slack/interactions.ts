@@ -1,19 +1,17 @@
 import type { WebClient } from '@slack/web-api';
 import type { KnownBlock } from '@slack/types';
 import type { Models } from '../db/models';
-import { linkedAccounts, type SlackLinkModel } from '../db/slack-links';
+import { linkedAccounts } from '../db/slack-links';
 import type { Logger } from '../logger';
 import type { RecordKind } from '../../workflows/definitions';
 import { alertMessageFor, type AlertKind, type AlertMessage } from './alerts';
 import { context, escapeMrkdwn, slackDate } from './format';
-import { LINK_COMMAND } from './commands';
-import { acknowledgementModel, claimAcknowledgement } from './acknowledgements';
-import { ACTION_IDS, actionIdOf, withRefreshButton } from './buttons';
-
-export { ACTION_IDS, withRefreshButton };
+import { LINK_COMMAND } from './commands/help';
+import { claimAcknowledgement } from './acknowledgements';
+import { ACTION_IDS, actionIdOf } from './buttons';
 
 /** A claim this old whose alert still says nobody acknowledged it was left by a crashed request. */
-const STALE_CLAIM_MS = 60_000;
+const ACKNOWLEDGEMENT_CLAIM_STALE_MS = 60_000;
 
 /** Fetches one record from Jobber and upserts it (the worker's fetch + upsertRecord). */
 export type RefreshRecord = (accountId: string, kind: RecordKind, itemId: string) => Promise<void>;
@@ -33,7 +31,6 @@ export interface BlockActionsPayload {
 
 export interface InteractionDeps {
   models: Models;
-  links: SlackLinkModel;
   slack: WebClient;
   refreshRecord?: RefreshRecord;
   logger: Logger;
@@ -122,8 +119,6 @@ type Task = () => Promise<void>;
 export function createInteractionHandler(deps: InteractionDeps) {
   const { models, slack, logger } = deps;
   const now = deps.now ?? (() => new Date());
-  // On the models' own connection; bound on first use.
-  const acks = () => acknowledgementModel(models.Alert.db);
   const chains = new Map<string, Promise<void>>();
   const running = new Set<Promise<void>>();
   const refreshing = new Set<string>();
@@ -176,7 +171,7 @@ export function createInteractionHandler(deps: InteractionDeps) {
         return undefined;
       }
       const teamId = payload.team?.id ?? payload.user.team_id;
-      const accounts = teamId ? await linkedAccounts(deps.links, teamId) : [];
+      const accounts = teamId ? await linkedAccounts(models.SlackLink, teamId) : [];
       if (!accounts.includes(alert.accountId)) {
         log.warn({ key, teamId, accountId: alert.accountId }, 'slack interaction refused: workspace not linked to the account');
         later(log, key, 'not linked', () =>
@@ -197,14 +192,14 @@ export function createInteractionHandler(deps: InteractionDeps) {
       };
       if (alert.acknowledgedBy) return told(alert.acknowledgedBy);
 
-      const claim = await claimAcknowledgement(acks(), key, userId, now());
+      const claim = await claimAcknowledgement(models.AlertAcknowledgement, key, userId, now());
       if (claim.won) {
         await models.Alert.updateOne({ _id: key, acknowledgedBy: null }, { $set: { acknowledgedBy: userId } });
         log.info({ key, user: userId }, 'alert acknowledged');
         later(log, key, 'acknowledge', () => updateMessage(key, payload));
         return;
       }
-      if (now().getTime() - claim.at.getTime() > STALE_CLAIM_MS) {
+      if (now().getTime() - claim.at.getTime() > ACKNOWLEDGEMENT_CLAIM_STALE_MS) {
         // The winner died between its claim and its write: finish its work (same user, same result).
         const { modifiedCount } = await models.Alert.updateOne({ _id: key, acknowledgedBy: null }, { $set: { acknowledgedBy: claim.userId } });
         if (modifiedCount === 1) later(log, key, 'acknowledge (completed)', () => updateMessage(key, payload));

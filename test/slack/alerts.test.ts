@@ -1,7 +1,7 @@
 import type mongoose from 'mongoose';
 import { ApplicationFailure } from '@temporalio/activity';
 import { createModels, type Models } from '../../src/db/models';
-import { AlertInFlightError, STALE_CLAIM_MS, sendAlertOnce, type AlertMessage } from '../../src/slack/alerts';
+import { alertChannelFor, AlertInFlightError, ALERT_CLAIM_STALE_MS, sendAlertOnce, type AlertMessage } from '../../src/slack/alerts';
 import { createSlackClient } from '../../src/services';
 import { startSlackStandIn, type StartedSlackStandIn } from '../../src/sandbox/slack';
 import { slackFailure } from '../../activities';
@@ -94,7 +94,17 @@ describe('Slack alerts go out once', () => {
       }
     }
     expect(result).toMatchObject({ sent: true });
-    expect(at - claimedAt.getTime()).toBeGreaterThanOrEqual(STALE_CLAIM_MS);
+    expect(at - claimedAt.getTime()).toBeGreaterThanOrEqual(ALERT_CLAIM_STALE_MS);
     expect(postedFor(slack, key)).toHaveLength(1);
+  });
+});
+
+describe('where alerts go', () => {
+  it("goes to the account's own Slack channel when it has one, else to the operators' default", () => {
+    expect(alertChannelFor({ slackChannel: 'C0OWN' }, 'C0DEFAULT')).toBe('C0OWN');
+    expect(alertChannelFor({ slackChannel: '' }, 'C0DEFAULT')).toBe('C0DEFAULT');
+    expect(alertChannelFor({ slackChannel: null }, 'C0DEFAULT')).toBe('C0DEFAULT');
+    expect(alertChannelFor({}, 'C0DEFAULT')).toBe('C0DEFAULT');
+    expect(alertChannelFor(null, 'C0DEFAULT')).toBe('C0DEFAULT');
   });
 });

@@ -2,7 +2,8 @@ import { tombstoneRecord } from '../../src/db/records';
 import { linkWorkspace, unlinkWorkspace } from '../../src/db/slack-links';
 import { AccountControl } from '../../src/workflow-client/account-control';
 import { SLACK_PATHS } from '../../src/ingress/slack-routes';
-import { dayBounds, escapeRegex } from '../../src/slack/commands';
+import { escapeRegex } from '../../src/slack/commands/clients';
+import { dayBounds } from '../../src/slack/commands/jobs';
 import { uniqueTaskQueue } from '../helpers/env';
 import { commandBody, seedClient, seedInvoice, seedJob, slackPost, startSlackEnv, visible, type SlackEnv } from './helpers';
 
@@ -48,11 +49,11 @@ describe('/jobber slash command', () => {
       { _id: OTHER, name: 'Someone Else Inc', status: 'connected' },
       { _id: MANY, name: 'Many Jobs Ltd', status: 'connected' },
     ]);
-    await linkWorkspace(env.links, TEAM, GREEN);
-    await linkWorkspace(env.links, TEAM, BROKEN);
-    await linkWorkspace(env.links, TEAM, GREEN); // idempotent
-    await linkWorkspace(env.links, OTHER_TEAM, OTHER);
-    await linkWorkspace(env.links, MANY_TEAM, MANY);
+    await linkWorkspace(env.models.SlackLink, TEAM, GREEN);
+    await linkWorkspace(env.models.SlackLink, TEAM, BROKEN);
+    await linkWorkspace(env.models.SlackLink, TEAM, GREEN); // idempotent
+    await linkWorkspace(env.models.SlackLink, OTHER_TEAM, OTHER);
+    await linkWorkspace(env.models.SlackLink, MANY_TEAM, MANY);
 
     // Clients
     await seedClient(models, GREEN, {
@@ -116,9 +117,9 @@ describe('/jobber slash command', () => {
     });
 
     it('sees nothing again once unlinked', async () => {
-      await linkWorkspace(env.links, 'T0BRIEFLY', GREEN);
+      await linkWorkspace(env.models.SlackLink, 'T0BRIEFLY', GREEN);
       expect((await ask('jobs', 'T0BRIEFLY')).shown).toContain('Spring cleanup');
-      expect(await unlinkWorkspace(env.links, 'T0BRIEFLY', GREEN)).toBe(true);
+      expect(await unlinkWorkspace(env.models.SlackLink, 'T0BRIEFLY', GREEN)).toBe(true);
       expect((await ask('jobs', 'T0BRIEFLY')).text).toContain('not linked');
     });
   });

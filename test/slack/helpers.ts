@@ -4,7 +4,6 @@ import request from 'supertest';
 import { LogLevel, WebClient } from '@slack/web-api';
 import { createModels, type Models } from '../../src/db/models';
 import { upsertRecord } from '../../src/db/records';
-import { slackLinkModel, type SlackLinkModel } from '../../src/db/slack-links';
 import { createApp } from '../../src/ingress/app';
 import { createSlackRouter, type SlackRouter, type SlackRouterDeps } from '../../src/ingress/slack-routes';
 import { startSlackStandIn, type StartedSlackStandIn } from '../../src/sandbox/slack';
@@ -18,7 +17,6 @@ export const SIGNING_SECRET = 'test-slack-signing-secret';
 export interface SlackEnv {
   mongo: mongoose.Connection;
   models: Models;
-  links: SlackLinkModel;
   slack: StartedSlackStandIn;
   web: WebClient;
   temporal: Awaited<ReturnType<typeof connectTemporal>>;
@@ -31,7 +29,6 @@ export interface SlackEnv {
 export async function startSlackEnv(name: string): Promise<SlackEnv> {
   const mongo = await connectMongo(name);
   const models = await createModels(mongo);
-  const links = slackLinkModel(mongo);
   const slack = await startSlackStandIn();
   const web = new WebClient(slack.standIn.botToken, { slackApiUrl: slack.url, retryConfig: { retries: 0 }, logLevel: LogLevel.ERROR });
   const temporal = await connectTemporal();
@@ -39,7 +36,6 @@ export async function startSlackEnv(name: string): Promise<SlackEnv> {
   return {
     mongo,
     models,
-    links,
     slack,
     web,
     temporal,
@@ -48,7 +44,6 @@ export async function startSlackEnv(name: string): Promise<SlackEnv> {
       const syncs: string[] = [];
       const router = createSlackRouter({
         models,
-        links,
         slack: web,
         signingSecret: SIGNING_SECRET,
         control: {

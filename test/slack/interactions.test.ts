@@ -4,8 +4,8 @@ import { linkWorkspace } from '../../src/db/slack-links';
 import { SLACK_PATHS } from '../../src/ingress/slack-routes';
 import type { SlackMessage } from '../../src/sandbox/slack';
 import { alertKey, invoicePaidMessage, jobCreatedMessage, sendAlertOnce } from '../../src/slack/alerts';
-import { withAcknowledgement, withRefreshButton } from '../../src/slack/interactions';
-import { acknowledgementModel } from '../../src/slack/acknowledgements';
+import { withRefreshButton } from '../../src/slack/buttons';
+import { withAcknowledgement } from '../../src/slack/interactions';
 import type { RecordKind } from '../../workflows/definitions';
 import { interactionBody, seedClient, seedInvoice, seedJob, slackPost, startSlackEnv, visible, type SlackEnv } from './helpers';
 
@@ -20,7 +20,7 @@ describe('Slack interactions: Acknowledge and Refresh on alert messages', () => 
   beforeAll(async () => {
     env = await startSlackEnv('slack_interactions');
     await env.models.Connection.create({ _id: ACCOUNT, name: 'Alert Gardens', status: 'connected' });
-    await linkWorkspace(env.links, TEAM, ACCOUNT);
+    await linkWorkspace(env.models.SlackLink, TEAM, ACCOUNT);
     await seedClient(env.models, ACCOUNT, { id: 'c-ana', firstName: 'Ana', lastName: 'Lopez' });
   });
   afterAll(() => env.close());
@@ -111,7 +111,7 @@ describe('Slack interactions: Acknowledge and Refresh on alert messages', () => 
   it('finishes an acknowledgement whose request died between its claim and its write', async () => {
     const { app, router } = env.app();
     const { key, message } = await postJobAlert();
-    await acknowledgementModel(env.mongo).create({ _id: key, userId: 'U0GHOST', at: new Date(Date.now() - 5 * 60_000) });
+    await env.models.AlertAcknowledgement.create({ _id: key, userId: 'U0GHOST', at: new Date(Date.now() - 5 * 60_000) });
     await slackPost(app, SLACK_PATHS.interactions, click(message, 'U0ALICE', 'acknowledge', key));
     await router.drain();
     expect((await env.models.Alert.findById(key).lean())!.acknowledgedBy).toBe('U0GHOST');

@@ -1,22 +1,23 @@
 import type mongoose from 'mongoose';
-import { linkedAccounts, linkWorkspace, slackLinkModel, SlackLinkInputError, unlinkWorkspace, type SlackLinkModel } from '../../src/db/slack-links';
+import { createModels, type Models } from '../../src/db/models';
+import { linkedAccounts, linkWorkspace, SlackLinkInputError, unlinkWorkspace } from '../../src/db/slack-links';
 import { connectMongo } from '../helpers/env';
 
 describe('slack_links on a real MongoDB wire-protocol server', () => {
   let connection: mongoose.Connection;
-  let links: SlackLinkModel;
+  let links: Models['SlackLink'];
 
   beforeAll(async () => {
     connection = await connectMongo('slack_links');
-    links = slackLinkModel(connection);
+    links = (await createModels(connection)).SlackLink;
   });
   afterAll(async () => {
     await connection.dropDatabase();
     await connection.close();
   });
 
-  it('registers once per connection', () => {
-    expect(slackLinkModel(connection)).toBe(links);
+  it('registers once per connection', async () => {
+    expect((await createModels(connection)).SlackLink).toBe(links);
     expect(links.collection.collectionName).toBe('slack_links');
   });
 

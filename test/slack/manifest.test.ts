@@ -4,7 +4,6 @@ import pino from 'pino';
 import { parse } from 'yaml';
 import { WebClient } from '@slack/web-api';
 import type { Models } from '../../src/db/models';
-import type { SlackLinkModel } from '../../src/db/slack-links';
 import { createSlackRouter, SLACK_PATHS } from '../../src/ingress/slack-routes';
 import { FEATURE_SCOPES, METHOD_SCOPES, scopesFor, SLASH_COMMAND } from '../../src/slack/scopes';
 
@@ -70,7 +69,6 @@ describe('slack-app-manifest.yml', () => {
 
     const router = createSlackRouter({
       models: {} as Models,
-      links: {} as SlackLinkModel,
       slack: new WebClient('xoxb-unused'),
       signingSecret: 'unused',
       control: { syncNow: async () => undefined },

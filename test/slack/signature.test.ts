@@ -34,7 +34,7 @@ describe('Slack request signatures', () => {
     beforeAll(async () => {
       env = await startSlackEnv('slack_signature');
       await env.models.Connection.create({ _id: ACCOUNT, name: 'Signed Gardens', status: 'connected' });
-      await linkWorkspace(env.links, TEAM, ACCOUNT);
+      await linkWorkspace(env.models.SlackLink, TEAM, ACCOUNT);
       await env.models.Alert.create({
         _id: 'job-created/job-signed',
         accountId: ACCOUNT,

@@ -1,0 +1,31 @@
+/** What every subcommand shares: its dependencies, the query time limit, the accounts it reads. */
+import type { Models } from '../../db/models';
+import type { AccountControl } from '../../workflow-client/account-control';
+import type { Logger } from '../../logger';
+
+export interface CommandDeps {
+  models: Models;
+  control: Pick<AccountControl, 'syncNow'>;
+  logger: Logger;
+  now: () => Date;
+  /** IANA zone that "today" means (the business's); default UTC. */
+  timeZone?: string;
+}
+
+/** Reads from MongoDB answer within Slack's 3 seconds or give up (the router answers meanwhile). */
+export const QUERY_MAX_MS = 2_500;
+
+export interface Scope {
+  accountIds: string[];
+  /** Account names, only when more than one account is linked (else items need no label). */
+  labels?: Map<string, string>;
+}
+
+/** The accounts a command reads, with their names when there is more than one to tell apart. */
+export async function scopeOf(deps: CommandDeps, accountIds: string[]): Promise<Scope> {
+  if (accountIds.length < 2) return { accountIds };
+  const connections = await deps.models.Connection.find({ _id: { $in: accountIds } }, { name: 1 }).maxTimeMS(QUERY_MAX_MS).lean();
+  return { accountIds, labels: new Map(connections.map((c) => [c._id, c.name || c._id])) };
+}
+
+export const labelOf = (scope: Scope, accountId: string): string | undefined => (scope.labels ? (scope.labels.get(accountId) ?? accountId) : undefined);

@@ -1,0 +1,34 @@
+import type { KnownBlock } from '@slack/types';
+import { SLASH_COMMAND } from '../scopes';
+import { escapeMrkdwn, plainReply, reply, section, type SlackReply } from '../format';
+
+/** The ops CLI command that links a workspace to an account (the CLI itself lives in src/bin/ops.ts). */
+export const LINK_COMMAND = 'npm run ops -- slack link';
+
+/** `/jobber help`, and the answer to anything it does not understand (with a preface saying what). */
+export function helpReply(command = SLASH_COMMAND, preface?: string): SlackReply {
+  const lines: [string, string][] = [
+    [`${command} status`, 'linked Jobber accounts: connection, last webhook, last sync'],
+    [`${command} jobs [recent|today|upcoming]`, 'jobs, newest first by default; today and upcoming by start time'],
+    [`${command} invoices [unpaid|overdue|paid]`, 'invoices, unpaid by default'],
+    [`${command} client <name>`, 'find a client by name: contact details, jobs and invoices'],
+    [`${command} sync`, 'ask Jobber Sync to reconcile every linked account with Jobber now'],
+    [`${command} help`, 'this list'],
+  ];
+  const text = [preface, 'Jobber Sync commands:', ...lines.map(([c, d]) => `${c} — ${d}`)].filter(Boolean).join('\n');
+  const blocks: KnownBlock[] = [];
+  if (preface) blocks.push(section(escapeMrkdwn(preface)));
+  blocks.push(section(['*Jobber Sync commands*', ...lines.map(([c, d]) => `\`${escapeMrkdwn(c)}\` ${escapeMrkdwn(d)}`)].join('\n')));
+  return reply(text, blocks);
+}
+
+/** What a workspace that no operator linked sees, whatever it asked. */
+export function unlinkedReply(teamId: string): SlackReply {
+  const text =
+    `This Slack workspace (${teamId}) is not linked to a Jobber account, so Jobber Sync shows it nothing. ` +
+    `An operator links it with: ${LINK_COMMAND} ${teamId} <accountId>`;
+  const mrkdwn =
+    `This Slack workspace (\`${escapeMrkdwn(teamId)}\`) is not linked to a Jobber account, so Jobber Sync shows it nothing.\n` +
+    `An operator links it with:\n\`${escapeMrkdwn(`${LINK_COMMAND} ${teamId} <accountId>`)}\``;
+  return plainReply(text, mrkdwn);
+}
