@@ -130,6 +130,19 @@ describe('the preflight of npm test', () => {
     for (const version of ['20.18.3', '21.7.3', '22.14.0', '23.11.1']) expect(preflight({ nodeVersion: version }).code).toBe(1);
   });
 
+  it('asks apt for what the README installs, and CI installs with the README command', () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const ci = readFileSync(path.join(ROOT, '.ci/run'), 'utf8');
+    const rest = 'apt-get install -y git chromium curl jq openssl';
+    expect(readme).toContain(`\`${rest}\``);
+    expect(ci).toContain(`apt-get update && ${rest}`);
+    const debian13 = /^apt-get update && apt-get install -y (.+)$/m.exec(readme)![1]!.split(' ');
+    const { stderr } = preflight({ tools: [], chromium: false });
+    const suggested = /^On Debian, these at once: apt-get update && apt-get install -y (.+)$/m.exec(stderr)![1]!.split(' ');
+    expect(suggested).toEqual(['golang-go', 'chromium', 'curl', 'jq', 'openssl']);
+    expect(debian13).toEqual(expect.arrayContaining(suggested));
+  });
+
   it('says to run npm ci in a checkout without node_modules', () => {
     const root = mkdtempSync(path.join(os.tmpdir(), 'preflight-clone-'));
     mkdirSync(path.join(root, 'scripts'));
