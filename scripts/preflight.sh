@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Checks, before `npm test` lints, builds or starts a single server, that this machine has what
-# README.md's "Run the tests" lists, and names what is missing with the command that installs it.
-# Bash builtins and one call of node, so it takes a fraction of a second; test/preflight.test.ts
-# runs it with parts taken away.
+# README.md's "What you need" lists, and names what is missing with the command that installs it.
+# Bash builtins and two short calls of node, so it takes a fraction of a second;
+# test/preflight.test.ts runs it with parts taken away.
 set -uo pipefail
 
 root="$(cd "${BASH_SOURCE[0]%/*}/.." && pwd)"
@@ -32,6 +32,7 @@ else
       return op === ">=" ? cmp(v, m) >= 0 : op === "^" ? v[0] === m[0] && cmp(v, m) >= 0 : cmp(v, m) === 0;
     });
     console.log(`${ok ? "ok" : "no"}\t${v.join(".")}\t${range}`);'
+  # The version as `node --version` reports it, as a reader would check it.
   IFS=$'\t' read -r node_ok node_version node_range < <(node -e "$node_check" "$(node --version)" "$root/package.json")
   if [[ "$node_ok" == ok ]]; then
     found+=("Node.js $node_version")
@@ -82,7 +83,7 @@ if (( ${#missing[@]} == 0 )); then
   exit 0
 fi
 {
-  echo 'preflight: npm test needs what this machine lacks (see README.md, "Run the tests"):'
+  echo 'preflight: npm test needs what this machine lacks (see README.md, "What you need"):'
   printf '%s\n' "${missing[@]}"
   if (( ${#apt[@]} > 1 )); then echo "On Debian, these at once: apt-get update && apt-get install -y ${apt[*]}"; fi
   echo 'Nothing was started.'
