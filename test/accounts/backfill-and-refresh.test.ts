@@ -1,15 +1,47 @@
+import { getOperationAST, Kind, parse, type FragmentDefinitionNode } from 'graphql';
 import { accountStateQuery, accountWorkflowId, refreshAccessTokenUpdate, syncNowSignal } from '../../workflows/definitions';
 import { followConnectFlow } from '../../src/dev/connect-flow';
+import { CLIENTS_PAGE_QUERY, INVOICES_PAGE_QUERY, JOBS_PAGE_QUERY } from '../../src/jobber/queries';
+import { queryCost } from '../../src/sandbox/jobber/cost';
+import { createSandboxSchema } from '../../src/sandbox/jobber/resolvers';
 import { refreshGrants, startPipeline, waitFor, type Pipeline } from '../helpers/pipeline';
 import { disconnectFromManagePage } from '../helpers/ingress';
+
+/**
+ * A tiny cost bucket, restored slowly: the backfill below must pace itself to it. The bucket, not
+ * the machine, sets how long that backfill takes, so its deadline is derived from the bucket.
+ */
+const BUCKET = { maximumAvailable: 1000, restoreRate: 250 };
+const SEED = { clients: 100, jobsPerClient: 1, invoicesPerJob: 1 };
+
+/** Points one more record adds to a page query, as the sandbox prices it (Jobber's documented rules). */
+function perRecordCost(query: string): number {
+  const document = parse(query);
+  const operation = getOperationAST(document)!;
+  const fragments: Record<string, FragmentDefinitionNode> = {};
+  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments[d.name.value] = d;
+  const schema = createSandboxSchema();
+  const cost = (first: number) => queryCost({ schema, operation, fragments, variables: { first } });
+  return cost(2) - cost(1);
+}
+
+/**
+ * The seeded records cost about 7,500 points (requested; Jobber charges the actual cost, at most
+ * that), more than seven times what the bucket holds: the backfill cannot finish without waiting
+ * for the bucket to refill, here for about 26 s at least. The deadline allows four times that, plus
+ * a minute for the connect flow and the workers, so a slow or loaded machine does not fail it.
+ */
+const SEED_COST =
+  SEED.clients * (perRecordCost(CLIENTS_PAGE_QUERY) + SEED.jobsPerClient * (perRecordCost(JOBS_PAGE_QUERY) + SEED.invoicesPerJob * perRecordCost(INVOICES_PAGE_QUERY)));
+const BUCKET_MINIMUM_MS = ((SEED_COST - BUCKET.maximumAvailable) / BUCKET.restoreRate) * 1000;
+const BACKFILL_DEADLINE_MS = 60_000 + 4 * BUCKET_MINIMUM_MS;
 
 describe('backfill, reconciliation and token refresh under failure', () => {
   let p: Pipeline;
 
   beforeAll(async () => {
     p = await startPipeline('backfill', {
-      // A tiny cost bucket: the backfill must pace itself to it.
-      sandbox: { costBucket: { maximumAvailable: 1000, restoreRate: 2000 }, accessTokenTtlSeconds: 3600 },
+      sandbox: { costBucket: BUCKET, accessTokenTtlSeconds: 3600 },
       accountTiming: { brokenAlertGraceMs: 1000 },
     });
   });
@@ -23,11 +55,11 @@ describe('backfill, reconciliation and token refresh under failure', () => {
     expect(result.location).toBe('/manage');
     return account.id;
   };
-  const settled = (accountId: string) =>
+  const settled = (accountId: string, timeoutMs = 180_000) =>
     waitFor(async () => {
       const s = await p.control.state(accountId);
       return s?.backfill === 'done' ? s : undefined;
-    }, 180_000);
+    }, timeoutMs);
 
   /**
    * A connected account whose next token save "crashes" once, before or after writing: the first
@@ -58,18 +90,27 @@ describe('backfill, reconciliation and token refresh under failure', () => {
     return { accountId, handle, tokenVersion, refresh };
   };
 
-  it('backfills a few thousand records under a tiny cost bucket, paced, without a failure or an alert', async () => {
+  it('backfills hundreds of records costing several buckets, paced, without a failure or an alert', async () => {
     const account = p.jobber.sandbox.store.createAccount({ name: 'Big Co' });
-    const seeded = p.jobber.sandbox.store.seed(account.id, { clients: 1000, jobsPerClient: 1, invoicesPerJob: 1 });
-    expect(seeded.clients.length + seeded.jobs.length + seeded.invoices.length).toBe(3000);
+    const seeded = p.jobber.sandbox.store.seed(account.id, SEED);
+    expect(seeded.clients.length + seeded.jobs.length + seeded.invoices.length).toBe(300);
     const messagesBefore = p.slack.standIn.state.messages.length;
+    const started = Date.now();
     await followConnectFlow(p.ingressUrl, account.id);
-    await settled(account.id);
-    expect(await p.models.Client.countDocuments({ accountId: account.id })).toBe(1000);
-    expect(await p.models.Job.countDocuments({ accountId: account.id })).toBe(1000);
-    expect(await p.models.Invoice.countDocuments({ accountId: account.id })).toBe(1000);
+    await settled(account.id, BACKFILL_DEADLINE_MS);
+    const tookMs = Date.now() - started;
+    expect(await p.models.Client.countDocuments({ accountId: account.id })).toBe(100);
+    expect(await p.models.Job.countDocuments({ accountId: account.id })).toBe(100);
+    expect(await p.models.Invoice.countDocuments({ accountId: account.id })).toBe(100);
     const pages = p.jobber.sandbox.requests.filter((r) => r.accountId === account.id && ['Clients', 'Jobs', 'Invoices'].includes(r.operationName ?? ''));
-    // Pacing keeps THROTTLED to the backstop: at most the first page of a kind, before its cost is known.
+    // The size proves the pacing: what Jobber charged is several buckets, so the backfill had to
+    // wait for refills, and it took at least the time the bucket needs to restore the excess.
+    const charged = pages.reduce((sum, r) => sum + (r.actualQueryCost ?? 0), 0);
+    expect(charged).toBeGreaterThan(3 * BUCKET.maximumAvailable);
+    expect(tookMs).toBeGreaterThanOrEqual(((charged - BUCKET.maximumAvailable) / BUCKET.restoreRate) * 1000);
+    // Pacing keeps THROTTLED to the backstop: at most the first page of a kind, before its cost is
+    // known. A client that ignored the bucket would be throttled on most pages (the bucket restores
+    // a page's cost in about two seconds, and a page takes far less to fetch and store).
     const notOk = pages.filter((r) => r.outcome !== 'ok');
     expect(notOk.every((r) => r.outcome === 'throttled')).toBe(true);
     expect(notOk.length).toBeLessThanOrEqual(3);
@@ -85,7 +126,7 @@ describe('backfill, reconciliation and token refresh under failure', () => {
       return found.some((c) => c.workflowId.startsWith(`${prefix}initial-`) && c.status.name === 'COMPLETED') ? found : undefined;
     });
     expect(children.filter((c) => c.status.name === 'FAILED')).toEqual([]);
-  }, 240_000);
+  }, BACKFILL_DEADLINE_MS + 60_000);
 
   it('reconciles: Sync now heals changes whose webhooks never came', async () => {
     const accountId = await connect('Quiet Co');

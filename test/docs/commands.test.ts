@@ -62,6 +62,7 @@ const RUN = [
 const ELSEWHERE: Record<string, string> = {
   'npm ci && npm test': '.ci/run runs exactly this',
   'npm ci': 'in .ci/run, as part of npm ci && npm test',
+  'npm test': 'in .ci/run, as part of npm ci && npm test',
   'npm install': 'in .ci/run, as part of npm install && BENCH_SECONDS=3 npm run bench',
   'npx jest test/sandbox': 'npm test runs test/sandbox with the rest (.ci/run)',
   'temporal server start-dev': 'src/dev/stack.ts starts it for npm run local and the tests',
@@ -88,6 +89,8 @@ const DOCKER = 'needs a Docker engine, which these machines do not have; docker-
 /** Commands that cannot run on these machines, and why. */
 const NOT_HERE: Record<string, string> = {
   'npm ci --omit=dev': 'runs inside the Docker image build',
+  'apt-get update && apt-get install -y nodejs npm golang-go git chromium curl jq openssl':
+    "Debian 13's packages; these machines run Debian 12, whose nodejs and golang-go are too old, and .ci/run installs the rest (git chromium curl jq openssl) when one is missing",
   'docker compose up --build': DOCKER,
   'docker compose logs ingress': DOCKER,
   'docker compose ps -a': DOCKER,
