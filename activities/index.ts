@@ -41,9 +41,9 @@ export function createActivities(deps: ActivityDeps) {
     }> {
       // The account's status comes with its tokens: an account we do not hold is skipped here,
       // without an activity of its own.
-      let tokens;
+      let accountTokens;
       try {
-        tokens = await deps.tokens.read(input.accountId);
+        accountTokens = await tokens.read(input.accountId);
       } catch (err) {
         if (err instanceof AccountNotConnectedError && err.status !== 'connected') return { found: false, applied: false, skipped: `account ${err.status}` };
         throw jobberFailure(err);
@@ -59,7 +59,7 @@ export function createActivities(deps: ActivityDeps) {
             jobber.request<Record<RecordKind, JobberRecord | null>>({ accountId: input.accountId, accessToken }, QUERIES[input.kind], {
               id: input.itemId,
             }),
-          tokens,
+          accountTokens,
         );
         record = data[input.kind];
       } catch (err) {

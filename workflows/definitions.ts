@@ -5,8 +5,6 @@
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
-export const DEFAULT_TASK_QUEUE = 'jobber-sync';
-
 const ACCOUNTS_SUFFIX = '-accounts';
 
 /**
@@ -239,6 +237,8 @@ export function parseTopic(topic: string): { kind: RecordKind; action: 'CREATE' 
 
 /** ApplicationFailure types: the activities raise them, the workflows branch on them (one list for both). */
 export const FailureType = {
+  /** An event workflow that failed for good (a dead letter); raised by the workflow itself. */
+  eventFailed: 'EventFailed',
   disconnected: 'AccountDisconnected',
   unauthorized: 'JobberUnauthorized',
   invalidQuery: 'JobberQueryInvalid',
