@@ -1,6 +1,7 @@
 import { ActivityFailure, ApplicationFailure, getExternalWorkflowHandle, log, patched, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { accountWorkflowId, disconnectSignal, readableId, type EventOutcome, type JobberEvent } from './definitions';
+import { accountWorkflowId, disconnectSignal, type EventOutcome, type JobberEvent } from './definitions';
+import { readableId } from './ids';
 import { summarized } from './summaries';
 import { FailureType, parseTopic, SEND_ALERT_RETRY, settledAfter } from './definitions';
 
