@@ -23,7 +23,9 @@ COPY activities ./activities
 COPY scripts/bundle-workflows.ts ./scripts/
 # tsc emits dist/src, dist/workflows, dist/activities (rootDir is the repository root). The
 # workflow bundle is built once here, as Temporal's production sample does, so the worker starts
-# without webpack and runs exactly the workflow code of this image.
+# without webpack and runs exactly the workflow code of this image. The image carries no Jobber
+# sandbox or dev servers (tsconfig.build.json leaves them out): they run on the host, and their
+# packages (jose, @graphql-tools/schema) are devDependencies, which the deps stage omits.
 RUN npm run build \
  && npx tsx scripts/bundle-workflows.ts dist/workflow-bundle.js
 

@@ -22,6 +22,7 @@ import {
   type DisconnectRequest,
   type RecordKind,
 } from '../workflows/definitions';
+import { jobberFailure, refreshUnavailableFailure, tokenEndpointFailure } from './failures';
 
 export interface AccountDeps {
   models: Models;
@@ -84,9 +85,6 @@ const REFRESH_WAIT_MS = 30_000;
 /** How long an activity that learnt of a disconnect waits for the account workflow's purge. */
 const DISCONNECT_WAIT_MS = 15_000;
 
-/** The refresh could not be had now (Temporal busy or unreachable, the workflow between runs): retried. */
-export const REFRESH_UNAVAILABLE = FailureType.refreshUnavailable;
-
 /**
  * Asks the account's workflow for a refresh past `staleVersion`. Only the workflow's own answer
  * that the account is not connected means disconnected; any other failure is retryable.
@@ -107,10 +105,7 @@ async function requestRefresh(deps: AccountDeps & { temporal: Client }, accountI
       // No workflow runs: the store decides (read throws AccountNotConnectedError when not connected).
       if ((await deps.tokens.read(accountId)).version !== staleVersion) return;
     }
-    throw ApplicationFailure.create({
-      type: REFRESH_UNAVAILABLE,
-      message: `the account workflow did not refresh the access token: ${(err as Error).message}`,
-    });
+    throw refreshUnavailableFailure(err);
   }
 }
 
@@ -191,7 +186,7 @@ export function pageSizeFor(cost: QueryCost | undefined, first: number): number 
   return Math.max(1, Math.min(100, Math.floor((cost.throttleStatus.maximumAvailable * 0.5) / perRecord)));
 }
 
-export function createAccountActivities(deps: AccountDeps, convert: (err: unknown) => unknown) {
+export function createAccountActivities(deps: AccountDeps) {
   const { models, tokens } = deps;
 
   /** The "lost its connection" alert, keyed by the connection so each one is told once. */
@@ -276,14 +271,10 @@ export function createAccountActivities(deps: AccountDeps, convert: (err: unknow
         // A refusal (4xx) means the token was not spent: a later invalid_grant is then no interrupted refresh.
         // A 5xx or no answer may come after Jobber rotated, so the marker stays.
         if (!err.permanent && err.status !== undefined && err.status < 500) await tokens.clearRefreshStarted(accountId, current.version);
-        if (err.kind === 'invalid_client') {
-          await alertAppCredentials(accountId, err);
-          throw ApplicationFailure.create({ type: FailureType.appCredentialsRejected, message: err.message });
-        }
-        if (!err.permanent) {
-          // 429, 408, 5xx, no answer: the token was not refused, so it stays; honour Retry-After.
-          throw ApplicationFailure.create({ type: FailureType.tokenEndpointUnavailable, message: err.message, nextRetryDelay: err.retryAfterMs });
-        }
+        if (err.kind === 'invalid_client') await alertAppCredentials(accountId, err);
+        // invalid_client, 429, 408, 5xx, no answer: the token was not refused, so it stays; retried.
+        const failure = tokenEndpointFailure(err);
+        if (failure) throw failure;
         const reason = interrupted
           ? 'a token refresh was interrupted before its answer could be saved; reconnect the account'
           : `Jobber refused the refresh token (${err.message}); reconnect the account`;
@@ -413,7 +404,7 @@ export function createAccountActivities(deps: AccountDeps, convert: (err: unknow
             first = Math.min(first - 1, pageSizeFor(cost, first));
             continue;
           }
-          throw convert(err);
+          throw jobberFailure(err);
         }
       }
       const page = result.data[PLURAL[input.kind]]!;

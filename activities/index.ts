@@ -1,13 +1,11 @@
-import { ApplicationFailure, Context, log } from '@temporalio/activity';
-import { ErrorCode, type WebAPIPlatformError, type WebAPIRateLimitedError } from '@slack/web-api';
+import { log } from '@temporalio/activity';
 import { tombstoneRecord, upsertRecord, type JobberRecord } from '../src/db/records';
-import { JobberApiError } from '../src/jobber/client';
 import { CLIENT_QUERY, INVOICE_QUERY, JOB_QUERY } from '../src/jobber/queries';
 import { AccountNotConnectedError } from '../src/accounts/token-store';
-import { AlertInFlightError, alertKey, alertMessageFor, sendAlertOnce, type AlertKind } from '../src/slack/alerts';
+import { alertKey, alertMessageFor, sendAlertOnce, type AlertKind } from '../src/slack/alerts';
 import type { ConnectionStatus, JobberEvent, RecordKind } from '../workflows/definitions';
-import { FailureType } from '../workflows/definitions';
 import { createAccountActivities, withAccessToken, type AccountDeps } from './accounts';
+import { jobberFailure, slackFailure } from './failures';
 import type { WorkerMetrics } from '../src/metrics/worker-metrics';
 import { alertChannelFor } from '../src/slack/alerts';
 
@@ -15,74 +13,7 @@ export interface ActivityDeps extends AccountDeps {
   metrics?: WorkerMetrics;
 }
 
-export { FailureType };
-
 const QUERIES: Record<RecordKind, string> = { client: CLIENT_QUERY, job: JOB_QUERY, invoice: INVOICE_QUERY };
-
-function attempt(): number {
-  try {
-    return Context.current().info.attempt;
-  } catch {
-    return 1;
-  }
-}
-
-/** Turns a classified Jobber error into the ApplicationFailure that tells Temporal how to retry. */
-export function jobberFailure(err: unknown): unknown {
-  const details = [{ attempt: attempt() }];
-  if (err instanceof AccountNotConnectedError) {
-    return ApplicationFailure.create({ type: FailureType.disconnected, message: err.message, nonRetryable: true, details });
-  }
-  if (!(err instanceof JobberApiError)) return err;
-  const { message } = err;
-  switch (err.kind) {
-    case 'throttled':
-      return ApplicationFailure.create({ type: FailureType.throttled, message, nextRetryDelay: err.details.retryAfterMs, details });
-    case 'rate_limited':
-      return ApplicationFailure.create({ type: FailureType.rateLimited, message, nextRetryDelay: err.details.retryAfterMs ?? 30_000, details });
-    case 'network':
-    case 'server':
-      return ApplicationFailure.create({ type: FailureType.unavailable, message, details });
-    case 'unauthorized':
-      return ApplicationFailure.create({ type: FailureType.unauthorized, message, nonRetryable: true, details });
-    case 'disconnected':
-      return ApplicationFailure.create({ type: FailureType.disconnected, message, nonRetryable: true, details });
-    case 'invalid_query':
-      return ApplicationFailure.create({ type: FailureType.invalidQuery, message, nonRetryable: true, details });
-    case 'too_expensive':
-      return ApplicationFailure.create({ type: FailureType.tooExpensive, message, nonRetryable: true, details });
-    case 'graphql':
-      return ApplicationFailure.create({ type: FailureType.graphql, message, nonRetryable: true, details });
-  }
-}
-
-const PERMANENT_SLACK_ERRORS = new Set([
-  'channel_not_found', 'not_in_channel', 'is_archived', 'invalid_auth', 'not_authed', 'account_inactive',
-  'token_revoked', 'missing_scope', 'invalid_blocks', 'msg_too_long', 'no_text', 'invalid_metadata_format',
-]);
-
-/** Turns a Slack error into the ApplicationFailure that tells Temporal how to retry. */
-export function slackFailure(err: unknown): unknown {
-  const details = [{ attempt: attempt() }];
-  if (err instanceof AlertInFlightError) {
-    return ApplicationFailure.create({ type: FailureType.alertInFlight, message: err.message, nextRetryDelay: err.retryAfterMs, details });
-  }
-  const code = (err as { code?: string }).code;
-  if (code === ErrorCode.RateLimitedError) {
-    const retryAfter = (err as WebAPIRateLimitedError).retryAfter;
-    return ApplicationFailure.create({ type: FailureType.slackRateLimited, message: 'Slack rate limited the post', nextRetryDelay: retryAfter * 1000, details });
-  }
-  if (code === ErrorCode.PlatformError) {
-    const slackError = (err as WebAPIPlatformError).data.error;
-    return ApplicationFailure.create({
-      type: FailureType.slack,
-      message: `Slack refused the post: ${slackError}`,
-      nonRetryable: PERMANENT_SLACK_ERRORS.has(slackError),
-      details,
-    });
-  }
-  return err;
-}
 
 export function createActivities(deps: ActivityDeps) {
   const { models, tokens, jobber } = deps;
@@ -92,7 +23,7 @@ export function createActivities(deps: ActivityDeps) {
     (await models.Connection.findById(accountId, { status: 1 }).lean())?.status ?? 'unknown';
 
   return {
-    ...createAccountActivities(deps, jobberFailure),
+    ...createAccountActivities(deps),
 
     /** Whether we hold a working connection for the account. */
     /** Used by event workflows started before the status check moved into syncRecord and tombstone. */
@@ -111,9 +42,9 @@ export function createActivities(deps: ActivityDeps) {
     }> {
       // The account's status comes with its tokens: an account we do not hold is skipped here,
       // without an activity of its own.
-      let tokens;
+      let accountTokens;
       try {
-        tokens = await deps.tokens.read(input.accountId);
+        accountTokens = await tokens.read(input.accountId);
       } catch (err) {
         if (err instanceof AccountNotConnectedError && err.status !== 'connected') return { found: false, applied: false, skipped: `account ${err.status}` };
         throw jobberFailure(err);
@@ -129,7 +60,7 @@ export function createActivities(deps: ActivityDeps) {
             jobber.request<Record<RecordKind, JobberRecord | null>>({ accountId: input.accountId, accessToken }, QUERIES[input.kind], {
               id: input.itemId,
             }),
-          tokens,
+          accountTokens,
         );
         record = data[input.kind];
       } catch (err) {

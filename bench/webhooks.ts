@@ -29,7 +29,7 @@ import { createSlackClient } from '../src/services';
 import { installRuntime } from '../src/worker/runtime';
 import { createWorker } from '../src/worker/workers';
 import { createLogger } from '../src/logger';
-import { encodeGlobalId } from '../src/jobber/ids';
+import { encodeGlobalId } from '../workflows/ids';
 import { eventWorkflowId } from '../workflows/definitions';
 
 /** Empty (`BENCH_RATES=`) skips the ack-latency phase. */

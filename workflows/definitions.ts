@@ -4,8 +4,7 @@
  */
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-
-export const DEFAULT_TASK_QUEUE = 'jobber-sync';
+import { readableId } from './ids';
 
 const ACCOUNTS_SUFFIX = '-accounts';
 
@@ -38,49 +37,6 @@ export interface JobberEvent {
   /** ISO 8601 in UTC, normalised by the ingress so resends with the same instant collide. */
   occurredAt: string;
   appId?: string;
-}
-
-const GID = /^gid:\/\/Jobber\/([A-Za-z]+)\/(\d+)$/;
-const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-
-/**
- * Base64 to ASCII. Written out because ids must come out the same in Node (ingress, client) and
- * in the workflow sandbox, which has neither Buffer nor atob.
- */
-function base64Ascii(encoded: string): string | undefined {
-  const clean = encoded.replace(/-/g, '+').replace(/_/g, '/').replace(/=+$/, '');
-  let bits = 0;
-  let value = 0;
-  let out = '';
-  for (const char of clean) {
-    const index = B64.indexOf(char);
-    if (index < 0) return undefined;
-    value = (value << 6) | index;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += String.fromCharCode((value >> bits) & 0xff);
-    }
-  }
-  return out;
-}
-
-/** A Jobber global id, `gid://Jobber/<type>/<id>`. */
-export interface GlobalId {
-  type: string;
-  id: string;
-}
-
-/** Jobber's EncodedId (base64 of a global id) decoded; undefined for anything else. */
-export function parseGlobalId(encoded: string): GlobalId | undefined {
-  const decoded = base64Ascii(encoded);
-  const match = decoded === undefined ? null : GID.exec(decoded);
-  return match ? { type: match[1]!, id: match[2]! } : undefined;
-}
-
-/** `gid://Jobber/Client/123` (base64) reads as `123`; anything else is kept as it came. */
-export function readableId(encoded: string): string {
-  return parseGlobalId(encoded)?.id ?? encoded;
 }
 
 /** The workflow id of an event: deterministic, so a resent webhook maps to the same workflow. */
@@ -239,6 +195,8 @@ export function parseTopic(topic: string): { kind: RecordKind; action: 'CREATE' 
 
 /** ApplicationFailure types: the activities raise them, the workflows branch on them (one list for both). */
 export const FailureType = {
+  /** An event workflow that failed for good (a dead letter); raised by the workflow itself. */
+  eventFailed: 'EventFailed',
   disconnected: 'AccountDisconnected',
   unauthorized: 'JobberUnauthorized',
   invalidQuery: 'JobberQueryInvalid',

@@ -1,6 +1,7 @@
 import { ActivityFailure, ApplicationFailure, getExternalWorkflowHandle, log, patched, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { accountWorkflowId, disconnectSignal, readableId, type EventOutcome, type JobberEvent } from './definitions';
+import { accountWorkflowId, disconnectSignal, type EventOutcome, type JobberEvent } from './definitions';
+import { readableId } from './ids';
 import { summarized } from './summaries';
 import { FailureType, parseTopic, SEND_ALERT_RETRY, settledAfter } from './definitions';
 
@@ -47,7 +48,7 @@ function failureAttempts(err: unknown): number | undefined {
 export async function jobberEventWorkflow(input: EventWorkflowInput): Promise<EventOutcome> {
   const { event } = input;
   const { workflowId, runId } = workflowInfo();
-  const record = (status: string, reason?: string) =>
+  const recordOutcome = (status: string, reason?: string) =>
     summarized(recordEvent, `record the outcome: ${status}${reason ? ` (${reason})` : ''}`, {
       workflowId,
       event,
@@ -57,27 +58,27 @@ export async function jobberEventWorkflow(input: EventWorkflowInput): Promise<Ev
     });
 
   try {
-    const outcome = await handle(event, workflowId, record, input.source !== 'slack-refresh');
+    const outcome = await handle(event, workflowId, recordOutcome, input.source !== 'slack-refresh');
     if (input.replay) await summarized(resolveDeadLetter, 'mark the dead letter resolved', workflowId);
     return outcome;
   } catch (err) {
     if (failureType(err) === FailureType.disconnected) {
       // The account went away while we worked: nothing to retry, nothing to report.
-      await record('disconnected', 'account disconnected during processing');
+      await recordOutcome('disconnected', 'account disconnected during processing');
       return { status: 'disconnected' };
     }
     const message = err instanceof ActivityFailure && err.cause ? err.cause.message : err instanceof Error ? err.message : String(err);
     log.error('event failed for good', { topic: event.topic, error: message });
     await summarized(recordDeadLetter, `dead letter: ${failureType(err) ?? 'error'}`, { workflowId, runId, event, error: message, errorType: failureType(err), attempts: failureAttempts(err) });
-    await record('failed', message);
-    throw ApplicationFailure.nonRetryable(`${event.topic} ${event.itemId} failed: ${message}`, 'EventFailed');
+    await recordOutcome('failed', message);
+    throw ApplicationFailure.nonRetryable(`${event.topic} ${event.itemId} failed: ${message}`, FailureType.eventFailed);
   }
 }
 
 async function handle(
   event: JobberEvent,
   workflowId: string,
-  record: (status: string, reason?: string) => Promise<void>,
+  recordOutcome: (status: string, reason?: string) => Promise<void>,
   /** False for a Slack refresh: its occurredAt is ours, not a change in Jobber to wait out. */
   fromJobber = true,
 ): Promise<EventOutcome> {
@@ -94,7 +95,7 @@ async function handle(
         reason,
         occurredAt: event.occurredAt,
       });
-      await record('recorded', 'disconnect handed to the account workflow');
+      await recordOutcome('recorded', 'disconnect handed to the account workflow');
       return { status: 'recorded', reason: 'APP_DISCONNECT' };
     }
     try {
@@ -103,20 +104,20 @@ async function handle(
         reason,
         occurredAt: event.occurredAt,
       });
-      await record('recorded', 'disconnect handed to the account workflow');
+      await recordOutcome('recorded', 'disconnect handed to the account workflow');
     } catch {
       const { purged } = await summarized(purgeAccount, `purge the tokens of account ${readableId(event.accountId)}`, { accountId: event.accountId, reason, occurredAt: event.occurredAt });
-      await record('recorded', purged ? 'tokens purged' : 'no connection older than the event');
+      await recordOutcome('recorded', purged ? 'tokens purged' : 'no connection older than the event');
     }
     return { status: 'recorded', reason: 'APP_DISCONNECT' };
   }
   const topic = parseTopic(event.topic);
   if (!topic) {
-    await record('recorded', 'topic not synced');
+    await recordOutcome('recorded', 'topic not synced');
     return { status: 'recorded', reason: 'topic not synced' };
   }
   const skip = async (reason: string): Promise<EventOutcome> => {
-    await record('recorded', reason);
+    await recordOutcome('recorded', reason);
     return { status: 'recorded', reason };
   };
   // Since this patch syncRecord and tombstone check the account themselves, one activity fewer
@@ -130,7 +131,7 @@ async function handle(
   if (topic.action === 'DESTROY') {
     const { applied, skipped } = await summarized(tombstone, `tombstone ${item} (deleted in Jobber)`, { accountId: event.accountId, kind, itemId: event.itemId, deletedAt: event.occurredAt });
     if (skipped) return skip(skipped);
-    await record('deleted');
+    await recordOutcome('deleted');
     return { status: 'deleted', kind, applied };
   }
 
@@ -146,7 +147,7 @@ async function handle(
   if (!synced.found) {
     // Jobber no longer has it: a tombstone, not an endless retry.
     await summarized(tombstone, `tombstone ${item} (Jobber no longer has it)`, { accountId: event.accountId, kind, itemId: event.itemId, deletedAt: event.occurredAt });
-    await record('gone', 'Jobber no longer has this record');
+    await recordOutcome('gone', 'Jobber no longer has this record');
     return { status: 'gone', kind };
   }
 
@@ -159,6 +160,6 @@ async function handle(
     const { sent } = await summarized(sendAlert, `Slack alert: ${item} paid`, { kind: 'invoice-paid', accountId: event.accountId, itemId: event.itemId, owner: workflowId });
     if (sent) alerts.push('invoice-paid');
   }
-  await record('synced');
+  await recordOutcome('synced');
   return { status: 'synced', kind, recordUpdatedAt: synced.updatedAt!, applied: synced.applied, alerts };
 }

@@ -1,5 +1,28 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { JobberEvent } from '../../workflows/definitions';
+import Router from '@koa/router';
+import createError from 'http-errors';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Logger } from '../logger';
+import { eventWorkflowId, type JobberEvent } from '../../workflows/definitions';
+import { startEventWorkflow } from '../workflow-client/event-workflow';
+import type { IngressMetrics } from './metrics';
+import type { KeepMalformedWebhook } from './dead-letters';
+import { readSignedBody } from './signed-body';
+
+export interface JobberWebhookDeps {
+  temporal: { client: Client; taskQueue: string };
+  jobberClientSecret: string;
+  metrics?: IngressMetrics;
+  /** Most a webhook body may be; Jobber's are a few hundred bytes. */
+  webhookBodyLimit?: string;
+  /** Jobber wants an answer within a second: give Temporal this long, then answer 503. */
+  temporalDeadlineMs?: number;
+  /**
+   * Keeps a signed webhook whose body is malformed as a dead letter, so it is acknowledged and
+   * not lost; without it such a webhook is answered 400.
+   */
+  keepMalformedWebhook?: KeepMalformedWebhook;
+}
 
 export type SignatureProblem = 'missing' | 'malformed' | 'mismatch';
 
@@ -84,4 +107,90 @@ export function parseJobberWebhook(rawBody: Buffer, contentType: string | undefi
   if (Number.isNaN(instant.getTime())) throw new WebhookPayloadError(`${when} is not a valid timestamp`);
   const appId = typeof event.appId === 'string' && event.appId.length <= 100 ? event.appId : undefined;
   return { topic, accountId, itemId, occurredAt: instant.toISOString(), appId };
+}
+
+/**
+ * `POST /webhooks/jobber`: checks the signature over the raw body, reads the event, and starts its
+ * workflow (keyed by the event's natural key) within Jobber's one second. 202 accepted, 200 for a
+ * resend, 503 with Retry-After when Temporal does not answer in time, so Jobber retries.
+ */
+export function createJobberWebhookRouter(deps: JobberWebhookDeps): Router {
+  const router = new Router();
+
+  router.post('/webhooks/jobber', async (ctx) => {
+    const started = process.hrtime.bigint();
+    const log = ctx.state.log as Logger;
+    const observe = (outcome: string) => deps.metrics?.observeWebhook(outcome, Number(process.hrtime.bigint() - started) / 1e9);
+
+    const raw = await readSignedBody(ctx, {
+      limit: deps.webhookBodyLimit ?? '64kb',
+      verify: (body) => verifyJobberSignature(body, ctx.get('x-jobber-hmac-sha256') || undefined, deps.jobberClientSecret),
+      tooLargeMessage: 'webhook body too large',
+      onRefused: (refusal) => {
+        if (refusal.reason === 'signature') {
+          log.warn({ reason: refusal.problem, bytes: refusal.bytes, ip: ctx.ip }, 'webhook rejected: bad signature');
+          observe(`signature_${refusal.problem}`);
+        } else observe(refusal.reason);
+      },
+    });
+
+    let event: JobberEvent;
+    try {
+      event = parseJobberWebhook(raw, ctx.get('content-type'));
+    } catch (err) {
+      if (!(err instanceof WebhookPayloadError)) throw err;
+      if (!deps.keepMalformedWebhook) {
+        log.warn({ reason: err.message }, 'webhook rejected: malformed payload');
+        observe('malformed_rejected');
+        throw createError(400, `malformed webhook: ${err.message}`);
+      }
+      // Signed, so Jobber sent it: answering errors is how an app gets its webhooks disabled.
+      // Keep it for an operator to see and replay (npm run ops -- dead-letters list).
+      let id: string;
+      try {
+        id = await deps.keepMalformedWebhook({ rawBody: raw, contentType: ctx.get('content-type') || undefined, reason: err.message });
+      } catch (storeErr) {
+        observe('malformed_unrecorded');
+        log.error({ reason: err.message, err: (storeErr as Error).message }, 'malformed webhook not kept: store unavailable');
+        ctx.set('Retry-After', '5');
+        ctx.status = 503;
+        ctx.body = { error: 'temporarily unavailable, retry later' };
+        return;
+      }
+      observe('malformed');
+      log.warn({ reason: err.message, deadLetter: id, bytes: raw.length }, 'malformed webhook kept as a dead letter');
+      ctx.status = 202;
+      ctx.body = { status: 'dead-lettered', reason: err.message, deadLetter: id };
+      return;
+    }
+
+    const workflowId = eventWorkflowId(event);
+    const { client, taskQueue } = deps.temporal;
+    try {
+      await client.connection.withDeadline(Date.now() + (deps.temporalDeadlineMs ?? 700), () =>
+        startEventWorkflow(client, taskQueue, { event }, `${event.topic} ${event.itemId}`),
+      );
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        observe('duplicate');
+        log.info({ workflowId, topic: event.topic }, 'webhook duplicate');
+        ctx.status = 200;
+        ctx.body = { status: 'duplicate', workflowId };
+        return;
+      }
+      // Not accepted: Jobber must retry, so say so quickly and lose nothing.
+      observe('temporal_unavailable');
+      log.error({ workflowId, err: (err as Error).message }, 'webhook not accepted: Temporal unavailable');
+      ctx.set('Retry-After', '5');
+      ctx.status = 503;
+      ctx.body = { error: 'temporarily unavailable, retry later' };
+      return;
+    }
+    observe('accepted');
+    log.info({ workflowId, topic: event.topic }, 'webhook accepted');
+    ctx.status = 202;
+    ctx.body = { status: 'accepted', workflowId };
+  });
+
+  return router;
 }

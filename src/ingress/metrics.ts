@@ -5,7 +5,7 @@ export class IngressMetrics {
   readonly registry = new Registry();
   private readonly webhooks = new Counter({
     name: 'jobber_webhooks_total',
-    help: 'Jobber webhooks received, by outcome (accepted, duplicate, signature_*, malformed (kept as a dead letter), malformed_unrecorded, malformed_rejected, too_large, temporal_unavailable)',
+    help: 'Jobber webhooks received, by outcome (accepted, duplicate, signature_*, malformed (kept as a dead letter), malformed_unrecorded, malformed_rejected, too_large, unreadable, temporal_unavailable)',
     labelNames: ['outcome'],
     registers: [this.registry],
   });

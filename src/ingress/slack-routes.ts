@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import getRawBody from 'raw-body';
+import { readSignedBody } from './signed-body';
 import createError from 'http-errors';
 import type { WebClient } from '@slack/web-api';
 import type { Models } from '../db/models';
@@ -57,25 +57,21 @@ export function createSlackRouter(deps: SlackRouterDeps): SlackRouter {
   /** The verified form fields; 401 (nothing else happens) when Slack did not sign this body. */
   const readVerified = async (ctx: Context, limit: string): Promise<URLSearchParams> => {
     const log = ctx.state.log as Logger;
-    let raw: Buffer;
-    try {
-      raw = await getRawBody(ctx.req, { limit, length: ctx.get('content-length') || undefined });
-    } catch (err) {
-      const status = (err as { status?: number }).status ?? 400;
-      throw createError(status === 413 ? 413 : 400, status === 413 ? 'body too large' : 'could not read the body');
-    }
-    const problem = verifySlackSignature({
-      rawBody: raw,
-      timestamp: ctx.get('x-slack-request-timestamp') || undefined,
-      signature: ctx.get('x-slack-signature') || undefined,
-      signingSecret: deps.signingSecret,
-      now: now(),
+    const raw = await readSignedBody(ctx, {
+      limit,
+      verify: (rawBody) =>
+        verifySlackSignature({
+          rawBody,
+          timestamp: ctx.get('x-slack-request-timestamp') || undefined,
+          signature: ctx.get('x-slack-signature') || undefined,
+          signingSecret: deps.signingSecret,
+          now: now(),
+        }),
+      tooLargeMessage: 'body too large',
+      onRefused: (refusal) => {
+        if (refusal.reason === 'signature') log.warn({ reason: refusal.problem, path: ctx.path, bytes: refusal.bytes, ip: ctx.ip }, 'slack request rejected: bad signature');
+      },
     });
-    if (problem) {
-      // Never the body: it is unauthenticated and may carry names.
-      log.warn({ reason: problem, path: ctx.path, bytes: raw.length, ip: ctx.ip }, 'slack request rejected: bad signature');
-      throw createError(401, 'invalid signature');
-    }
     if (!ctx.is('application/x-www-form-urlencoded')) throw createError(415, 'expected application/x-www-form-urlencoded');
     return new URLSearchParams(raw.toString('utf8'));
   };

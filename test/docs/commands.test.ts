@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CONFIG_VARIABLES, loadConfig } from '../../src/config';
 import { connectDatabase } from '../../src/db/models';
-import { readableId } from '../../workflows/definitions';
+import { readableId } from '../../workflows/ids';
 import { signalGroup, startProcess, type Proc } from '../helpers/processes';
 import { waitFor } from '../helpers/pipeline';
 import { docCommand, docCommands, ROOT } from './doc-commands';

@@ -83,18 +83,20 @@ describe('POST /webhooks/jobber against the real Temporal server', () => {
   });
 
   it.each([
-    ['missing', undefined],
-    ['wrong', sign('something else')],
-    ['malformed', '%%%'],
-    ['wrong length', Buffer.alloc(20).toString('base64')],
-  ])('rejects a %s signature with 401, starts nothing and does not log the body', async (_name, signature) => {
-    const { app, lines } = testApp(temporal.client, taskQueue);
+    ['missing', undefined, 'signature_missing'],
+    ['wrong', sign('something else'), 'signature_mismatch'],
+    ['malformed', '%%%', 'signature_malformed'],
+    ['wrong length', Buffer.alloc(20).toString('base64'), 'signature_malformed'],
+  ])('rejects a %s signature with 401, starts nothing and does not log the body', async (_name, signature, outcome) => {
+    const { app, lines, metrics } = testApp(temporal.client, taskQueue);
     const event = freshEvent();
     const body = webhookBody(event);
     const req = request(app.callback()).post('/webhooks/jobber').type('json');
     if (signature) req.set('X-Jobber-Hmac-SHA256', signature);
     const res = await req.send(body);
     expect(res.status).toBe(401);
+    expect(res.body).toEqual({ error: 'invalid signature', requestId: expect.any(String) });
+    expect(await metrics.registry.getSingleMetricAsString('jobber_webhooks_total')).toMatch(new RegExp(`outcome="${outcome}"} 1`));
     const workflowId = eventWorkflowId({ ...event, occurredAt: new Date(event.occurredAt).toISOString() });
     await expect(temporal.client.workflow.getHandle(workflowId).describe()).rejects.toThrow(/not found/i);
     const logged = lines.join('\n');
@@ -191,10 +193,12 @@ describe('POST /webhooks/jobber against the real Temporal server', () => {
   });
 
   it('caps the body size with 413', async () => {
-    const { app } = testApp(temporal.client, taskQueue, { webhookBodyLimit: '1kb' });
+    const { app, metrics } = testApp(temporal.client, taskQueue, { webhookBodyLimit: '1kb' });
     const body = JSON.stringify({ data: { webHookEvent: { ...freshEvent(), padding: 'x'.repeat(4096) } } });
     const res = await request(app.callback()).post('/webhooks/jobber').type('json').set('X-Jobber-Hmac-SHA256', sign(body)).send(body);
     expect(res.status).toBe(413);
+    expect(res.body).toEqual({ error: 'webhook body too large', requestId: expect.any(String) });
+    expect(await metrics.registry.getSingleMetricAsString('jobber_webhooks_total')).toMatch(/outcome="too_large"} 1/);
   });
 
   it('acknowledges an unknown topic (the workflow records it)', async () => {

@@ -3,7 +3,8 @@ import { runsOf } from '../helpers/env';
 import { listDeadLetters, replayDeadLetter } from '../../src/ops/operations';
 import { refreshRecordThroughWorkflow } from '../../src/workflow-client/refresh-record';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { accountWorkflowId, readableId } from '../../workflows/definitions';
+import { accountWorkflowId } from '../../workflows/definitions';
+import { readableId } from '../../workflows/ids';
 import { accountActivity } from '../../src/accounts/activity';
 
 /** Waits until the wall clock is in the next whole second (the sandbox stamps whole seconds, as Jobber does). */

@@ -4,7 +4,7 @@ import { createModels, type Models } from '../../src/db/models';
 import { alertChannelFor, AlertInFlightError, ALERT_CLAIM_STALE_MS, sendAlertOnce, type AlertMessage } from '../../src/slack/alerts';
 import { createSlackClient } from '../../src/services';
 import { startSlackStandIn, type StartedSlackStandIn } from '../../src/sandbox/slack';
-import { slackFailure } from '../../activities';
+import { slackFailure } from '../../activities/failures';
 import { SEND_ALERT_RETRY } from '../../workflows/definitions';
 import { connectMongo } from '../helpers/env';
 

@@ -1,5 +1,5 @@
-import { accountWorkflowId, eventWorkflowId, readableId } from '../../workflows/definitions';
-import { encodeGlobalId } from '../../src/jobber/ids';
+import { accountWorkflowId, eventWorkflowId } from '../../workflows/definitions';
+import { encodeGlobalId, parseGlobalId, readableId } from '../../workflows/ids';
 
 describe('workflow ids', () => {
   it('reads Jobber EncodedIds the same way Node does, without Buffer or atob', () => {
@@ -9,6 +9,18 @@ describe('workflow ids', () => {
     expect(readableId('Z2lkOi8vSm9iYmVyL0FjY291bnQvMjQ4NjkzNA==')).toBe('2486934');
     expect(readableId('not/an=id')).toBe('not/an=id');
     expect(readableId(Buffer.from('gid://Other/Thing/1').toString('base64'))).toBe(Buffer.from('gid://Other/Thing/1').toString('base64'));
+  });
+
+  it('encodes EncodedIds exactly as Node does, without Buffer, and reads them back', () => {
+    for (const [type, id] of [['Account', 1], ['Client', 42], ['Invoice', 2486934], ['Job', '99999999999'], ['Application', 12345]] as const) {
+      const encoded = encodeGlobalId(type, id);
+      expect(encoded).toBe(Buffer.from(`gid://Jobber/${type}/${id}`, 'utf8').toString('base64'));
+      expect(parseGlobalId(encoded)).toEqual({ type, id: String(id) });
+    }
+    // Other text too (every padding length, non-ASCII, a lone surrogate), byte for byte as Buffer writes it.
+    for (const text of ['', 'a', 'ab', 'abc', 'Pelouse Été', '\u{1F33F}', '\ud800x']) {
+      expect(encodeGlobalId(text, 7)).toBe(Buffer.from(`gid://Jobber/${text}/7`, 'utf8').toString('base64'));
+    }
   });
 
   it('builds readable, deterministic ids from the natural key', () => {

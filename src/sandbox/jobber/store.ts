@@ -1,6 +1,5 @@
 import type { z } from 'zod';
-import { encodeGlobalId } from '../../jobber/ids';
-import { parseGlobalId } from '../../../workflows/definitions';
+import { encodeGlobalId, parseGlobalId } from '../../../workflows/ids';
 import { SandboxClock, SandboxError, notFound } from './clock';
 import {
   accountInputSchema,
