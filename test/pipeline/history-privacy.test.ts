@@ -246,7 +246,10 @@ describe('personal data stays out of Temporal', () => {
     expect(nonZero.length).toBeGreaterThanOrEqual(5);
     // A phone could also be written as its digits alone.
     const phoneDigits = clients.flatMap((c) => c.phones.map((ph) => ph.number.replace(/\D/g, '')));
-    const needles = [...secrets, ...phoneDigits, ...nonZero.flatMap(amountForms)];
+    // Nor the account's tokens (those of the refresh included: the current pair came from it).
+    const tokens = await p.deps.tokens.read(account.id);
+    expect(tokens.version).toBeGreaterThan(1);
+    const needles = [...secrets, ...phoneDigits, ...nonZero.flatMap(amountForms), tokens.accessToken, tokens.refreshToken];
 
     // Visibility lags: read once every workflow the run started is listed.
     const expected = [accountWorkflowId(account.id), deadLetterId, ...[...created.webhookIds, ...paid.webhookIds].map((id) => p.workflowIdOf(p.jobber.sandbox.webhooks.get(id)!))];
