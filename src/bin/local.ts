@@ -13,6 +13,7 @@ import { installRuntime } from '../temporal/runtime';
 import { createWorker } from '../temporal/worker';
 import { startIngress } from '../ingress/server';
 import { onShutdown } from './shutdown';
+import { temporalConnectionOptions } from '../temporal-connection';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -77,11 +78,11 @@ async function main() {
     });
 
     installRuntime(logger, { metricsBindAddress: `127.0.0.1:${process.env.METRICS_PORT || 9464}` });
-    const clientConnection = await Connection.connect({ address: config.temporal.address });
+    const clientConnection = await Connection.connect(temporalConnectionOptions(config.temporal));
     stops.push(() => clientConnection.close());
     const { deps, connection: mongo, close } = await createActivityDeps(config, new Client({ connection: clientConnection, namespace: config.temporal.namespace }));
     stops.push(close);
-    const workerConnection = await NativeConnection.connect({ address: config.temporal.address });
+    const workerConnection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
     const worker = await createWorker({ connection: workerConnection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, deps });
     const running = worker.run();
     stops.push(async () => {

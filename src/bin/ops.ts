@@ -5,6 +5,7 @@ import { connectDatabase } from '../db/models';
 import { AccountControl } from '../accounts/control';
 import { listDeadLetters, replayDeadLetter, showAccount, type OpsDeps } from '../ops/operations';
 import { linkedAccounts, linkWorkspace, slackLinkModel, unlinkWorkspace, type SlackLinkModel } from '../db/slack-links';
+import { temporalConnectFailure, temporalConnectionOptions } from '../temporal-connection';
 
 const USAGE = `Usage: npm run ops -- <command>
 
@@ -72,7 +73,7 @@ async function main() {
   }
   const config = loadStoresConfig();
   const { connection: mongo, models } = await connectDatabase(config.mongoUrl);
-  const connection = await Connection.connect({ address: config.temporal.address });
+  const connection = await Connection.connect(temporalConnectionOptions(config.temporal)).catch(temporalConnectFailure(config.temporal));
   try {
     const client = new Client({ connection, namespace: config.temporal.namespace });
     const deps = {

@@ -5,6 +5,7 @@ import { createLogger } from '../logger';
 import { createActivityDeps } from '../services';
 import { installRuntime } from '../temporal/runtime';
 import { createWorker } from '../temporal/worker';
+import { temporalConnectFailure, temporalConnectionOptions } from '../temporal-connection';
 
 async function main() {
   const logger = createLogger({ name: 'worker' });
@@ -12,10 +13,10 @@ async function main() {
   // The SDK shuts the worker down on SIGINT/SIGTERM: in-flight tasks finish, then run() returns.
   installRuntime(logger, { metricsBindAddress: `0.0.0.0:${process.env.METRICS_PORT || '9464'}` });
   // Activities that get a 401 ask the account's workflow for a refresh through this client.
-  const clientConnection = await Connection.connect({ address: config.temporal.address });
+  const clientConnection = await Connection.connect(temporalConnectionOptions(config.temporal)).catch(temporalConnectFailure(config.temporal));
   const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
   const { deps, close } = await createActivityDeps(config, client);
-  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal)).catch(temporalConnectFailure(config.temporal));
   const worker = await createWorker({
     connection,
     namespace: config.temporal.namespace,

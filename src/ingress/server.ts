@@ -17,6 +17,7 @@ import { createManageRouter, messagePage } from './manage-routes';
 import { Sessions } from './sessions';
 import { IngressMetrics } from './metrics';
 import { malformedWebhookKeeper } from './dead-letters';
+import { temporalConnectionOptions } from '../temporal-connection';
 
 export interface RunningIngress {
   server: Server;
@@ -35,7 +36,7 @@ export async function startIngress(
   logger: Logger,
   options: { mongo: mongoose.Connection; models: Models; accountTiming?: AccountTiming },
 ): Promise<RunningIngress> {
-  const connection = Connection.lazy({ address: config.temporal.address, connectTimeout: 2000 });
+  const connection = Connection.lazy(temporalConnectionOptions(config.temporal, 2000));
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const control = new AccountControl(client, config.temporal.taskQueue, options.accountTiming);
   const tokens = new TokenStore(options.models, createTokenCipher(config));
