@@ -9,7 +9,10 @@ import { NativeConnection } from '@temporalio/worker';
 import { loadStoresConfig, type TemporalConfig } from '../src/config';
 import { startStack, type Stack } from '../src/dev/stack';
 import { temporalConnectFailure, temporalConnectionOptions } from '../src/temporal-connection';
-import { testMongoUrl } from './helpers/env';
+import { freePort } from '../src/dev/stack';
+import { testMongoUrl, testWorkflowBundle } from './helpers/env';
+import { signalGroup, startProcess } from './helpers/processes';
+import { waitFor } from './helpers/pipeline';
 import { makeTestPki, startTlsFrontend, type TestPki, type TlsFrontend } from './helpers/tls';
 
 /**
@@ -166,4 +169,54 @@ describe('Temporal over TLS, mTLS and with an API key', () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/TEMPORAL_TLS_CERT: cannot read the file .*nope\.pem \(ENOENT\)/);
   }, 120_000);
+
+  it('the ingress and the worker processes connect through mTLS with the variables alone; a worker with a wrong CA exits naming TEMPORAL_TLS_CA', async () => {
+    const tsx = [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs')];
+    const port = await freePort();
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...mtlsEnv(),
+      TEMPORAL_TLS_SERVER_NAME: pki.serverName,
+      TEMPORAL_TASK_QUEUE: `tls-procs-${randomUUID()}`,
+      PORT: String(port),
+      METRICS_PORT: String(await freePort()),
+      MONGO_URL: testMongoUrl('tls_procs'),
+      JOBBER_CLIENT_ID: 'id',
+      JOBBER_CLIENT_SECRET: 'secret',
+      JOBBER_API_URL: 'http://127.0.0.1:9/api',
+      SLACK_BOT_TOKEN: 'xoxb-1',
+      SLACK_SIGNING_SECRET: 'signing',
+      SLACK_API_URL: 'http://127.0.0.1:9/api/',
+      SLACK_ALERT_CHANNEL: 'C1',
+      TOKEN_ENCRYPTION_KEY: Buffer.alloc(32, 3).toString('base64'),
+      SESSION_SECRET: 'x'.repeat(32),
+      WORKFLOW_BUNDLE_PATH: testWorkflowBundle(),
+      LOG_LEVEL: 'info',
+    };
+    const ingress = startProcess(process.execPath, [...tsx, 'src/bin/ingress.ts'], env);
+    const worker = startProcess(process.execPath, [...tsx, 'src/bin/worker.ts'], env);
+    try {
+      // /readyz asks Temporal (getSystemInfo) through the ingress's own connection.
+      const ready = await waitFor(async () => {
+        const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
+        return res?.status === 200 ? ((await res.json()) as unknown) : undefined;
+      }, 90_000).catch((err: Error) => {
+        throw new Error(`${err.message}\n${ingress.output().slice(-2000)}`);
+      });
+      expect(ready).toMatchObject({ checks: { temporal: 'ok' } });
+      await waitFor(() => (worker.output().includes('worker running') ? true : undefined), 90_000).catch((err: Error) => {
+        throw new Error(`${err.message}\n${worker.output().slice(-2000)}`);
+      });
+    } finally {
+      await signalGroup(ingress, 'SIGTERM');
+      await signalGroup(worker, 'SIGTERM');
+    }
+
+    const wrong = startProcess(process.execPath, [...tsx, 'src/bin/worker.ts'], { ...env, TEMPORAL_TLS_CA: pki.otherCa });
+    const code = await new Promise<number | null>((resolve) => wrong.child.once('exit', resolve));
+    expect(code).toBe(1);
+    expect(wrong.output()).toContain('Cannot connect to Temporal');
+    expect(wrong.output()).toContain('TEMPORAL_TLS_CA');
+    expect(wrong.output()).not.toMatch(/PRIVATE KEY|\n\s+at /);
+  }, 240_000);
 });
