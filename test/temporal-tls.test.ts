@@ -107,7 +107,7 @@ describe('Temporal over TLS, mTLS and with an API key', () => {
       (err: Error) => err,
     );
     expect(error?.name).toBe('TemporalConnectionError');
-    expect(error?.message).toContain('TEMPORAL_TLS_CA');
+    expect(error?.message).toContain("the server's certificate is not signed by the CA in TEMPORAL_TLS_CA");
     expect(error?.message).toContain(mtls.address);
     expect(error?.message).not.toContain(readFileSync(pki.clientKey, 'utf8').split('\n')[1]!);
     // The worker's connection (Core) refuses it too, and returns.
@@ -124,7 +124,15 @@ describe('Temporal over TLS, mTLS and with an API key', () => {
       () => undefined,
       (err: Error) => err,
     );
-    expect(error?.message).toMatch(/TEMPORAL_TLS_CERT/);
+    expect(error?.message).toContain('the server asks for a client certificate: set TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY');
+  });
+
+  it('fails with an error naming TEMPORAL_TLS_SERVER_NAME when the certificate is for another name', async () => {
+    const error = await connect(temporalOf({ ...mtlsEnv(), TEMPORAL_TLS_SERVER_NAME: 'elsewhere.test' })).then(
+      () => undefined,
+      (err: Error) => err,
+    );
+    expect(error?.message).toMatch(/the server's certificate is not for elsewhere\.test .*set TEMPORAL_TLS_SERVER_NAME/);
   });
 
   it('sends TEMPORAL_API_KEY as a bearer token over TLS, and names the variable when the server refuses the key', async () => {
@@ -162,7 +170,7 @@ describe('Temporal over TLS, mTLS and with an API key', () => {
       );
     const wrongCa = await ops({ ...mtlsEnv(), TEMPORAL_TLS_CA: pki.otherCa });
     expect(wrongCa.code).toBe(1);
-    expect(wrongCa.stderr).toContain('TEMPORAL_TLS_CA');
+    expect(wrongCa.stderr).toContain('not signed by the CA in TEMPORAL_TLS_CA');
     expect(wrongCa.stderr).not.toMatch(/PRIVATE KEY|\n\s+at /); // no key, no stack trace
 
     const missing = await ops({ ...mtlsEnv(), TEMPORAL_TLS_CERT: path.join(pki.dir, 'nope.pem') });
@@ -216,7 +224,7 @@ describe('Temporal over TLS, mTLS and with an API key', () => {
     const code = await new Promise<number | null>((resolve) => wrong.child.once('exit', resolve));
     expect(code).toBe(1);
     expect(wrong.output()).toContain('Cannot connect to Temporal');
-    expect(wrong.output()).toContain('TEMPORAL_TLS_CA');
+    expect(wrong.output()).toContain('not signed by the CA in TEMPORAL_TLS_CA');
     expect(wrong.output()).not.toMatch(/PRIVATE KEY|\n\s+at /);
   }, 240_000);
 });
