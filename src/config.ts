@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { z } from 'zod';
 
 /** Raised when the environment is missing or has a bad value; names every offending variable. */
@@ -35,12 +37,64 @@ const previousKeys = z.string().transform((value, ctx) => {
   return keys;
 });
 
+/**
+ * A certificate or private key for Temporal: a file path, or the PEM itself (as one line with
+ * literal \n too, as .env files and secret stores often hold it). Never echoes a key's value.
+ */
+const pem = (kind: 'certificate' | 'key') =>
+  z.string().transform((value, ctx) => {
+    const fail = (message: string) => {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message });
+      return z.NEVER;
+    };
+    let text = value;
+    if (!value.trimStart().startsWith('-----BEGIN')) {
+      try {
+        text = readFileSync(value, 'utf8');
+      } catch (err) {
+        // A certificate's path is no secret; a key's value might be the key itself, mistyped.
+        const what = kind === 'certificate' ? `the file ${value}` : 'the file it names';
+        return fail(`cannot read ${what} (${(err as NodeJS.ErrnoException).code ?? 'unreadable'}); give a file path or the PEM text`);
+      }
+    }
+    text = text.replace(/\\n/g, '\n');
+    if (kind === 'certificate') {
+      if (!text.includes('-----BEGIN CERTIFICATE-----')) return fail('is not a PEM certificate (no -----BEGIN CERTIFICATE----- line)');
+      try {
+        new X509Certificate(text);
+      } catch {
+        return fail('is not a valid PEM certificate');
+      }
+    } else {
+      if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text)) return fail('is not a PEM private key (no -----BEGIN ... PRIVATE KEY----- line)');
+      try {
+        createPrivateKey(text);
+      } catch {
+        return fail('is not a valid PEM private key (an encrypted key is not supported)');
+      }
+    }
+    return Buffer.from(text);
+  });
+
+/** An API key goes into a header: printable ASCII without spaces, nothing a header cannot carry. Never echoed. */
+const apiKey = z.string().refine((v) => v.trim() !== '' && /^[\x21-\x7e]+$/.test(v), {
+  message: 'must be the key alone: not blank, no spaces or line breaks',
+});
+
+const flag = z.enum(['true', 'false'], { errorMap: () => ({ message: 'must be true or false' }) }).transform((v) => v === 'true');
+
 export const configSchema = z.object({
   PORT: port.default(3000),
   PUBLIC_URL: url.default('http://localhost:3000'),
   TEMPORAL_ADDRESS: z.string().min(1).default('localhost:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('jobber-sync'),
+  TEMPORAL_TLS: flag.optional(),
+  TEMPORAL_TLS_CA: pem('certificate').optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
+  TEMPORAL_TLS_CERT: pem('certificate').optional(),
+  TEMPORAL_TLS_KEY: pem('key').optional(),
+  TEMPORAL_API_KEY: apiKey.optional(),
   MONGO_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// or mongodb+srv:// URL'),
   JOBBER_CLIENT_ID: secret,
   JOBBER_CLIENT_SECRET: secret,
@@ -57,10 +111,27 @@ export const configSchema = z.object({
 
 type Env = z.infer<typeof configSchema>;
 
+export interface TemporalConfig {
+  address: string;
+  namespace: string;
+  taskQueue: string;
+  /** Present when the connection uses TLS: on with any TLS variable or an API key, unless TEMPORAL_TLS=false. */
+  tls?: {
+    /** TEMPORAL_TLS_SERVER_NAME: the name the server's certificate must carry, when not the address's host. */
+    serverName?: string;
+    /** TEMPORAL_TLS_CA (PEM): trust this CA instead of the system's. */
+    ca?: Buffer;
+    /** TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY (PEM): the client certificate for mTLS. */
+    clientCert?: { cert: Buffer; key: Buffer };
+  };
+  /** TEMPORAL_API_KEY: sent as `Authorization: Bearer` (Temporal Cloud API keys). */
+  apiKey?: string;
+}
+
 export interface Config {
   port: number;
   publicUrl: string;
-  temporal: { address: string; namespace: string; taskQueue: string };
+  temporal: TemporalConfig;
   mongoUrl: string;
   jobber: { clientId: string; clientSecret: string; apiUrl: string; graphqlVersion: string };
   slack: { botToken: string; signingSecret: string; apiUrl: string; alertChannel: string };
@@ -75,7 +146,7 @@ function toConfig(env: Env): Config {
   return {
     port: env.PORT,
     publicUrl: env.PUBLIC_URL.replace(/\/$/, ''),
-    temporal: { address: env.TEMPORAL_ADDRESS, namespace: env.TEMPORAL_NAMESPACE, taskQueue: env.TEMPORAL_TASK_QUEUE },
+    temporal: temporalConfig(env),
     mongoUrl: env.MONGO_URL,
     jobber: {
       clientId: env.JOBBER_CLIENT_ID,
@@ -104,14 +175,62 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return toConfig(parseEnv(configSchema, env));
 }
 
-const storesSchema = configSchema.pick({ TEMPORAL_ADDRESS: true, TEMPORAL_NAMESPACE: true, TEMPORAL_TASK_QUEUE: true, MONGO_URL: true });
+const TEMPORAL_VARIABLES = {
+  TEMPORAL_ADDRESS: true,
+  TEMPORAL_NAMESPACE: true,
+  TEMPORAL_TASK_QUEUE: true,
+  TEMPORAL_TLS: true,
+  TEMPORAL_TLS_CA: true,
+  TEMPORAL_TLS_SERVER_NAME: true,
+  TEMPORAL_TLS_CERT: true,
+  TEMPORAL_TLS_KEY: true,
+  TEMPORAL_API_KEY: true,
+} as const;
+type TemporalEnv = Pick<Env, keyof typeof TEMPORAL_VARIABLES>;
 
-/** What the ops tool needs: where Temporal and MongoDB are. No secrets. */
+const storesSchema = configSchema.pick({ ...TEMPORAL_VARIABLES, MONGO_URL: true });
+
+/** What the ops tool needs: where Temporal and MongoDB are, and Temporal's credentials. */
 export function loadStoresConfig(env: NodeJS.ProcessEnv = process.env): Pick<Config, 'temporal' | 'mongoUrl'> {
   const parsed = parseEnv(storesSchema, env);
+  return { temporal: temporalConfig(parsed), mongoUrl: parsed.MONGO_URL };
+}
+
+/** The pairs and combinations no single variable can check; each problem names its variable. */
+function temporalProblems(env: Partial<TemporalEnv>): string[] {
+  const problems: string[] = [];
+  if (env.TEMPORAL_TLS_CERT && !env.TEMPORAL_TLS_KEY) problems.push('TEMPORAL_TLS_KEY is required when TEMPORAL_TLS_CERT is set (mTLS needs both)');
+  if (env.TEMPORAL_TLS_KEY && !env.TEMPORAL_TLS_CERT) problems.push('TEMPORAL_TLS_CERT is required when TEMPORAL_TLS_KEY is set (mTLS needs both)');
+  if (env.TEMPORAL_TLS_CERT && env.TEMPORAL_TLS_KEY) {
+    let matches = false;
+    try {
+      matches = new X509Certificate(env.TEMPORAL_TLS_CERT).checkPrivateKey(createPrivateKey(env.TEMPORAL_TLS_KEY));
+    } catch {
+      // Both parsed on their own; a pair of different key types does not match either.
+    }
+    if (!matches) problems.push('TEMPORAL_TLS_KEY: is not the private key of the certificate in TEMPORAL_TLS_CERT');
+  }
+  const tlsSettings = (['TEMPORAL_TLS_CA', 'TEMPORAL_TLS_SERVER_NAME', 'TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY'] as const).filter((name) => env[name] !== undefined);
+  if (env.TEMPORAL_TLS === false && tlsSettings.length > 0) problems.push(`TEMPORAL_TLS: is false, but ${tlsSettings.join(', ')} ${tlsSettings.length > 1 ? 'are' : 'is'} set`);
+  return problems;
+}
+
+function temporalConfig(env: TemporalEnv): TemporalConfig {
+  const problems = temporalProblems(env);
+  if (problems.length > 0) throw new ConfigError(problems);
+  const tlsOn = env.TEMPORAL_TLS ?? Boolean(env.TEMPORAL_TLS_CA || env.TEMPORAL_TLS_SERVER_NAME || env.TEMPORAL_TLS_CERT || env.TEMPORAL_API_KEY);
   return {
-    temporal: { address: parsed.TEMPORAL_ADDRESS, namespace: parsed.TEMPORAL_NAMESPACE, taskQueue: parsed.TEMPORAL_TASK_QUEUE },
-    mongoUrl: parsed.MONGO_URL,
+    address: env.TEMPORAL_ADDRESS,
+    namespace: env.TEMPORAL_NAMESPACE,
+    taskQueue: env.TEMPORAL_TASK_QUEUE,
+    ...(tlsOn && {
+      tls: {
+        ...(env.TEMPORAL_TLS_SERVER_NAME && { serverName: env.TEMPORAL_TLS_SERVER_NAME }),
+        ...(env.TEMPORAL_TLS_CA && { ca: env.TEMPORAL_TLS_CA }),
+        ...(env.TEMPORAL_TLS_CERT && env.TEMPORAL_TLS_KEY && { clientCert: { cert: env.TEMPORAL_TLS_CERT, key: env.TEMPORAL_TLS_KEY } }),
+      },
+    }),
+    ...(env.TEMPORAL_API_KEY && { apiKey: env.TEMPORAL_API_KEY }),
   };
 }
 

@@ -3,7 +3,7 @@ import type mongoose from 'mongoose';
 import type { ActivityDeps } from '../../activities';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
-import { connectClient, connectionOptions, type TemporalConfig } from '../workflow-client/connection';
+import { connectClient, connectionOptions, temporalConnectFailure, type TemporalConfig } from '../workflow-client/connection';
 import { createActivityDeps } from './activity-deps';
 import { installRuntime } from './runtime';
 import { createWorker, type Workers } from './workers';
@@ -29,7 +29,7 @@ export async function startWorkers(
   };
   let workers: Workers;
   try {
-    connection = await NativeConnection.connect(connectionOptions(temporal));
+    connection = await NativeConnection.connect(connectionOptions(temporal)).catch(temporalConnectFailure(temporal));
     workers = await createWorker({
       connection,
       namespace: temporal.namespace,

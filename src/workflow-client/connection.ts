@@ -1,12 +1,18 @@
-import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import type { Config } from '../config';
+import { temporalConnectFailure, temporalConnectionOptions } from './connection-options';
 
 export type TemporalConfig = Config['temporal'];
 
-/** What every connection to Temporal is opened with: the clients' and the worker's native one. */
-export function connectionOptions(temporal: TemporalConfig): Pick<ConnectionOptions, 'address'> {
-  return { address: temporal.address };
+/**
+ * What every connection to Temporal is opened with, the clients' and the worker's native one:
+ * address, TLS or mTLS, API key (see connection-options.ts).
+ */
+export function connectionOptions(temporal: TemporalConfig, connectTimeout?: number) {
+  return temporalConnectionOptions(temporal, connectTimeout);
 }
+
+export { temporalConnectFailure };
 
 export interface TemporalClient {
   client: Client;
@@ -16,15 +22,13 @@ export interface TemporalClient {
 /**
  * A client on the configured namespace, for the ingress, the ops CLI and the worker's activities.
  * `lazy` connects at the first call instead of now, so the process comes up while Temporal is down.
+ * A failed connect says which TEMPORAL_* variable to check.
  */
 export async function connectClient(
   temporal: TemporalConfig,
   options: { lazy?: boolean; connectTimeout?: number } = {},
 ): Promise<TemporalClient> {
-  const connectionOpts: ConnectionOptions = {
-    ...connectionOptions(temporal),
-    ...(options.connectTimeout !== undefined ? { connectTimeout: options.connectTimeout } : {}),
-  };
-  const connection = options.lazy ? Connection.lazy(connectionOpts) : await Connection.connect(connectionOpts);
+  const connectionOpts = connectionOptions(temporal, options.connectTimeout);
+  const connection = options.lazy ? Connection.lazy(connectionOpts) : await Connection.connect(connectionOpts).catch(temporalConnectFailure(temporal));
   return { client: new Client({ connection, namespace: temporal.namespace }), connection };
 }
