@@ -9,7 +9,8 @@ const boundary = {
   patterns: [
     {
       group: ['**/sandbox', '**/sandbox/**', '**/dev', '**/dev/**'],
-      message: 'The Jobber sandbox and the dev servers are not product code: only src/bin/local.ts, src/bin/sandbox.ts, src/bin/demo.ts, bench/ and test/ may import them.',
+      message:
+        'The Jobber sandbox and the dev servers are not product code: only src/bin/local.ts, src/bin/sandbox.ts, src/bin/demo.ts, bench/ and test/ may import them.',
     },
   ],
   paths: ['jose', '@graphql-tools/schema'].map((name) => ({ name, message: 'Used by the sandbox only: a devDependency, not installed in the image.' })),
@@ -43,8 +44,18 @@ export default tseslint.config(
         {
           paths: [
             ...builtinModules.flatMap((m) => [m, `node:${m}`]).map((name) => ({ name, message: 'Workflows are deterministic: no Node built-ins.' })),
-            ...['mongoose', 'koa', '@koa/router', 'graphql-request', 'graphql', 'pino', 'prom-client', '@temporalio/client', '@temporalio/worker', '@temporalio/activity']
-              .map((name) => ({ name, message: 'Not allowed in workflow code (runs in the sandbox).' })),
+            ...[
+              'mongoose',
+              'koa',
+              '@koa/router',
+              'graphql-request',
+              'graphql',
+              'pino',
+              'prom-client',
+              '@temporalio/client',
+              '@temporalio/worker',
+              '@temporalio/activity',
+            ].map((name) => ({ name, message: 'Not allowed in workflow code (runs in the sandbox).' })),
             ...boundary.paths,
           ],
           patterns: [

@@ -46,7 +46,14 @@ export interface TokenInfo {
 }
 
 async function tokenInfoOf(models: Models, accountId: string): Promise<TokenInfo> {
-  const doc = await models.Connection.findById(accountId, { status: 1, tokenVersion: 1, accessTokenExpiresAt: 1, accessTokenIssuedAt: 1, statusReason: 1, connectedAt: 1 }).lean();
+  const doc = await models.Connection.findById(accountId, {
+    status: 1,
+    tokenVersion: 1,
+    accessTokenExpiresAt: 1,
+    accessTokenIssuedAt: 1,
+    statusReason: 1,
+    connectedAt: 1,
+  }).lean();
   if (!doc) return { status: 'unknown' };
   return {
     status: doc.status,
@@ -299,7 +306,9 @@ export function createAccountActivities(deps: AccountDeps) {
      * Disconnect. From our UI: call appDisconnect (on a 401 the workflow refreshes the token first),
      * then purge; a failed call still purges. From APP_DISCONNECT: purge only.
      */
-    async disconnectAccount(input: { accountId: string; /** Only the connection made then is purged. */ connectedAt?: string } & DisconnectRequest): Promise<{ purged: boolean; /** Jobber accepted appDisconnect. */ calledJobber: boolean }> {
+    async disconnectAccount(
+      input: { accountId: string; /** Only the connection made then is purged. */ connectedAt?: string } & DisconnectRequest,
+    ): Promise<{ purged: boolean; /** Jobber accepted appDisconnect. */ calledJobber: boolean }> {
       const { accountId } = input;
       let calledJobber = false;
       if (input.callJobber) {
@@ -357,9 +366,7 @@ export function createAccountActivities(deps: AccountDeps) {
       // connection, within the same second, carries a stamp before it.
       const changed = lastWebhookAt ? { $gt: lastWebhookAt } : { $gte: new Date(startOfSecond(since)) };
       const healed = await Promise.all(
-        [models.Client, models.Job, models.Invoice].map((m) =>
-          (m as typeof models.Client).countDocuments({ accountId: input.accountId, updatedAt: changed }),
-        ),
+        [models.Client, models.Job, models.Invoice].map((m) => (m as typeof models.Client).countDocuments({ accountId: input.accountId, updatedAt: changed })),
       );
       if (healed.every((n) => n === 0)) return { silent: false };
       await alertOperators(
@@ -421,4 +428,3 @@ export function createAccountActivities(deps: AccountDeps) {
     },
   };
 }
-

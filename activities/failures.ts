@@ -48,8 +48,18 @@ export function jobberFailure(err: unknown): unknown {
 }
 
 const PERMANENT_SLACK_ERRORS = new Set([
-  'channel_not_found', 'not_in_channel', 'is_archived', 'invalid_auth', 'not_authed', 'account_inactive',
-  'token_revoked', 'missing_scope', 'invalid_blocks', 'msg_too_long', 'no_text', 'invalid_metadata_format',
+  'channel_not_found',
+  'not_in_channel',
+  'is_archived',
+  'invalid_auth',
+  'not_authed',
+  'account_inactive',
+  'token_revoked',
+  'missing_scope',
+  'invalid_blocks',
+  'msg_too_long',
+  'no_text',
+  'invalid_metadata_format',
 ]);
 
 /** Turns a Slack error into the ApplicationFailure that tells Temporal how to retry. */
@@ -61,7 +71,12 @@ export function slackFailure(err: unknown): unknown {
   const code = (err as { code?: string }).code;
   if (code === ErrorCode.RateLimitedError) {
     const retryAfter = (err as WebAPIRateLimitedError).retryAfter;
-    return ApplicationFailure.create({ type: FailureType.slackRateLimited, message: 'Slack rate limited the post', nextRetryDelay: retryAfter * 1000, details });
+    return ApplicationFailure.create({
+      type: FailureType.slackRateLimited,
+      message: 'Slack rate limited the post',
+      nextRetryDelay: retryAfter * 1000,
+      details,
+    });
   }
   if (code === ErrorCode.PlatformError) {
     const slackError = (err as WebAPIPlatformError).data.error;

@@ -15,8 +15,7 @@ const port = z.coerce.number().int().min(0).max(65535);
 const secret = z.string().min(1);
 
 /** A 32-byte key as base64 or hex (64 hex chars): AES-256-GCM for tokens at rest. */
-const decodeKey = (value: string): Buffer =>
-  /^[0-9a-fA-F]{64}$/.test(value) ? Buffer.from(value, 'hex') : Buffer.from(value, 'base64');
+const decodeKey = (value: string): Buffer => (/^[0-9a-fA-F]{64}$/.test(value) ? Buffer.from(value, 'hex') : Buffer.from(value, 'base64'));
 
 const encryptionKey = z.string().transform((value, ctx) => {
   const key = decodeKey(value);
@@ -29,7 +28,11 @@ const encryptionKey = z.string().transform((value, ctx) => {
 
 /** Earlier keys, comma-separated: tokens they sealed still open, and are re-sealed at the next refresh. */
 const previousKeys = z.string().transform((value, ctx) => {
-  const keys = value.split(',').map((k) => k.trim()).filter(Boolean).map(decodeKey);
+  const keys = value
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean)
+    .map(decodeKey);
   if (keys.some((k) => k.length !== 32)) {
     ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'every key must be 32 bytes, as base64 or 64 hex characters' });
     return z.NEVER;
@@ -99,7 +102,10 @@ export const configSchema = z.object({
   JOBBER_CLIENT_ID: secret,
   JOBBER_CLIENT_SECRET: secret,
   JOBBER_API_URL: url.default('https://api.getjobber.com/api'),
-  JOBBER_GRAPHQL_VERSION: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date like 2025-04-16').default('2025-04-16'),
+  JOBBER_GRAPHQL_VERSION: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date like 2025-04-16')
+    .default('2025-04-16'),
   SLACK_BOT_TOKEN: secret,
   SLACK_SIGNING_SECRET: secret,
   SLACK_API_URL: url.default('https://slack.com/api/'),
@@ -210,8 +216,11 @@ function temporalProblems(env: Partial<TemporalEnv>): string[] {
     }
     if (!matches) problems.push('TEMPORAL_TLS_KEY: is not the private key of the certificate in TEMPORAL_TLS_CERT');
   }
-  const tlsSettings = (['TEMPORAL_TLS_CA', 'TEMPORAL_TLS_SERVER_NAME', 'TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY'] as const).filter((name) => env[name] !== undefined);
-  if (env.TEMPORAL_TLS === false && tlsSettings.length > 0) problems.push(`TEMPORAL_TLS: is false, but ${tlsSettings.join(', ')} ${tlsSettings.length > 1 ? 'are' : 'is'} set`);
+  const tlsSettings = (['TEMPORAL_TLS_CA', 'TEMPORAL_TLS_SERVER_NAME', 'TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY'] as const).filter(
+    (name) => env[name] !== undefined,
+  );
+  if (env.TEMPORAL_TLS === false && tlsSettings.length > 0)
+    problems.push(`TEMPORAL_TLS: is false, but ${tlsSettings.join(', ')} ${tlsSettings.length > 1 ? 'are' : 'is'} set`);
   return problems;
 }
 
@@ -242,9 +251,7 @@ function parseEnv<S extends z.ZodTypeAny>(schema: S, env: NodeJS.ProcessEnv): z.
     throw new ConfigError(
       parsed.error.issues.map((issue) => {
         const name = String(issue.path[0]);
-        return issue.code === 'invalid_type' && issue.received === 'undefined'
-          ? `${name} is required but not set`
-          : `${name}: ${issue.message}`;
+        return issue.code === 'invalid_type' && issue.received === 'undefined' ? `${name} is required but not set` : `${name}: ${issue.message}`;
       }),
     );
   }

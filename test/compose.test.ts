@@ -92,7 +92,9 @@ function portsOf(svc: Service): { hostIp?: string; published?: number; target: n
     if (typeof port === 'object') {
       return { hostIp: port.host_ip, published: port.published === undefined ? undefined : Number(port.published), target: Number(port.target) };
     }
-    const parts = String(port).replace(/\/(tcp|udp)$/, '').split(':');
+    const parts = String(port)
+      .replace(/\/(tcp|udp)$/, '')
+      .split(':');
     const target = Number(parts.pop());
     const published = parts.length ? Number(parts.pop()) : undefined;
     return { hostIp: parts.pop(), published, target };
@@ -127,16 +129,26 @@ function satisfiesNode(version: string, range: string): boolean {
         const match = /^(>=|<=|>|<|=|\^|~)?v?(\*|x|\d+(?:\.(?:\d+|\*|x)){0,2})$/.exec(comparator);
         if (!match) throw new Error(`engines range "${range}": cannot read "${comparator}"`);
         const [, op = '=', text] = match;
-        const b = text!.split('.').filter((p) => p !== '*' && p !== 'x').map(Number);
+        const b = text!
+          .split('.')
+          .filter((p) => p !== '*' && p !== 'x')
+          .map(Number);
         if (b.length === 0) return true;
         switch (op) {
-          case '>=': return compare(b) >= 0;
-          case '>': return compare(b) > 0;
-          case '<=': return compare(b) <= 0;
-          case '<': return compare(b) < 0;
-          case '^': return v[0] === b[0] && compare(b) >= 0;
-          case '~': return v[0] === b[0] && (b.length < 2 || v[1] === b[1]) && compare(b) >= 0;
-          default: return compare(b) === 0;
+          case '>=':
+            return compare(b) >= 0;
+          case '>':
+            return compare(b) > 0;
+          case '<=':
+            return compare(b) <= 0;
+          case '<':
+            return compare(b) < 0;
+          case '^':
+            return v[0] === b[0] && compare(b) >= 0;
+          case '~':
+            return v[0] === b[0] && (b.length < 2 || v[1] === b[1]) && compare(b) >= 0;
+          default:
+            return compare(b) === 0;
         }
       }),
   );
@@ -147,9 +159,7 @@ const sourceOf = (builtFile: string): string => path.join(ROOT, builtFile.replac
 
 describe('docker-compose.yml', () => {
   it('runs Temporal with its store, Web UI and search-attribute setup, MongoDB, the ingress and the worker', () => {
-    expect(Object.keys(services)).toEqual(
-      expect.arrayContaining(['postgresql', 'temporal', 'temporal-setup', 'temporal-ui', 'mongo', 'ingress', 'worker']),
-    );
+    expect(Object.keys(services)).toEqual(expect.arrayContaining(['postgresql', 'temporal', 'temporal-setup', 'temporal-ui', 'mongo', 'ingress', 'worker']));
   });
 
   it('pins every image to an explicit version tag and builds only the app', () => {
@@ -199,9 +209,7 @@ describe('docker-compose.yml', () => {
 
   it('sets on the app services only variables the app reads', () => {
     for (const name of APP_SERVICES) {
-      const unknown = Object.keys(environmentOf(service(name))).filter(
-        (key) => !(CONFIG_VARIABLES as string[]).includes(key) && !ALLOWED_EXTRAS.includes(key),
-      );
+      const unknown = Object.keys(environmentOf(service(name))).filter((key) => !(CONFIG_VARIABLES as string[]).includes(key) && !ALLOWED_EXTRAS.includes(key));
       expect({ name, unknown }).toEqual({ name, unknown: [] });
     }
   });
@@ -319,8 +327,7 @@ describe('the temporal-setup script, run against the real Temporal server', () =
     return result.stdout;
   };
   const [shell, ...shellArgs] = asList(setup.entrypoint);
-  const scriptEnv = (namespace: string) =>
-    withTools({ ...environmentOf(setup), TEMPORAL_ADDRESS: testTemporalAddress(), TEMPORAL_NAMESPACE: namespace });
+  const scriptEnv = (namespace: string) => withTools({ ...environmentOf(setup), TEMPORAL_ADDRESS: testTemporalAddress(), TEMPORAL_NAMESPACE: namespace });
   const runScript = (namespace: string) => spawnSync(shell!, [...shellArgs, script], { env: scriptEnv(namespace), encoding: 'utf8' });
   const freshNamespace = (register = true) => {
     const namespace = `compose-${randomUUID().slice(0, 8)}`;
@@ -342,9 +349,7 @@ describe('the temporal-setup script, run against the real Temporal server', () =
     const listed = JSON.parse(temporal('operator', 'search-attribute', 'list', '--namespace', namespace, '--output', 'json')) as {
       customAttributes: Record<string, string>;
     };
-    expect(listed.customAttributes).toEqual(
-      Object.fromEntries(SEARCH_ATTRIBUTE_REGISTRATIONS.map((r) => [r.split('=')[0], 'INDEXED_VALUE_TYPE_KEYWORD'])),
-    );
+    expect(listed.customAttributes).toEqual(Object.fromEntries(SEARCH_ATTRIBUTE_REGISTRATIONS.map((r) => [r.split('=')[0], 'INDEXED_VALUE_TYPE_KEYWORD'])));
   });
 
   withCli('waits for a namespace that the server registers after it starts serving', async () => {
@@ -423,7 +428,13 @@ describe('Dockerfile', () => {
     const line = schedule[`v${version.split('.')[0]}`];
     const today = new Date().toISOString().slice(0, 10);
     const status =
-      line === undefined ? 'unknown line' : !line.lts || line.lts > today ? 'not an LTS line' : line.end <= today ? `end of life since ${line.end}` : 'supported LTS';
+      line === undefined
+        ? 'unknown line'
+        : !line.lts || line.lts > today
+          ? 'not an LTS line'
+          : line.end <= today
+            ? `end of life since ${line.end}`
+            : 'supported LTS';
     expect({ version, status }).toEqual({ version, status: 'supported LTS' });
 
     const pkg = JSON.parse(read('package.json')) as { engines: { node: string } };
@@ -469,14 +480,19 @@ describe('Dockerfile', () => {
   });
 
   it('keeps .env out of the build context', () => {
-    const ignored = read('.dockerignore').split('\n').map((l) => l.trim());
+    const ignored = read('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim());
     expect(ignored).toEqual(expect.arrayContaining(['.env', 'node_modules', 'dist']));
   });
 });
 
 describe('package-lock.json', () => {
   const lock = JSON.parse(read('package-lock.json')) as {
-    packages: Record<string, { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string>; devDependencies?: Record<string, string> }>;
+    packages: Record<
+      string,
+      { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string>; devDependencies?: Record<string, string> }
+    >;
   };
 
   it('has an entry for every dependency of every package, the optional binaries of other platforms included', () => {
@@ -513,7 +529,9 @@ describe('package-lock.json', () => {
     // what keeps it in engines (README, "Node.js versions"), whatever a dependency declares.
     const admitted = releases.filter((version) => satisfiesNode(version, engines) && !version.startsWith('20.'));
     expect(admitted.length).toBeGreaterThan(0);
-    const conflicts = admitted.flatMap((version) => production.filter(({ node }) => !satisfiesNode(version, node)).map(({ at, node }) => `${version}: ${at} needs ${node}`));
+    const conflicts = admitted.flatMap((version) =>
+      production.filter(({ node }) => !satisfiesNode(version, node)).map(({ at, node }) => `${version}: ${at} needs ${node}`),
+    );
     expect(conflicts).toEqual([]);
   });
 

@@ -71,9 +71,22 @@ describe('config', () => {
   it('lists the variable names operators rely on', () => {
     expect(CONFIG_VARIABLES).toEqual(
       expect.arrayContaining([
-        'PORT', 'PUBLIC_URL', 'TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'TEMPORAL_TASK_QUEUE', 'MONGO_URL',
-        'JOBBER_CLIENT_ID', 'JOBBER_CLIENT_SECRET', 'JOBBER_API_URL', 'JOBBER_GRAPHQL_VERSION', 'SLACK_BOT_TOKEN',
-        'SLACK_SIGNING_SECRET', 'SLACK_API_URL', 'SLACK_ALERT_CHANNEL', 'TOKEN_ENCRYPTION_KEY', 'SESSION_SECRET',
+        'PORT',
+        'PUBLIC_URL',
+        'TEMPORAL_ADDRESS',
+        'TEMPORAL_NAMESPACE',
+        'TEMPORAL_TASK_QUEUE',
+        'MONGO_URL',
+        'JOBBER_CLIENT_ID',
+        'JOBBER_CLIENT_SECRET',
+        'JOBBER_API_URL',
+        'JOBBER_GRAPHQL_VERSION',
+        'SLACK_BOT_TOKEN',
+        'SLACK_SIGNING_SECRET',
+        'SLACK_API_URL',
+        'SLACK_ALERT_CHANNEL',
+        'TOKEN_ENCRYPTION_KEY',
+        'SESSION_SECRET',
       ]),
     );
   });
@@ -174,7 +187,7 @@ describe('config', () => {
       expect(problemsOf({ TEMPORAL_TLS: 'false', TEMPORAL_TLS_CA: pki.ca })).toMatch(/TEMPORAL_TLS: is false, but TEMPORAL_TLS_CA is set/);
     });
 
-    it('applies to the ops tool\'s configuration alike', () => {
+    it("applies to the ops tool's configuration alike", () => {
       const stores = loadStoresConfig({ MONGO_URL: valid.MONGO_URL, TEMPORAL_TLS_CA: pki.ca, TEMPORAL_API_KEY: 'k' });
       expect(stores.temporal).toMatchObject({ tls: { ca: readFileSync(pki.ca) }, apiKey: 'k' });
       expect(() => loadStoresConfig({ MONGO_URL: valid.MONGO_URL, TEMPORAL_TLS_CERT: pki.clientCert })).toThrow(/TEMPORAL_TLS_KEY is required/);

@@ -30,7 +30,12 @@ function packagesLoadedBy(file: string): string[] {
   return [...outputText.matchAll(/require\("([^"]+)"\)/g)]
     .map((m) => m[1]!)
     .filter((spec) => !spec.startsWith('.') && !spec.startsWith('node:') && !builtinModules.includes(spec.split('/')[0]!))
-    .map((spec) => spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/'));
+    .map((spec) =>
+      spec
+        .split('/')
+        .slice(0, spec.startsWith('@') ? 2 : 1)
+        .join('/'),
+    );
 }
 
 describe('what the image runs', () => {

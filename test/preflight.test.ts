@@ -96,7 +96,9 @@ describe('the preflight of npm test', () => {
   it('names Go while the servers are not built, and not once they are', () => {
     const missing = preflight({ tools: ['curl', 'jq', 'openssl'] });
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toContain(`Go 1.24 or newer (not on PATH): scripts/provision.sh builds the Temporal CLI and FerretDB into ${missing.tools}/bin with it.`);
+    expect(missing.stderr).toContain(
+      `Go 1.24 or newer (not on PATH): scripts/provision.sh builds the Temporal CLI and FerretDB into ${missing.tools}/bin with it.`,
+    );
     expect(missing.stderr).toContain('Get it: Debian 13: apt-get install -y golang-go; elsewhere Go 1.24 or newer from go.dev');
 
     const old = preflight({ goVersion: '1.19.8' });
@@ -109,7 +111,7 @@ describe('the preflight of npm test', () => {
     expect(built.code).toBe(0);
   });
 
-  it("names curl, jq and openssl for the docs test, with one command for all that apt can install", () => {
+  it('names curl, jq and openssl for the docs test, with one command for all that apt can install', () => {
     const { code, stderr } = preflight({ tools: ['go'], chromium: false });
     expect(code).toBe(1);
     for (const tool of ['curl', 'jq', 'openssl']) {

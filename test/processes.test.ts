@@ -39,7 +39,7 @@ describe.each([
     worker: ['npm', ['run', 'worker']],
   },
   {
-    how: 'the Docker image\'s commands: npm run build, the bundle, node dist/src/bin/*.js',
+    how: "the Docker image's commands: npm run build, the bundle, node dist/src/bin/*.js",
     build: ['npm run build', 'npx tsx scripts/bundle-workflows.ts dist/workflow-bundle.js'],
     ingress: ['node', ['dist/src/bin/ingress.js']],
     worker: ['node', ['dist/src/bin/worker.js']],
@@ -127,7 +127,10 @@ describe.each([
     // Two refreshes at half of the 8 s lifetime: about 8 s on an idle machine; the bound leaves room
     // for a loaded one (the worker is a process of its own, competing with the rest of the suite).
     await waitFor(() => (versions.size >= 3 ? true : undefined), 60_000).catch((err: Error) => {
-      const lines = worker.output().split('\n').filter((l) => !l.includes('"level":10') && !l.includes('"level":20'));
+      const lines = worker
+        .output()
+        .split('\n')
+        .filter((l) => !l.includes('"level":10') && !l.includes('"level":20'));
       throw new Error(`${err.message}: token versions seen ${[...versions].join(', ')}\n--- worker ---\n${lines.slice(-60).join('\n')}`);
     });
 
@@ -161,7 +164,9 @@ describe.each([
     // node process it started has finished stopping: wait for every process of both groups.
     const codes = await Promise.all([signalGroup(ingress, 'SIGTERM'), signalGroup(worker, 'SIGTERM')]);
     await waitFor(() => (!groupAlive(ingress) && !groupAlive(worker) ? true : undefined), 45_000).catch((err: Error) => {
-      throw new Error(`${err.message}: still running: ${[groupAlive(ingress) && 'ingress', groupAlive(worker) && 'worker'].filter(Boolean).join(', ')}\n--- worker ---\n${worker.output().slice(-6000)}`);
+      throw new Error(
+        `${err.message}: still running: ${[groupAlive(ingress) && 'ingress', groupAlive(worker) && 'worker'].filter(Boolean).join(', ')}\n--- worker ---\n${worker.output().slice(-6000)}`,
+      );
     });
     // The node processes logged their stop: the ingress drained, the worker's state went to STOPPED.
     expect(ingress.output()).toContain('"msg":"shutting down"');

@@ -181,21 +181,23 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
       typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.accountId, value: accountId }],
       staticSummary: full ? 'initial backfill' : 'sync',
-    }).then(
-      () => {
-        if (full && started === generation) state.backfill = 'done';
-        // The checkpoint moves only on success: a failed run leaves no gap for the next one.
-        state.lastReconcileAt = startedAt;
-        state.lastSyncAttemptAt = startedAt;
-      },
-      (err: unknown) => {
-        log.warn('sync failed; retried at the next reconciliation', { accountId, full, error: (err as Error).message });
-        if (full && started === generation) state.backfill = 'failed';
-        state.lastSyncAttemptAt = startedAt;
-      },
-    ).finally(() => {
-      sync = undefined;
-    });
+    })
+      .then(
+        () => {
+          if (full && started === generation) state.backfill = 'done';
+          // The checkpoint moves only on success: a failed run leaves no gap for the next one.
+          state.lastReconcileAt = startedAt;
+          state.lastSyncAttemptAt = startedAt;
+        },
+        (err: unknown) => {
+          log.warn('sync failed; retried at the next reconciliation', { accountId, full, error: (err as Error).message });
+          if (full && started === generation) state.backfill = 'failed';
+          state.lastSyncAttemptAt = startedAt;
+        },
+      )
+      .finally(() => {
+        sync = undefined;
+      });
   };
   setHandler(reconnectedSignal, ({ tokenVersion }) => {
     if (tokenVersion <= lastReconnect) return; // the same connection announced twice
@@ -262,7 +264,9 @@ export async function accountWorkflow(input: AccountWorkflowInput): Promise<Acco
       const request = disconnect;
       const { purged } = await summarized(
         disconnectAccount,
-        request.callJobber ? `disconnect: call Jobber's appDisconnect, then purge the tokens (${request.reason})` : `disconnect: purge the tokens (${request.reason})`,
+        request.callJobber
+          ? `disconnect: call Jobber's appDisconnect, then purge the tokens (${request.reason})`
+          : `disconnect: purge the tokens (${request.reason})`,
         { accountId, ...request },
       );
       log.info('account disconnected', { accountId, callJobber: request.callJobber, purged });

@@ -27,7 +27,13 @@ export async function backfillWorkflow(input: BackfillInput): Promise<{ records:
 
   while (position.kind) {
     const summary = `${position.kind}s page ${pages + 1}${input.updatedSince ? ` changed since ${input.updatedSince}` : ''}${pageSize ? `, ${pageSize} per page` : ''}`;
-    const page = await summarized(syncPage, summary, { accountId: input.accountId, kind: position.kind, after: position.after, pageSize, updatedSince: input.updatedSince });
+    const page = await summarized(syncPage, summary, {
+      accountId: input.accountId,
+      kind: position.kind,
+      after: position.after,
+      pageSize,
+      updatedSince: input.updatedSince,
+    });
     records += page.count;
     pages++;
     pageSize = page.nextPageSize;

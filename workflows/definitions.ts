@@ -16,8 +16,7 @@ const ACCOUNTS_SUFFIX = '-accounts';
 export const accountsTaskQueue = (taskQueue: string): string => `${taskQueue}${ACCOUNTS_SUFFIX}`;
 
 /** The main queue of a worker pair, from either of its queues. */
-export const mainTaskQueueOf = (taskQueue: string): string =>
-  taskQueue.endsWith(ACCOUNTS_SUFFIX) ? taskQueue.slice(0, -ACCOUNTS_SUFFIX.length) : taskQueue;
+export const mainTaskQueueOf = (taskQueue: string): string => (taskQueue.endsWith(ACCOUNTS_SUFFIX) ? taskQueue.slice(0, -ACCOUNTS_SUFFIX.length) : taskQueue);
 
 /** Custom search attributes, registered on the server so the Web UI can filter by them. */
 export const SEARCH_ATTRIBUTES = {

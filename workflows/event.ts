@@ -24,7 +24,6 @@ const { syncRecord } = proxyActivities<Activities>({
 
 const { sendAlert } = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry: SEND_ALERT_RETRY });
 
-
 export interface EventWorkflowInput {
   event: JobberEvent;
   /** Set by the dead-letter replay: on success the dead letter is marked resolved. */
@@ -69,7 +68,14 @@ export async function jobberEventWorkflow(input: EventWorkflowInput): Promise<Ev
     }
     const message = err instanceof ActivityFailure && err.cause ? err.cause.message : err instanceof Error ? err.message : String(err);
     log.error('event failed for good', { topic: event.topic, error: message });
-    await summarized(recordDeadLetter, `dead letter: ${failureType(err) ?? 'error'}`, { workflowId, runId, event, error: message, errorType: failureType(err), attempts: failureAttempts(err) });
+    await summarized(recordDeadLetter, `dead letter: ${failureType(err) ?? 'error'}`, {
+      workflowId,
+      runId,
+      event,
+      error: message,
+      errorType: failureType(err),
+      attempts: failureAttempts(err),
+    });
     await recordOutcome('failed', message);
     throw ApplicationFailure.nonRetryable(`${event.topic} ${event.itemId} failed: ${message}`, FailureType.eventFailed);
   }
@@ -106,7 +112,11 @@ async function handle(
       });
       await recordOutcome('recorded', 'disconnect handed to the account workflow');
     } catch {
-      const { purged } = await summarized(purgeAccount, `purge the tokens of account ${readableId(event.accountId)}`, { accountId: event.accountId, reason, occurredAt: event.occurredAt });
+      const { purged } = await summarized(purgeAccount, `purge the tokens of account ${readableId(event.accountId)}`, {
+        accountId: event.accountId,
+        reason,
+        occurredAt: event.occurredAt,
+      });
       await recordOutcome('recorded', purged ? 'tokens purged' : 'no connection older than the event');
     }
     return { status: 'recorded', reason: 'APP_DISCONNECT' };
@@ -129,7 +139,12 @@ async function handle(
   const { kind } = topic;
   const item = `${kind} ${readableId(event.itemId)}`;
   if (topic.action === 'DESTROY') {
-    const { applied, skipped } = await summarized(tombstone, `tombstone ${item} (deleted in Jobber)`, { accountId: event.accountId, kind, itemId: event.itemId, deletedAt: event.occurredAt });
+    const { applied, skipped } = await summarized(tombstone, `tombstone ${item} (deleted in Jobber)`, {
+      accountId: event.accountId,
+      kind,
+      itemId: event.itemId,
+      deletedAt: event.occurredAt,
+    });
     if (skipped) return skip(skipped);
     await recordOutcome('deleted');
     return { status: 'deleted', kind, applied };
@@ -146,18 +161,33 @@ async function handle(
   if (synced.skipped) return skip(synced.skipped);
   if (!synced.found) {
     // Jobber no longer has it: a tombstone, not an endless retry.
-    await summarized(tombstone, `tombstone ${item} (Jobber no longer has it)`, { accountId: event.accountId, kind, itemId: event.itemId, deletedAt: event.occurredAt });
+    await summarized(tombstone, `tombstone ${item} (Jobber no longer has it)`, {
+      accountId: event.accountId,
+      kind,
+      itemId: event.itemId,
+      deletedAt: event.occurredAt,
+    });
     await recordOutcome('gone', 'Jobber no longer has this record');
     return { status: 'gone', kind };
   }
 
   const alerts: string[] = [];
   if (kind === 'job' && topic.action === 'CREATE') {
-    const { sent } = await summarized(sendAlert, `Slack alert: new ${item}`, { kind: 'job-created', accountId: event.accountId, itemId: event.itemId, owner: workflowId });
+    const { sent } = await summarized(sendAlert, `Slack alert: new ${item}`, {
+      kind: 'job-created',
+      accountId: event.accountId,
+      itemId: event.itemId,
+      owner: workflowId,
+    });
     if (sent) alerts.push('job-created');
   }
   if (kind === 'invoice' && synced.invoiceStatus === 'paid') {
-    const { sent } = await summarized(sendAlert, `Slack alert: ${item} paid`, { kind: 'invoice-paid', accountId: event.accountId, itemId: event.itemId, owner: workflowId });
+    const { sent } = await summarized(sendAlert, `Slack alert: ${item} paid`, {
+      kind: 'invoice-paid',
+      accountId: event.accountId,
+      itemId: event.itemId,
+      owner: workflowId,
+    });
     if (sent) alerts.push('invoice-paid');
   }
   await recordOutcome('synced');

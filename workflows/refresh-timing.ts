@@ -8,11 +8,7 @@ export const DEFAULT_TOKEN_LIFETIME_MS = 60 * 60_000;
  * (or `exp` minus when we got it); a token without `exp` lives Jobber's 60 minutes. As clocks may
  * disagree with Jobber's, it is never due again within half a lifetime of our last refresh.
  */
-export function refreshDueAt(
-  token: { issuedAt?: string; expiresAt?: string; lastRefreshAt?: string },
-  refreshAheadMs: number,
-  now: number,
-): number {
+export function refreshDueAt(token: { issuedAt?: string; expiresAt?: string; lastRefreshAt?: string }, refreshAheadMs: number, now: number): number {
   const issued = token.issuedAt ? Date.parse(token.issuedAt) : now;
   const expires = token.expiresAt ? Date.parse(token.expiresAt) : issued + DEFAULT_TOKEN_LIFETIME_MS;
   const lifetime = expires - issued;

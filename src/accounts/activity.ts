@@ -7,8 +7,7 @@ export interface AccountActivity {
   lastSyncAt?: Date;
 }
 
-const later = (a: Date | null | undefined, b: Date | null | undefined): Date | undefined =>
-  (a && b ? (a > b ? a : b) : (a ?? b)) ?? undefined;
+const later = (a: Date | null | undefined, b: Date | null | undefined): Date | undefined => (a && b ? (a > b ? a : b) : (a ?? b)) ?? undefined;
 
 /**
  * Derived from the documents their own writers keep (events, sync runs) instead of being written
@@ -21,7 +20,9 @@ export async function accountActivity(
   legacy?: { lastWebhookAt?: Date | null; lastSyncAt?: Date | null } | null,
 ): Promise<AccountActivity> {
   const [event, run] = await Promise.all([
-    models.Event.findOne({ accountId, fromWebhook: { $ne: false } }, { occurredAt: 1 }).sort({ occurredAt: -1 }).lean(),
+    models.Event.findOne({ accountId, fromWebhook: { $ne: false } }, { occurredAt: 1 })
+      .sort({ occurredAt: -1 })
+      .lean(),
     models.SyncRun.findOne({ accountId }, { lastPageAt: 1 }).sort({ lastPageAt: -1 }).lean(),
   ]);
   return { lastWebhookAt: later(event?.occurredAt, legacy?.lastWebhookAt), lastSyncAt: later(run?.lastPageAt, legacy?.lastSyncAt) };

@@ -9,7 +9,10 @@ export interface TokenPair {
 }
 
 export class AccountNotConnectedError extends Error {
-  constructor(readonly accountId: string, readonly status: string) {
+  constructor(
+    readonly accountId: string,
+    readonly status: string,
+  ) {
     super(`Jobber account ${accountId} is ${status}`);
     this.name = 'AccountNotConnectedError';
   }
@@ -212,14 +215,11 @@ export class TokenStore {
     // Only a live connection at that version may become broken: never overwrite a disconnect.
     if (options.expectedVersion !== undefined) Object.assign(filter, { status: 'connected', tokenVersion: options.expectedVersion });
     const now = options.now ?? new Date();
-    const result = await this.models.Connection.updateOne(
-      filter,
-      {
-        $set: { status, statusReason: reason, disconnectedAt: now },
-        $unset: { accessToken: 1, refreshToken: 1, accessTokenExpiresAt: 1, refreshStartedAt: 1 },
-        $inc: { tokenVersion: 1 },
-      },
-    );
+    const result = await this.models.Connection.updateOne(filter, {
+      $set: { status, statusReason: reason, disconnectedAt: now },
+      $unset: { accessToken: 1, refreshToken: 1, accessTokenExpiresAt: 1, refreshStartedAt: 1 },
+      $inc: { tokenVersion: 1 },
+    });
     return result.matchedCount > 0;
   }
 

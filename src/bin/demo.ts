@@ -18,13 +18,24 @@ async function json<T>(url: string, init?: RequestInit): Promise<T> {
 const post = <T>(url: string, body: unknown) => json<T>(url, { method: 'POST', body: JSON.stringify(body) });
 
 async function main() {
-  const { id: accountId, name } = await post<{ id: string; name: string }>(`${admin}/accounts`, { name: `Demo Lawn Care ${new Date().toISOString().slice(11, 19)}` });
+  const { id: accountId, name } = await post<{ id: string; name: string }>(`${admin}/accounts`, {
+    name: `Demo Lawn Care ${new Date().toISOString().slice(11, 19)}`,
+  });
   console.warn(`created sandbox account ${name} (${accountId}); connecting through ${ingress}/auth/jobber`);
   const connected = await followConnectFlow(ingress, accountId);
   if (connected.status !== 302 || connected.location !== '/manage') throw new Error(`connect failed with ${connected.status}: ${connected.body}`);
-  const { client } = await post<{ client: { id: string } }>(`${admin}/accounts/${accountId}/clients`, { firstName: 'Ada', lastName: 'Lovelace', companyName: 'Analytical Gardens' });
+  const { client } = await post<{ client: { id: string } }>(`${admin}/accounts/${accountId}/clients`, {
+    firstName: 'Ada',
+    lastName: 'Lovelace',
+    companyName: 'Analytical Gardens',
+  });
   const { job } = await post<{ job: { id: string } }>(`${admin}/accounts/${accountId}/jobs`, { clientId: client.id, title: 'Spring cleanup', total: 450 });
-  const { invoice } = await post<{ invoice: { id: string } }>(`${admin}/accounts/${accountId}/invoices`, { clientId: client.id, jobIds: [job.id], subject: 'Spring cleanup', amounts: { subtotal: 450, total: 450 } });
+  const { invoice } = await post<{ invoice: { id: string } }>(`${admin}/accounts/${accountId}/invoices`, {
+    clientId: client.id,
+    jobIds: [job.id],
+    subject: 'Spring cleanup',
+    amounts: { subtotal: 450, total: 450 },
+  });
   await json(`${admin}/invoices/${invoice.id}`, { method: 'PATCH', body: JSON.stringify({ invoiceStatus: 'paid' }) });
   const query = encodeURIComponent(`JobberAccountId="${accountId}"`);
   console.warn(`sent webhooks for a client, a job and a paid invoice.

@@ -67,10 +67,7 @@ const syncRunSchema = new Schema(
 );
 syncRunSchema.index({ accountId: 1, lastPageAt: -1 });
 
-const address = new Schema(
-  { street: String, city: String, province: String, postalCode: String, country: String },
-  { _id: false },
-);
+const address = new Schema({ street: String, city: String, province: String, postalCode: String, country: String }, { _id: false });
 
 /** Fields every synced record has: Jobber's updatedAt orders writes; deletedAt is the tombstone. */
 const recordFields = {

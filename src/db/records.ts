@@ -120,12 +120,7 @@ function replaceableFilter(id: string, updatedAt: unknown, fetchedAt: Date): Rec
   return {
     _id: id,
     deletedAt: null,
-    $or: [
-      { updatedAt: null },
-      { updatedAt: { $lt: updatedAt } },
-      { ...unsettledTie, fetchedAt: null },
-      { ...unsettledTie, fetchedAt: { $lt: fetchedAt } },
-    ],
+    $or: [{ updatedAt: null }, { updatedAt: { $lt: updatedAt } }, { ...unsettledTie, fetchedAt: null }, { ...unsettledTie, fetchedAt: { $lt: fetchedAt } }],
   };
 }
 
@@ -168,9 +163,7 @@ export async function upsertRecord(
   now = new Date(),
 ): Promise<{ applied: boolean }> {
   const { filter, update } = recordUpdate(kind, accountId, record, fetchedAt, now);
-  return withRecordLocks(models, [lockKey(kind, record.id)], () =>
-    conditionalUpsert(() => modelFor(models, kind).updateOne(filter, update, { upsert: true })),
-  );
+  return withRecordLocks(models, [lockKey(kind, record.id)], () => conditionalUpsert(() => modelFor(models, kind).updateOne(filter, update, { upsert: true })));
 }
 
 interface BulkWriteFailure {
@@ -195,7 +188,11 @@ function replaceable(held: HeldState, updatedAt: Date | undefined, fetchedAt: Da
 }
 
 /** Splits a bulk failure into the indexes that met a duplicate key and whether the server stopped early. */
-function duplicateKeys(err: unknown, sent: number, done: (result: NonNullable<BulkWriteFailure['result']>) => number): { failed: Set<number>; stoppedAt: number } {
+function duplicateKeys(
+  err: unknown,
+  sent: number,
+  done: (result: NonNullable<BulkWriteFailure['result']>) => number,
+): { failed: Set<number>; stoppedAt: number } {
   const failure = err as BulkWriteFailure;
   const errors = failure.writeErrors ?? [];
   if (errors.length === 0 || errors.some((e) => (e.err?.code ?? e.code) !== 11000)) throw err;
@@ -232,7 +229,10 @@ export async function upsertRecords(
     async () => {
       const ids = [...new Set(records.map((r) => r.id))];
       const held = new Map(
-        ((await model.find({ _id: { $in: ids } }, { updatedAt: 1, deletedAt: 1, fetchedAt: 1, settled: 1 }).lean()) as unknown as HeldState[]).map((d) => [d._id, d]),
+        ((await model.find({ _id: { $in: ids } }, { updatedAt: 1, deletedAt: 1, fetchedAt: 1, settled: 1 }).lean()) as unknown as HeldState[]).map((d) => [
+          d._id,
+          d,
+        ]),
       );
       let applied = 0;
       type Conditional = { record: JobberRecord; retried: boolean };
@@ -243,7 +243,8 @@ export async function upsertRecords(
       for (const record of records) {
         const state = held.get(record.id);
         if (!state && !seen.has(record.id)) inserts.push(record);
-        else if (!state || replaceable(state, record.updatedAt ? new Date(record.updatedAt) : undefined, fetchedAt)) conditional.push({ record, retried: false });
+        else if (!state || replaceable(state, record.updatedAt ? new Date(record.updatedAt) : undefined, fetchedAt))
+          conditional.push({ record, retried: false });
         seen.add(record.id);
       }
 
@@ -293,13 +294,7 @@ export async function upsertRecords(
 }
 
 /** Marks a record deleted at `deletedAt`; the first tombstone wins and nothing revives it. */
-export async function tombstoneRecord(
-  models: Models,
-  kind: RecordKind,
-  accountId: string,
-  id: string,
-  deletedAt: Date,
-): Promise<{ applied: boolean }> {
+export async function tombstoneRecord(models: Models, kind: RecordKind, accountId: string, id: string, deletedAt: Date): Promise<{ applied: boolean }> {
   return withRecordLocks(models, [lockKey(kind, id)], () =>
     conditionalUpsert(() =>
       modelFor(models, kind).updateOne({ _id: id, deletedAt: null }, { $set: { accountId, deletedAt, syncedAt: new Date() } }, { upsert: true }),

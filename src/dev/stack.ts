@@ -116,11 +116,16 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     if (!temporalAddress) {
       const port = options.temporalPort ?? (await freePort());
       const args = [
-        'server', 'start-dev',
-        '--ip', '127.0.0.1',
-        '--port', String(port),
-        '--db-filename', path.join(options.dataDir, 'temporal.sqlite'),
-        '--log-level', 'warn',
+        'server',
+        'start-dev',
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--db-filename',
+        path.join(options.dataDir, 'temporal.sqlite'),
+        '--log-level',
+        'warn',
         ...SEARCH_ATTRIBUTE_REGISTRATIONS.flatMap((sa) => ['--search-attribute', sa]),
       ];
       if (options.ui) {

@@ -83,7 +83,11 @@ export function createAuthRouter(deps: AuthDeps): Router {
     if (state !== undefined) {
       if (!expected || !sameState(state, expected)) {
         log.warn({ hasCookie: Boolean(expected) }, 'oauth callback rejected: state mismatch');
-        page(ctx, { status: 400, title: 'Connection link expired', message: 'This sign-in link is no longer valid. Start again from Connect. Nothing was stored.' });
+        page(ctx, {
+          status: 400,
+          title: 'Connection link expired',
+          message: 'This sign-in link is no longer valid. Start again from Connect. Nothing was stored.',
+        });
         return;
       }
     } else if (expected) {
@@ -110,7 +114,11 @@ export function createAuthRouter(deps: AuthDeps): Router {
       // No workflow will adopt the grant, so nothing would refresh these tokens: forget them.
       log.error({ accountId: account.id, err: (err as Error).message }, 'oauth callback failed: account workflow not reachable');
       await deps.tokens.dropGrant(grantId).catch(() => undefined);
-      page(ctx, { status: 503, title: 'Could not connect', message: 'Jobber Sync could not finish connecting your account just now. Nothing was stored. Try Connect again in a minute.' });
+      page(ctx, {
+        status: 503,
+        title: 'Could not connect',
+        message: 'Jobber Sync could not finish connecting your account just now. Nothing was stored. Try Connect again in a minute.',
+      });
       return;
     }
     // The workflow has the grant durably; wait (bounded) so the page shows the new connection.

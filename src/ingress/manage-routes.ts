@@ -15,8 +15,7 @@ export interface ManageDeps {
   sessions: Sessions;
 }
 
-const esc = (s: unknown): string =>
-  String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const esc = (s: unknown): string => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 const when = (d: Date | null | undefined): string => (d ? new Date(d).toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : 'never');
 
@@ -128,7 +127,11 @@ ${ended}<div class="actions"><a class="button primary" href="/auth/jobber">Conne
   // Referer): the seed apps' GET /disconnect?csrf= is refused, whatever it carries.
   router.get('/disconnect', (ctx) => {
     ctx.set('Allow', 'POST');
-    messagePage(ctx, { status: 405, title: 'Not disconnected', message: 'Disconnect with the Disconnect button on the Manage App page; a link cannot disconnect.' });
+    messagePage(ctx, {
+      status: 405,
+      title: 'Not disconnected',
+      message: 'Disconnect with the Disconnect button on the Manage App page; a link cannot disconnect.',
+    });
   });
 
   router.post('/signout', form, async (ctx) => {

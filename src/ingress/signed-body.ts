@@ -4,8 +4,7 @@ import createError from 'http-errors';
 
 /** Why a signed request was refused, for the caller's metrics and log line. */
 export type BodyRefusal<Problem extends string> =
-  | { reason: 'too_large' | 'unreadable'; status: number }
-  | { reason: 'signature'; problem: Problem; bytes: number };
+  { reason: 'too_large' | 'unreadable'; status: number } | { reason: 'signature'; problem: Problem; bytes: number };
 
 export interface SignedBodyOptions<Problem extends string> {
   /** Most the body may be (`64kb`): a larger one is refused before it is read whole. */

@@ -69,7 +69,8 @@ export function createSlackRouter(deps: SlackRouterDeps): SlackRouter {
         }),
       tooLargeMessage: 'body too large',
       onRefused: (refusal) => {
-        if (refusal.reason === 'signature') log.warn({ reason: refusal.problem, path: ctx.path, bytes: refusal.bytes, ip: ctx.ip }, 'slack request rejected: bad signature');
+        if (refusal.reason === 'signature')
+          log.warn({ reason: refusal.problem, path: ctx.path, bytes: refusal.bytes, ip: ctx.ip }, 'slack request rejected: bad signature');
       },
     });
     if (!ctx.is('application/x-www-form-urlencoded')) throw createError(415, 'expected application/x-www-form-urlencoded');

@@ -134,7 +134,9 @@ export function classifyError(err: unknown): JobberApiError {
     }
     if (errors.some((e) => DISCONNECTED.test(e.message))) return new JobberApiError('disconnected', errors[0]!.message, { status });
     if (status >= 400) return new JobberApiError('invalid_query', `Jobber rejected the request (HTTP ${status}): ${text}`, { status });
-    const validation = errors.some((e) => /field|argument|variable|fragment|syntax|cannot query/i.test(e.message) || e.extensions?.code === 'GRAPHQL_VALIDATION_FAILED');
+    const validation = errors.some(
+      (e) => /field|argument|variable|fragment|syntax|cannot query/i.test(e.message) || e.extensions?.code === 'GRAPHQL_VALIDATION_FAILED',
+    );
     return new JobberApiError(validation ? 'invalid_query' : 'graphql', `Jobber GraphQL error: ${text}`, { status, cost });
   }
   const message = err instanceof Error ? err.message : String(err);

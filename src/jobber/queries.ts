@@ -12,9 +12,21 @@ export const CLIENT_FIELDS = /* GraphQL */ `
     isCompany
     isArchived
     isLead
-    emails { address primary }
-    phones { number primary }
-    billingAddress { street city province postalCode country }
+    emails {
+      address
+      primary
+    }
+    phones {
+      number
+      primary
+    }
+    billingAddress {
+      street
+      city
+      province
+      postalCode
+      country
+    }
     jobberWebUri
     createdAt
     updatedAt
@@ -31,7 +43,10 @@ export const JOB_FIELDS = /* GraphQL */ `
     startAt
     endAt
     completedAt
-    client { id name }
+    client {
+      id
+      name
+    }
     jobberWebUri
     createdAt
     updatedAt
@@ -60,25 +75,42 @@ export const INVOICE_FIELDS = /* GraphQL */ `
 `;
 
 export const CLIENT_QUERY = /* GraphQL */ `
-  query Client($id: EncodedId!) { client(id: $id) { ...ClientFields } }
+  query Client($id: EncodedId!) {
+    client(id: $id) {
+      ...ClientFields
+    }
+  }
   ${CLIENT_FIELDS}
 `;
 
 export const JOB_QUERY = /* GraphQL */ `
-  query Job($id: EncodedId!) { job(id: $id) { ...JobFields } }
+  query Job($id: EncodedId!) {
+    job(id: $id) {
+      ...JobFields
+    }
+  }
   ${JOB_FIELDS}
 `;
 
 export const INVOICE_QUERY = /* GraphQL */ `
-  query Invoice($id: EncodedId!) { invoice(id: $id) { ...InvoiceFields } }
+  query Invoice($id: EncodedId!) {
+    invoice(id: $id) {
+      ...InvoiceFields
+    }
+  }
   ${INVOICE_FIELDS}
 `;
 
 export const CLIENTS_PAGE_QUERY = /* GraphQL */ `
   query Clients($first: Int!, $after: String, $filter: ClientFilterAttributes) {
     clients(first: $first, after: $after, filter: $filter) {
-      nodes { ...ClientFields }
-      pageInfo { endCursor hasNextPage }
+      nodes {
+        ...ClientFields
+      }
+      pageInfo {
+        endCursor
+        hasNextPage
+      }
     }
   }
   ${CLIENT_FIELDS}
@@ -87,8 +119,13 @@ export const CLIENTS_PAGE_QUERY = /* GraphQL */ `
 export const JOBS_PAGE_QUERY = /* GraphQL */ `
   query Jobs($first: Int!, $after: String) {
     jobs(first: $first, after: $after) {
-      nodes { ...JobFields }
-      pageInfo { endCursor hasNextPage }
+      nodes {
+        ...JobFields
+      }
+      pageInfo {
+        endCursor
+        hasNextPage
+      }
     }
   }
   ${JOB_FIELDS}
@@ -97,19 +134,43 @@ export const JOBS_PAGE_QUERY = /* GraphQL */ `
 export const INVOICES_PAGE_QUERY = /* GraphQL */ `
   query Invoices($first: Int!, $after: String, $filter: InvoiceFilterAttributes) {
     invoices(first: $first, after: $after, filter: $filter) {
-      nodes { ...InvoiceFields }
-      pageInfo { endCursor hasNextPage }
+      nodes {
+        ...InvoiceFields
+      }
+      pageInfo {
+        endCursor
+        hasNextPage
+      }
     }
   }
   ${INVOICE_FIELDS}
 `;
 
 export const ACCOUNT_QUERY = /* GraphQL */ `
-  query AccountAndUser { account { id name } user { id } }
+  query AccountAndUser {
+    account {
+      id
+      name
+    }
+    user {
+      id
+    }
+  }
 `;
 
 export const APP_DISCONNECT_MUTATION = /* GraphQL */ `
-  mutation AppDisconnect { appDisconnect { app { name author } userErrors { message path } } }
+  mutation AppDisconnect {
+    appDisconnect {
+      app {
+        name
+        author
+      }
+      userErrors {
+        message
+        path
+      }
+    }
+  }
 `;
 
 /** Named so tests can validate every document the service sends. */

@@ -49,7 +49,8 @@ async function replayMalformedWebhook(
   letterId: string,
   webhook: { contentType?: string | null; body?: string | null; bytes?: number | null; truncated?: boolean | null },
 ): Promise<{ workflowId: string; runId?: string; status: string }> {
-  if (webhook.truncated) throw new Error(`the body of ${letterId} was cut to ${MAX_KEPT_BODY_BYTES} of ${webhook.bytes} bytes when kept: it cannot be replayed`);
+  if (webhook.truncated)
+    throw new Error(`the body of ${letterId} was cut to ${MAX_KEPT_BODY_BYTES} of ${webhook.bytes} bytes when kept: it cannot be replayed`);
   let event: JobberEvent;
   try {
     event = parseJobberWebhook(Buffer.from(webhook.body ?? '', 'utf8'), webhook.contentType ?? undefined);
@@ -59,7 +60,10 @@ async function replayMalformedWebhook(
   }
   const workflowId = eventWorkflowId(event);
   const resolve = () =>
-    deps.models.DeadLetter.updateOne({ _id: letterId }, { $set: { status: 'resolved', replayedAs: workflowId, replayedAt: new Date(), resolvedAt: new Date() } });
+    deps.models.DeadLetter.updateOne(
+      { _id: letterId },
+      { $set: { status: 'resolved', replayedAs: workflowId, replayedAt: new Date(), resolvedAt: new Date() } },
+    );
   try {
     const handle = await startEventWorkflow(deps.client, deps.taskQueue, { event }, `replay of a malformed webhook: ${event.topic} ${event.itemId}`);
     await resolve();

@@ -48,7 +48,10 @@ export function jobCreatedMessage(
 ): AlertMessage {
   return message(
     `New job #${job.jobNumber ?? '?'}: ${job.title || 'Untitled'}`,
-    [['Client', clientName(client, job.clientName)], ['Total', money(job.total)]],
+    [
+      ['Client', clientName(client, job.clientName)],
+      ['Total', money(job.total)],
+    ],
     job.jobberWebUri ?? undefined,
     alertKey('job-created', job._id),
   );
@@ -67,7 +70,10 @@ export function invoicePaidMessage(
 ): AlertMessage {
   return message(
     `Invoice #${invoice.invoiceNumber ?? '?'} paid`,
-    [['Client', clientName(client, invoice.clientName)], ['Amount', money(invoice.paymentsTotal ?? invoice.total)]],
+    [
+      ['Client', clientName(client, invoice.clientName)],
+      ['Amount', money(invoice.paymentsTotal ?? invoice.total)],
+    ],
     invoice.jobberWebUri ?? undefined,
     alertKey('invoice-paid', invoice._id),
   );
@@ -140,10 +146,7 @@ export async function sendAlertOnce(
     unfurl_links: false,
     metadata: { event_type: METADATA_EVENT, event_payload: { alert_key: input.key } },
   });
-  await Alert.updateOne(
-    { _id: input.key },
-    { $set: { status: 'sent', ts: result.ts, channel: result.channel ?? input.channel, sentAt: now() } },
-  );
+  await Alert.updateOne({ _id: input.key }, { $set: { status: 'sent', ts: result.ts, channel: result.channel ?? input.channel, sentAt: now() } });
   return { sent: true, ts: result.ts };
 }
 

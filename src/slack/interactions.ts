@@ -71,10 +71,7 @@ export function parseAlertKey(key: string): { kind: AlertKind; itemId: string } 
 }
 
 /** An alert as MongoDB has it now: the record's latest synced data and the acknowledgement. */
-export async function renderAlert(
-  models: Models,
-  alert: { _id: string; acknowledgedBy?: string | null },
-): Promise<AlertMessage | undefined> {
+export async function renderAlert(models: Models, alert: { _id: string; acknowledgedBy?: string | null }): Promise<AlertMessage | undefined> {
   const parsed = parseAlertKey(alert._id);
   if (!parsed) return undefined;
   const found = await alertMessageFor(models, parsed.kind, parsed.itemId);
@@ -175,7 +172,11 @@ export function createInteractionHandler(deps: InteractionDeps) {
       if (!accounts.includes(alert.accountId)) {
         log.warn({ key, teamId, accountId: alert.accountId }, 'slack interaction refused: workspace not linked to the account');
         later(log, key, 'not linked', () =>
-          tell(payload, alert.channel, `This Slack workspace is not linked to this alert's Jobber account. An operator links it with: ${LINK_COMMAND} ${teamId ?? '<teamId>'} ${alert.accountId}`),
+          tell(
+            payload,
+            alert.channel,
+            `This Slack workspace is not linked to this alert's Jobber account. An operator links it with: ${LINK_COMMAND} ${teamId ?? '<teamId>'} ${alert.accountId}`,
+          ),
         );
         return undefined;
       }
@@ -221,7 +222,11 @@ export function createInteractionHandler(deps: InteractionDeps) {
               await deps.refreshRecord(alert.accountId, RECORD_KIND[parsed.kind], parsed.itemId);
             } catch (err) {
               log.error({ key, err: (err as Error).message }, 'alert refresh: Jobber fetch failed');
-              await tell(payload, alert.channel, 'Could not fetch this record from Jobber right now; the message shows the last synced data. Try again in a minute.');
+              await tell(
+                payload,
+                alert.channel,
+                'Could not fetch this record from Jobber right now; the message shows the last synced data. Try again in a minute.',
+              );
               return;
             }
           }

@@ -25,8 +25,6 @@ export function installRuntime(logger: Logger, options: { metricsBindAddress?: s
       warn: (m, meta) => forward('WARN', m, meta),
       error: (m, meta) => forward('ERROR', m, meta),
     },
-    ...(options.metricsBindAddress
-      ? { telemetryOptions: { metrics: { prometheus: { bindAddress: options.metricsBindAddress } } } }
-      : {}),
+    ...(options.metricsBindAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: options.metricsBindAddress } } } } : {}),
   });
 }

@@ -57,9 +57,7 @@ export async function createWorker(setup: WorkerSetup): Promise<Workers> {
     ...common,
     taskQueue: setup.taskQueue,
     activities,
-    ...(setup.workflowBundlePath
-      ? { workflowBundle: { codePath: setup.workflowBundlePath } }
-      : { workflowsPath: require.resolve('../../workflows') }),
+    ...(setup.workflowBundlePath ? { workflowBundle: { codePath: setup.workflowBundlePath } } : { workflowsPath: require.resolve('../../workflows') }),
     ...setup.options,
   });
   const accounts = await Worker.create({

@@ -51,8 +51,18 @@ export class AccountControl {
 
   /** Disconnect from our UI: the workflow calls appDisconnect, then purges. Waits for it (bounded). */
   async disconnect(accountId: string, reason: string, waitMs = 15_000): Promise<void> {
-    const handle = await signalWithStartAccount<DisconnectRequest>(this.client, this.taskQueue, accountId, disconnectSignal, { callJobber: true, reason }, this.timing);
-    await withDeadline(handle.result().catch(() => undefined), waitMs);
+    const handle = await signalWithStartAccount<DisconnectRequest>(
+      this.client,
+      this.taskQueue,
+      accountId,
+      disconnectSignal,
+      { callJobber: true, reason },
+      this.timing,
+    );
+    await withDeadline(
+      handle.result().catch(() => undefined),
+      waitMs,
+    );
   }
 
   async syncNow(accountId: string): Promise<void> {

@@ -24,10 +24,7 @@ export interface TemporalClient {
  * `lazy` connects at the first call instead of now, so the process comes up while Temporal is down.
  * A failed connect says which TEMPORAL_* variable to check.
  */
-export async function connectClient(
-  temporal: TemporalConfig,
-  options: { lazy?: boolean; connectTimeout?: number } = {},
-): Promise<TemporalClient> {
+export async function connectClient(temporal: TemporalConfig, options: { lazy?: boolean; connectTimeout?: number } = {}): Promise<TemporalClient> {
   const connectionOpts = connectionOptions(temporal, options.connectTimeout);
   const connection = options.lazy ? Connection.lazy(connectionOpts) : await Connection.connect(connectionOpts).catch(temporalConnectFailure(temporal));
   return { client: new Client({ connection, namespace: temporal.namespace }), connection };

@@ -14,7 +14,10 @@ export function refreshRecordThroughWorkflow(client: Client, taskQueue: string, 
   return async (accountId: string, kind: RecordKind, itemId: string): Promise<void> => {
     const event: JobberEvent = { topic: TOPIC[kind], accountId, itemId, occurredAt: new Date().toISOString() };
     const handle = await startEventWorkflow(client, taskQueue, { event, source: 'slack-refresh' }, `refresh requested from Slack: ${kind} ${itemId}`);
-    const done = await withDeadline(handle.result().then(() => true), waitMs);
+    const done = await withDeadline(
+      handle.result().then(() => true),
+      waitMs,
+    );
     if (!done) throw new Error(`refresh of ${kind} ${itemId} still running after ${waitMs} ms`);
   };
 }

@@ -5,8 +5,6 @@ import { REDACT_PATHS } from '../../src/logger';
 import { refreshGrants, startPipeline, waitFor, type Pipeline } from '../helpers/pipeline';
 import { disconnectFromManagePage } from '../helpers/ingress';
 
-
-
 describe('connecting accounts and the account workflow (sandbox over HTTP, real Temporal, FerretDB)', () => {
   let p: Pipeline;
 
@@ -118,7 +116,11 @@ describe('connecting accounts and the account workflow (sandbox over HTTP, real 
     const html = await page.text();
     expect(html).toMatch(/Leaving UI Co/);
     const csrf = /name="csrf" value="([^"]+)"/.exec(html)![1]!;
-    const forged = await fetch(`${p.ingressUrl}/disconnect`, { method: 'POST', headers: { cookie: cookies, 'content-type': 'application/x-www-form-urlencoded' }, body: 'csrf=forged' });
+    const forged = await fetch(`${p.ingressUrl}/disconnect`, {
+      method: 'POST',
+      headers: { cookie: cookies, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'csrf=forged',
+    });
     expect(forged.status).toBe(403);
     const before = p.jobber.sandbox.requests.filter((r) => r.operationName === 'AppDisconnect').length;
     const res = await fetch(`${p.ingressUrl}/disconnect`, {
@@ -159,7 +161,12 @@ describe('connecting accounts and the account workflow (sandbox over HTTP, real 
     expect(connection?.refreshToken).toBeUndefined();
     expect(calls()).toBe(before);
     // A resend of the same webhook days later is still a no-op.
-    const resent = p.jobber.sandbox.webhooks.enqueue({ topic: 'APP_DISCONNECT', accountId, itemId: accountId, occurredAt: p.jobber.sandbox.webhooks.get(ids[0]!)!.event.occurredAt });
+    const resent = p.jobber.sandbox.webhooks.enqueue({
+      topic: 'APP_DISCONNECT',
+      accountId,
+      itemId: accountId,
+      occurredAt: p.jobber.sandbox.webhooks.get(ids[0]!)!.event.occurredAt,
+    });
     const [first] = await p.outcomes(ids.slice(0, 1));
     expect(await p.outcomes(resent)).toEqual([first]); // the same workflow: nothing ran again
     expect(calls()).toBe(before);

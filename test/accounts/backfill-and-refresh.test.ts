@@ -32,7 +32,8 @@ function perRecordCost(query: string): number {
  * a minute for the connect flow and the workers, so a slow or loaded machine does not fail it.
  */
 const SEED_COST =
-  SEED.clients * (perRecordCost(CLIENTS_PAGE_QUERY) + SEED.jobsPerClient * (perRecordCost(JOBS_PAGE_QUERY) + SEED.invoicesPerJob * perRecordCost(INVOICES_PAGE_QUERY)));
+  SEED.clients *
+  (perRecordCost(CLIENTS_PAGE_QUERY) + SEED.jobsPerClient * (perRecordCost(JOBS_PAGE_QUERY) + SEED.invoicesPerJob * perRecordCost(INVOICES_PAGE_QUERY)));
 const BUCKET_MINIMUM_MS = ((SEED_COST - BUCKET.maximumAvailable) / BUCKET.restoreRate) * 1000;
 const BACKFILL_DEADLINE_MS = 60_000 + 4 * BUCKET_MINIMUM_MS;
 
@@ -90,43 +91,47 @@ describe('backfill, reconciliation and token refresh under failure', () => {
     return { accountId, handle, tokenVersion, refresh };
   };
 
-  it('backfills hundreds of records costing several buckets, paced, without a failure or an alert', async () => {
-    const account = p.jobber.sandbox.store.createAccount({ name: 'Big Co' });
-    const seeded = p.jobber.sandbox.store.seed(account.id, SEED);
-    expect(seeded.clients.length + seeded.jobs.length + seeded.invoices.length).toBe(300);
-    const messagesBefore = p.slack.standIn.state.messages.length;
-    const started = Date.now();
-    await followConnectFlow(p.ingressUrl, account.id);
-    await settled(account.id, BACKFILL_DEADLINE_MS);
-    const tookMs = Date.now() - started;
-    expect(await p.models.Client.countDocuments({ accountId: account.id })).toBe(100);
-    expect(await p.models.Job.countDocuments({ accountId: account.id })).toBe(100);
-    expect(await p.models.Invoice.countDocuments({ accountId: account.id })).toBe(100);
-    const pages = p.jobber.sandbox.requests.filter((r) => r.accountId === account.id && ['Clients', 'Jobs', 'Invoices'].includes(r.operationName ?? ''));
-    // The size proves the pacing: what Jobber charged is several buckets, so the backfill had to
-    // wait for refills, and it took at least the time the bucket needs to restore the excess.
-    const charged = pages.reduce((sum, r) => sum + (r.actualQueryCost ?? 0), 0);
-    expect(charged).toBeGreaterThan(3 * BUCKET.maximumAvailable);
-    expect(tookMs).toBeGreaterThanOrEqual(((charged - BUCKET.maximumAvailable) / BUCKET.restoreRate) * 1000);
-    // Pacing keeps THROTTLED to the backstop: at most the first page of a kind, before its cost is
-    // known. A client that ignored the bucket would be throttled on most pages (the bucket restores
-    // a page's cost in about two seconds, and a page takes far less to fetch and store).
-    const notOk = pages.filter((r) => r.outcome !== 'ok');
-    expect(notOk.every((r) => r.outcome === 'throttled')).toBe(true);
-    expect(notOk.length).toBeLessThanOrEqual(3);
-    // Pages grew to what half the bucket allows instead of the first guess of 25.
-    expect(Math.max(...pages.map((r) => (r.variables?.first as number) ?? 0))).toBeGreaterThan(25);
-    expect(p.slack.standIn.state.messages.length).toBe(messagesBefore);
-    // This account's backfill children (the namespace is shared with other test files): the
-    // initial one completed, none failed. Visibility can lag, hence the wait.
-    const prefix = `${accountWorkflowId(account.id)}/backfill/`;
-    const children = await waitFor(async () => {
-      const found = [];
-      for await (const wf of p.temporal.client.workflow.list({ query: `WorkflowId STARTS_WITH "${prefix}"` })) found.push(wf);
-      return found.some((c) => c.workflowId.startsWith(`${prefix}initial-`) && c.status.name === 'COMPLETED') ? found : undefined;
-    });
-    expect(children.filter((c) => c.status.name === 'FAILED')).toEqual([]);
-  }, BACKFILL_DEADLINE_MS + 60_000);
+  it(
+    'backfills hundreds of records costing several buckets, paced, without a failure or an alert',
+    async () => {
+      const account = p.jobber.sandbox.store.createAccount({ name: 'Big Co' });
+      const seeded = p.jobber.sandbox.store.seed(account.id, SEED);
+      expect(seeded.clients.length + seeded.jobs.length + seeded.invoices.length).toBe(300);
+      const messagesBefore = p.slack.standIn.state.messages.length;
+      const started = Date.now();
+      await followConnectFlow(p.ingressUrl, account.id);
+      await settled(account.id, BACKFILL_DEADLINE_MS);
+      const tookMs = Date.now() - started;
+      expect(await p.models.Client.countDocuments({ accountId: account.id })).toBe(100);
+      expect(await p.models.Job.countDocuments({ accountId: account.id })).toBe(100);
+      expect(await p.models.Invoice.countDocuments({ accountId: account.id })).toBe(100);
+      const pages = p.jobber.sandbox.requests.filter((r) => r.accountId === account.id && ['Clients', 'Jobs', 'Invoices'].includes(r.operationName ?? ''));
+      // The size proves the pacing: what Jobber charged is several buckets, so the backfill had to
+      // wait for refills, and it took at least the time the bucket needs to restore the excess.
+      const charged = pages.reduce((sum, r) => sum + (r.actualQueryCost ?? 0), 0);
+      expect(charged).toBeGreaterThan(3 * BUCKET.maximumAvailable);
+      expect(tookMs).toBeGreaterThanOrEqual(((charged - BUCKET.maximumAvailable) / BUCKET.restoreRate) * 1000);
+      // Pacing keeps THROTTLED to the backstop: at most the first page of a kind, before its cost is
+      // known. A client that ignored the bucket would be throttled on most pages (the bucket restores
+      // a page's cost in about two seconds, and a page takes far less to fetch and store).
+      const notOk = pages.filter((r) => r.outcome !== 'ok');
+      expect(notOk.every((r) => r.outcome === 'throttled')).toBe(true);
+      expect(notOk.length).toBeLessThanOrEqual(3);
+      // Pages grew to what half the bucket allows instead of the first guess of 25.
+      expect(Math.max(...pages.map((r) => (r.variables?.first as number) ?? 0))).toBeGreaterThan(25);
+      expect(p.slack.standIn.state.messages.length).toBe(messagesBefore);
+      // This account's backfill children (the namespace is shared with other test files): the
+      // initial one completed, none failed. Visibility can lag, hence the wait.
+      const prefix = `${accountWorkflowId(account.id)}/backfill/`;
+      const children = await waitFor(async () => {
+        const found = [];
+        for await (const wf of p.temporal.client.workflow.list({ query: `WorkflowId STARTS_WITH "${prefix}"` })) found.push(wf);
+        return found.some((c) => c.workflowId.startsWith(`${prefix}initial-`) && c.status.name === 'COMPLETED') ? found : undefined;
+      });
+      expect(children.filter((c) => c.status.name === 'FAILED')).toEqual([]);
+    },
+    BACKFILL_DEADLINE_MS + 60_000,
+  );
 
   it('reconciles: Sync now heals changes whose webhooks never came', async () => {
     const accountId = await connect('Quiet Co');
@@ -152,7 +157,7 @@ describe('backfill, reconciliation and token refresh under failure', () => {
     expect(await p.outcomes(webhookIds)).toEqual([expect.objectContaining({ status: 'synced' })]);
   });
 
-  it('reports a crash between Jobber\'s answer and the save plainly: broken, operators alerted once', async () => {
+  it("reports a crash between Jobber's answer and the save plainly: broken, operators alerted once", async () => {
     const { accountId, handle, refresh } = await connectWithCrashingSave('Crashy Before Co', 'before');
     await expect(refresh()).rejects.toThrow();
     // Jobber rotated the pair but we lost it: the old refresh token is dead. No retry storm:

@@ -29,7 +29,11 @@ describe('a 401 storm on a worker with few activity slots', () => {
     // Every slot is soon held by an activity waiting for the refresh; the refresh still runs.
     const outcomes = await p.outcomes(webhookIds);
     expect(outcomes.filter((o) => o.status === 'synced')).toHaveLength(5 * SLOTS);
-    expect(refreshGrants(p, account.id).slice(before).map((g) => g.outcome)).toEqual(['accepted']);
+    expect(
+      refreshGrants(p, account.id)
+        .slice(before)
+        .map((g) => g.outcome),
+    ).toEqual(['accepted']);
     expect((await p.temporal.client.workflow.getHandle(accountWorkflowId(account.id)).query(accountStateQuery)).status).toBe('connected');
     expect(await p.models.Client.countDocuments({ accountId: account.id, firstName: /^Storm/ })).toBe(5 * SLOTS);
   }, 240_000);

@@ -13,7 +13,7 @@ describe('refresh-ahead scales with the token lifetime', () => {
     expect(refreshDueAt({ issuedAt: at(t0), expiresAt: at(t0 + 150_000) }, FIVE_MINUTES, t0)).toBe(t0 + 75_000);
   });
 
-  it('gives a token without exp Jobber\'s 60 minutes, not a refresh every second', () => {
+  it("gives a token without exp Jobber's 60 minutes, not a refresh every second", () => {
     expect(DEFAULT_TOKEN_LIFETIME_MS).toBe(60 * 60_000);
     expect(refreshDueAt({ issuedAt: at(t0) }, FIVE_MINUTES, t0 + 1000)).toBe(t0 + 55 * 60_000);
     expect(refreshDueAt({}, FIVE_MINUTES, t0)).toBe(t0 + 55 * 60_000);

@@ -31,7 +31,8 @@ describe('the account workflow honours every request, in order, across continue-
     await p?.close();
   });
 
-  const appDisconnects = (accountId: string) => p.jobber.sandbox.requests.filter((r) => r.operationName === 'AppDisconnect' && r.accountId === accountId).length;
+  const appDisconnects = (accountId: string) =>
+    p.jobber.sandbox.requests.filter((r) => r.operationName === 'AppDisconnect' && r.accountId === accountId).length;
   const handleOf = (accountId: string) => p.temporal.client.workflow.getHandle(accountWorkflowId(accountId));
   /** The events of the workflow's current run. */
   const history = async (accountId: string) => ((await handleOf(accountId).fetchHistory()).events ?? []).map((event) => ({ event }));
@@ -121,7 +122,8 @@ describe('the account workflow honours every request, in order, across continue-
     const handle = handleOf(accountId);
     const backfills = async () => {
       const ids = new Set<string>();
-      for await (const wf of p.temporal.client.workflow.list({ query: `WorkflowId STARTS_WITH "${accountWorkflowId(accountId)}/backfill/"` })) ids.add(wf.workflowId);
+      for await (const wf of p.temporal.client.workflow.list({ query: `WorkflowId STARTS_WITH "${accountWorkflowId(accountId)}/backfill/"` }))
+        ids.add(wf.workflowId);
       return ids.size;
     };
     const { tokenVersion, grantId } = (await p.models.Connection.findById(accountId).lean())!;
@@ -164,7 +166,11 @@ describe('the account workflow honours every request, in order, across continue-
       await reached.opened; // Jobber was told; the tokens are about to be purged
       // The user connects again (another tab) before the purge is written.
       reconnecting = followConnectFlow(p.ingressUrl, accountId);
-      await waitFor(async () => ((await history(accountId)).some((e) => /connectionGranted|reconnected/.test(e.event.workflowExecutionSignaledEventAttributes?.signalName ?? '')) ? true : undefined));
+      await waitFor(async () =>
+        (await history(accountId)).some((e) => /connectionGranted|reconnected/.test(e.event.workflowExecutionSignaledEventAttributes?.signalName ?? ''))
+          ? true
+          : undefined,
+      );
       held.open();
       await disconnecting;
     } finally {
@@ -199,7 +205,12 @@ describe('the account workflow honours every request, in order, across continue-
     };
     try {
       // A resent APP_DISCONNECT of an earlier connection: it must leave this one alone...
-      const stale = p.jobber.sandbox.webhooks.enqueue({ topic: 'APP_DISCONNECT', accountId, itemId: accountId, occurredAt: new Date(connectedAt!.getTime() - 60_000).toISOString() });
+      const stale = p.jobber.sandbox.webhooks.enqueue({
+        topic: 'APP_DISCONNECT',
+        accountId,
+        itemId: accountId,
+        occurredAt: new Date(connectedAt!.getTime() - 60_000).toISOString(),
+      });
       await reached.opened;
       // ...but not swallow the user's own disconnect, which comes while it is handled.
       const disconnecting = p.control.disconnect(accountId, 'disconnected from the Manage App page');
@@ -233,7 +244,12 @@ describe('the OAuth callback when the account workflow cannot be started', () =>
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const logger = pino({ level: 'silent' });
-    const oauth = new JobberOAuth({ apiUrl: p.jobber.url, clientId: CLIENT_ID, clientSecret: p.jobber.sandbox.clientSecret, redirectUri: `${url}/auth/jobber/callback` });
+    const oauth = new JobberOAuth({
+      apiUrl: p.jobber.url,
+      clientId: CLIENT_ID,
+      clientSecret: p.jobber.sandbox.clientSecret,
+      redirectUri: `${url}/auth/jobber/callback`,
+    });
     const app = createApp({
       temporal: { client: p.temporal.client, taskQueue: p.worker.taskQueue },
       jobberClientSecret: p.jobber.sandbox.clientSecret,

@@ -58,8 +58,16 @@ describe('a temporary refusal never costs the user their connection (sandbox tok
     refuse(other, { error: 'invalid_client' });
     const versions = await Promise.all([refresh(accountId), refresh(other)]);
     expect(versions.every((v) => v.version > 0)).toBe(true);
-    expect(refreshGrants(p, accountId).slice(-3).map((g) => g.outcome)).toEqual(['injected', 'injected', 'accepted']);
-    expect(refreshGrants(p, other).slice(-2).map((g) => g.outcome)).toEqual(['injected', 'accepted']);
+    expect(
+      refreshGrants(p, accountId)
+        .slice(-3)
+        .map((g) => g.outcome),
+    ).toEqual(['injected', 'injected', 'accepted']);
+    expect(
+      refreshGrants(p, other)
+        .slice(-2)
+        .map((g) => g.outcome),
+    ).toEqual(['injected', 'accepted']);
     expect(credentialAlerts()).toHaveLength(alertsBefore + 1);
     expect(await stored(accountId)).toMatchObject({ status: 'connected' });
     expect(await stored(other)).toMatchObject({ status: 'connected' });
@@ -96,11 +104,16 @@ describe('a temporary refusal never costs the user their connection (sandbox tok
     const nowhere = Connection.lazy({ address: '127.0.0.1:1' });
     p.deps.temporal = new Client({ connection: nowhere });
     try {
-      const { webhookIds, result: client } = p.jobber.sandbox.webhooks.capture(() => p.jobber.sandbox.store.createClient(accountId, { firstName: 'Persistent' }));
+      const { webhookIds, result: client } = p.jobber.sandbox.webhooks.capture(() =>
+        p.jobber.sandbox.store.createClient(accountId, { firstName: 'Persistent' }),
+      );
       const workflowId = p.workflowIdOf(p.jobber.sandbox.webhooks.get(webhookIds[0]!)!);
       // Until the first attempt has failed, or the event has ended.
       await waitFor(async () => {
-        const d = await p.temporal.client.workflow.getHandle(workflowId).describe().catch(() => undefined);
+        const d = await p.temporal.client.workflow
+          .getHandle(workflowId)
+          .describe()
+          .catch(() => undefined);
         if (!d) return undefined;
         return d.status.name !== 'RUNNING' || (d.raw.pendingActivities ?? []).some((a) => (a.attempt ?? 0) >= 2) ? true : undefined;
       }, 90_000);
@@ -121,19 +134,28 @@ describe('a temporary refusal never costs the user their connection (sandbox tok
     const { webhookIds, result: client } = p.jobber.sandbox.webhooks.capture(() => p.jobber.sandbox.store.createClient(accountId, { firstName: 'Waited' }));
     const workflowId = p.workflowIdOf(p.jobber.sandbox.webhooks.get(webhookIds[0]!)!);
     await waitFor(async () => {
-      const d = await p.temporal.client.workflow.getHandle(workflowId).describe().catch(() => undefined);
+      const d = await p.temporal.client.workflow
+        .getHandle(workflowId)
+        .describe()
+        .catch(() => undefined);
       if (!d) return undefined;
       return d.status.name !== 'RUNNING' || (d.raw.pendingActivities ?? []).some((a) => (a.attempt ?? 0) >= 2) ? true : undefined;
     }, 90_000);
     // The account workflow is started again, as an operator would (docs/OPERATIONS.md's runbook).
-    await p.temporal.client.workflow.start('accountWorkflow', { taskQueue: p.worker.taskQueue, workflowId: accountWorkflowId(accountId), args: [{ accountId }] });
+    await p.temporal.client.workflow.start('accountWorkflow', {
+      taskQueue: p.worker.taskQueue,
+      workflowId: accountWorkflowId(accountId),
+      args: [{ accountId }],
+    });
     expect(await p.outcomes(webhookIds)).toEqual([expect.objectContaining({ status: 'synced' })]);
     expect((await p.models.Client.findById(client.id).lean())?.firstName).toBe('Waited');
   }, 180_000);
 
   it('when Jobber says the user disconnected, the account workflow forgets the tokens (one writer) and operators hear once', async () => {
     const accountId = await connect('Quiet Leaver Co');
-    const { result: client } = p.jobber.sandbox.webhooks.capture(() => p.jobber.sandbox.store.createClient(accountId, { firstName: 'Left' }, { webhook: false }));
+    const { result: client } = p.jobber.sandbox.webhooks.capture(() =>
+      p.jobber.sandbox.store.createClient(accountId, { firstName: 'Left' }, { webhook: false }),
+    );
     p.jobber.sandbox.disconnect(accountId, { hold: true }); // the APP_DISCONNECT is late
     const first = p.jobber.sandbox.webhooks.capture(() => p.jobber.sandbox.store.updateClient(client.id, { firstName: 'Left 2' }));
     const second = p.jobber.sandbox.webhooks.capture(() => p.jobber.sandbox.store.updateClient(client.id, { firstName: 'Left 3' }));

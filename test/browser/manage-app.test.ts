@@ -103,9 +103,7 @@ describe('Manage App page in headless Chromium (sandbox consent page, real Tempo
       expect(before).toBeTruthy();
 
       // Sync now: a POST with the form token, answered with a redirect back to /manage.
-      const back = page.waitForResponse(
-        (r) => new URL(r.url()).pathname === '/manage' && r.request().redirectedFrom()?.url() === `${p.ingressUrl}/sync`,
-      );
+      const back = page.waitForResponse((r) => new URL(r.url()).pathname === '/manage' && r.request().redirectedFrom()?.url() === `${p.ingressUrl}/sync`);
       await page.getByRole('button', { name: 'Sync now' }).click();
       expect((await back).status()).toBe(200);
       await page.waitForLoadState('load');

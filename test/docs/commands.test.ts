@@ -22,7 +22,7 @@ import { docCommand, docCommands, ROOT } from './doc-commands';
 const SANDBOX_ADMIN_BLOCKS = [
   'curl -X POST $J/admin/reset',
   'ACCOUNT=$(curl -s -X POST $J/admin/accounts -H \'content-type: application/json\' -d \'{"name":"Green Thumb"}\' | jq -r .id)',
-  'CLIENT=$(curl -s -X POST $J/admin/accounts/$ACCOUNT/clients -H \'content-type: application/json\' \\',
+  "CLIENT=$(curl -s -X POST $J/admin/accounts/$ACCOUNT/clients -H 'content-type: application/json' \\",
   '# A new client (the one above is deleted), two updates held, then delivered newest first:',
   'curl -X POST $J/admin/faults -H \'content-type: application/json\' -d \'{"graphql":{"status":502,"times":3}}\'',
   'S=http://127.0.0.1:4020',
@@ -48,13 +48,13 @@ const RUN = [
   'npm run ops -- account show',
   'npm run ops -- account resync <accountId>',
   'temporal workflow query --workflow-id jobber-account/7 --name state',
-  'node -e "console.log(Buffer.from(\'gid://Jobber/Account/7\').toString(\'base64\'))"',
+  "node -e \"console.log(Buffer.from('gid://Jobber/Account/7').toString('base64'))\"",
   'temporal workflow start --namespace default --task-queue jobber-sync \\',
-  'node -e "const k=process.argv[1];const b=/^[0-9a-fA-F]{64}$/.test(k)?Buffer.from(k,\'hex\'):Buffer.from(k,\'base64\');console.log(require(\'crypto\').createHash(\'sha256\').update(b).digest(\'hex\').slice(0,12))" "$TOKEN_ENCRYPTION_KEY"',
-  'node -e "console.log(require(\'crypto\').randomBytes(32).toString(\'base64\'))"',
+  "node -e \"const k=process.argv[1];const b=/^[0-9a-fA-F]{64}$/.test(k)?Buffer.from(k,'hex'):Buffer.from(k,'base64');console.log(require('crypto').createHash('sha256').update(b).digest('hex').slice(0,12))\" \"$TOKEN_ENCRYPTION_KEY\"",
+  "node -e \"console.log(require('crypto').randomBytes(32).toString('base64'))\"",
   'cp .env.example .env',
   'set -a; . ./.env; set +a',
-  'npx jest --globalSetup=\'\' --globalTeardown=\'\' test/sandbox',
+  "npx jest --globalSetup='' --globalTeardown='' test/sandbox",
   'grep -qw avx /proc/cpuinfo && echo "AVX: yes" || echo "AVX: no"',
 ];
 
@@ -155,7 +155,8 @@ function sh(script: string, env: NodeJS.ProcessEnv = {}, cwd = ROOT, timeoutMs =
 
 async function shOk(script: string, env: NodeJS.ProcessEnv = {}, cwd = ROOT): Promise<string> {
   const result = await sh(script, env, cwd);
-  if (result.code !== 0) throw new Error(`exit ${result.code}\n--- script\n${script}\n--- stdout\n${result.stdout.slice(-3000)}\n--- stderr\n${result.stderr.slice(-3000)}`);
+  if (result.code !== 0)
+    throw new Error(`exit ${result.code}\n--- script\n${script}\n--- stdout\n${result.stdout.slice(-3000)}\n--- stderr\n${result.stderr.slice(-3000)}`);
   return result.stdout;
 }
 
@@ -208,7 +209,9 @@ describe('every command in the docs', () => {
 
   it('that CI runs is in .ci/run, word for word', () => {
     const ci = readFileSync(path.join(ROOT, '.ci/run'), 'utf8').split('\n');
-    const inCi = Object.entries(ELSEWHERE).filter(([, where]) => where.startsWith('.ci/run runs')).map(([key]) => key);
+    const inCi = Object.entries(ELSEWHERE)
+      .filter(([, where]) => where.startsWith('.ci/run runs'))
+      .map(([key]) => key);
     expect(inCi).toEqual(['npm ci && npm test', 'npm install && BENCH_SECONDS=3 npm run bench']);
     for (const key of inCi) expect(ci).toContain(key);
   });
@@ -314,7 +317,7 @@ describe('the docs, followed on this machine', () => {
     }, 120_000);
 
     describe('docs/SLACK_SETUP.md', () => {
-      it('links the stand-in\'s workspace to the demo account with the ops tool', async () => {
+      it("links the stand-in's workspace to the demo account with the ops tool", async () => {
         // The block's first two lines are the two processes already running.
         const [first, second, ...rest] = doc('npm run local                      # terminal 1').split('\n');
         expect(first).toMatch(/^npm run local\s/);
@@ -322,15 +325,22 @@ describe('the docs, followed on this machine', () => {
         const out = await shOk(fill(rest.join('\n'), { '<accountId>': state.accountId! }));
         expect(parseOps(out)).toEqual({ teamId: 'T0SANDBOX', accounts: [state.accountId] });
         // The same command with the real-Slack example, then taken back as OPERATIONS.md shows.
-        expect(parseOps(await shOk(`${opsEnv()}\n${fill(doc('npm run ops -- slack link T0123ABCD <accountId>'), { '<accountId>': state.accountId! })}`))).toMatchObject({ teamId: 'T0123ABCD' });
-        const synopsis = doc('npm run ops -- --help').split('\n').find((l) => l.startsWith('npm run ops -- slack unlink'))!;
+        expect(
+          parseOps(await shOk(`${opsEnv()}\n${fill(doc('npm run ops -- slack link T0123ABCD <accountId>'), { '<accountId>': state.accountId! })}`)),
+        ).toMatchObject({ teamId: 'T0123ABCD' });
+        const synopsis = doc('npm run ops -- --help')
+          .split('\n')
+          .find((l) => l.startsWith('npm run ops -- slack unlink'))!;
         const unlink = fill(synopsis, { '<teamId>': 'T0123ABCD', '[accountId]': '' });
         expect(parseOps(await shOk(`${opsEnv()}\n${unlink}`))).toMatchObject({ teamId: 'T0123ABCD', removed: true, accounts: [] });
       });
 
       it('answers the signed /jobber commands from the synced data', async () => {
         const out = await shOk(doc('# Sign and send "/jobber <text>" as Slack does: v0=HMAC-SHA256("v0:<timestamp>:<body>").'));
-        const answers = out.trim().split('\n').map((line) => JSON.parse(line) as { response_type: string; text: string; blocks: unknown[] });
+        const answers = out
+          .trim()
+          .split('\n')
+          .map((line) => JSON.parse(line) as { response_type: string; text: string; blocks: unknown[] });
         expect(answers).toHaveLength(3);
         expect(answers.every((a) => a.response_type === 'ephemeral' && a.blocks.length > 0)).toBe(true);
         const [status, jobs, client] = answers.map((a) => JSON.stringify(a));
@@ -339,7 +349,7 @@ describe('the docs, followed on this machine', () => {
         expect(client).toMatch(/Ada Lovelace/);
       });
 
-      it('acknowledges the demo\'s job alert with the signed button click', async () => {
+      it("acknowledges the demo's job alert with the signed button click", async () => {
         const { messages } = await json<{ messages: { ts: string; text: string; blocks?: unknown }[] }>(`http://127.0.0.1:${PORTS.slack}/admin/messages`);
         const alert = messages.find((m) => m.text.startsWith('New job #1'))!;
         const key = /"value":"(job-created\/[^"]+)"/.exec(JSON.stringify(alert.blocks))![1]!;
@@ -369,18 +379,25 @@ describe('the docs, followed on this machine', () => {
         const show = parseOps(await shOk(`${opsEnv()}\n${doc('npm run ops -- account show')} ${state.accountId}`));
         expect(show).toMatchObject({ connection: { status: 'connected' }, records: { clients: 1, jobs: 1, invoices: 1 } });
         expect(show.workflow).toMatchObject({ status: 'connected' });
-        const query = await shOk(fill(doc('temporal workflow query --workflow-id jobber-account/7 --name state'), { 'jobber-account/7': `jobber-account/${state.accountNumber}` }));
+        const query = await shOk(
+          fill(doc('temporal workflow query --workflow-id jobber-account/7 --name state'), { 'jobber-account/7': `jobber-account/${state.accountNumber}` }),
+        );
         expect(query).toMatch(/"status":\s*"connected"/);
-        expect(parseOps(await shOk(`${opsEnv()}\n${fill(doc('npm run ops -- account resync <accountId>'), { '<accountId>': state.accountId! })}`))).toEqual({ accountId: state.accountId, status: 'sync requested' });
+        expect(parseOps(await shOk(`${opsEnv()}\n${fill(doc('npm run ops -- account resync <accountId>'), { '<accountId>': state.accountId! })}`))).toEqual({
+          accountId: state.accountId,
+          status: 'sync requested',
+        });
         // The EncodedId of account 7, as the page computes it, is the one its examples use.
-        const encoded = (await shOk(doc('node -e "console.log(Buffer.from(\'gid://Jobber/Account/7\').toString(\'base64\'))"'))).trim();
+        const encoded = (await shOk(doc("node -e \"console.log(Buffer.from('gid://Jobber/Account/7').toString('base64'))\""))).trim();
         expect(readFileSync(path.join(ROOT, 'docs/OPERATIONS.md'), 'utf8')).toContain(`JobberAccountId="${encoded}"`);
       });
 
-      it('restarts a terminated account workflow with the runbook\'s temporal workflow start', async () => {
+      it("restarts a terminated account workflow with the runbook's temporal workflow start", async () => {
         const workflowId = `jobber-account/${state.accountNumber}`;
         await shOk(`temporal workflow terminate --workflow-id '${workflowId}' --reason 'docs test'`);
-        await waitFor(async () => (parseOps(await shOk(`${opsEnv()}\nnpm run --silent ops -- account show ${state.accountId}`)).workflow === 'not running' ? true : undefined));
+        await waitFor(async () =>
+          parseOps(await shOk(`${opsEnv()}\nnpm run --silent ops -- account show ${state.accountId}`)).workflow === 'not running' ? true : undefined,
+        );
         const start = fill(doc('temporal workflow start --namespace default --task-queue jobber-sync \\'), {
           "'jobber-account/7'": `'${workflowId}'`,
           'Z2lkOi8vSm9iYmVyL0FjY291bnQvNw==': state.accountId!,
@@ -395,7 +412,8 @@ describe('the docs, followed on this machine', () => {
 
       it('replays a dead letter with the Jobber-outage runbook, after which none is left', async () => {
         const admin = `http://127.0.0.1:${PORTS.jobber}/admin`;
-        const post = (url: string, body: unknown, method = 'POST') => fetch(url, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        const post = (url: string, body: unknown, method = 'POST') =>
+          fetch(url, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
         const clients = await json<{ id: string }[]>(`${admin}/accounts/${state.accountId}/clients`);
         // A request Jobber rejects for good leaves a dead letter.
         expect((await post(`${admin}/faults`, { graphql: { status: 400, times: 1 }, accountId: state.accountId })).status).toBeLessThan(300);
@@ -406,7 +424,9 @@ describe('the docs, followed on this machine', () => {
         }, 60_000);
         expect(listed).toEqual([expect.objectContaining({ errorType: 'JobberQueryInvalid' })]);
 
-        const [list, replay, replayed] = doc('npm run ops -- dead-letters list').split('\n').map((line) => `${opsEnv()}\n${line}`);
+        const [list, replay, replayed] = doc('npm run ops -- dead-letters list')
+          .split('\n')
+          .map((line) => `${opsEnv()}\n${line}`);
         expect(parseOps(await shOk(list!))).toHaveLength(1);
         expect(parseOps(await shOk(replay!))).toEqual([expect.objectContaining({ workflowId: listed[0]!.id })]);
         await waitFor(async () => ((parseOps(await shOk(replayed!)) as unknown[]).length === 0 ? true : undefined), 60_000);
@@ -444,14 +464,16 @@ describe('the docs, followed on this machine', () => {
 
   describe('docs/DOCKER.md and JOBBER_SETUP.md: the .env file', () => {
     it('makes secrets the config accepts, and .env.example is a file the shell can load', async () => {
-      const secret = (await shOk(doc('node -e "console.log(require(\'crypto\').randomBytes(32).toString(\'base64\'))"'))).trim();
+      const secret = (await shOk(doc("node -e \"console.log(require('crypto').randomBytes(32).toString('base64'))\""))).trim();
       const dir = mkdtempSync(path.join(os.tmpdir(), 'docs-env-'));
       copyFileSync(path.join(ROOT, '.env.example'), path.join(dir, '.env.example'));
       const copy = doc('cp .env.example .env').split('\n')[0]!;
       // Loaded into an empty environment, the shell holds exactly the file's variables and values.
       const out = await shOk(`${copy}\nenv -i bash -c '${doc('set -a; . ./.env; set +a')}; env'`, {}, dir);
       const pairs = (text: string, pattern: RegExp) =>
-        Object.fromEntries(text.split('\n').flatMap((l) => (pattern.test(l) ? [[l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).replace(/^(['"])(.*)\1$/, '$2')]] : [])));
+        Object.fromEntries(
+          text.split('\n').flatMap((l) => (pattern.test(l) ? [[l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).replace(/^(['"])(.*)\1$/, '$2')]] : [])),
+        );
       const inFile = pairs(readFileSync(path.join(dir, '.env'), 'utf8'), /^[A-Z_]+=/);
       const loaded = pairs(out, /^[A-Z_]+=/);
       expect(Object.keys(inFile).length).toBeGreaterThan(5);
@@ -473,7 +495,10 @@ describe('the docs, followed on this machine', () => {
 
   it('tells whether the CPU has AVX, as docs/DOCKER.md checks for MongoDB', async () => {
     const out = await shOk(doc('grep -qw avx /proc/cpuinfo && echo "AVX: yes" || echo "AVX: no"'));
-    const flags = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => /^flags\s*:/.test(l)) ?? '';
+    const flags =
+      readFileSync('/proc/cpuinfo', 'utf8')
+        .split('\n')
+        .find((l) => /^flags\s*:/.test(l)) ?? '';
     expect(out.trim()).toBe(flags.split(/\s+/).includes('avx') ? 'AVX: yes' : 'AVX: no');
   });
 

@@ -22,7 +22,13 @@ const INLINE_COMMAND = /^(npm|npx|node|curl|temporal|docker|openssl|jq|bash|set 
 const markdown = new MarkdownIt();
 
 export function docFiles(): string[] {
-  return ['README.md', ...readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`)];
+  return [
+    'README.md',
+    ...readdirSync(path.join(ROOT, 'docs'))
+      .filter((f) => f.endsWith('.md'))
+      .sort()
+      .map((f) => `docs/${f}`),
+  ];
 }
 
 /** Every command in the README and docs/, parsed as Markdown (code in lists and tables included). */
@@ -38,7 +44,8 @@ export function docCommands(): DocCommand[] {
       }
       // Inline code, in paragraphs, lists and table cells alike.
       for (const child of token.children ?? []) {
-        if (child.type === 'code_inline' && INLINE_COMMAND.test(child.content)) commands.push({ file, kind: 'inline', text: child.content, key: child.content });
+        if (child.type === 'code_inline' && INLINE_COMMAND.test(child.content))
+          commands.push({ file, kind: 'inline', text: child.content, key: child.content });
       }
     }
   }

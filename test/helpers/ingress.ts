@@ -21,7 +21,10 @@ export function testApp(client: Client, taskQueue: string, extra: Partial<Parame
   return { app, lines, metrics };
 }
 
-export function webhookBody(fields: { topic: string; accountId: string; itemId: string; occurredAt: string }, spelling: 'occurredAt' | 'occuredAt' = 'occurredAt'): string {
+export function webhookBody(
+  fields: { topic: string; accountId: string; itemId: string; occurredAt: string },
+  spelling: 'occurredAt' | 'occuredAt' = 'occurredAt',
+): string {
   const { occurredAt, ...rest } = fields;
   return JSON.stringify({ data: { webHookEvent: { ...rest, appId: 'app-1', [spelling]: occurredAt } } });
 }

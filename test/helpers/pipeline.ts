@@ -133,7 +133,10 @@ export async function startPipeline(
     async close() {
       // Account workflows outlive the test otherwise, polling a task queue no worker serves.
       for await (const wf of temporal.client.workflow.list({ query: `TaskQueue = "${worker.taskQueue}" AND ExecutionStatus = "Running"` })) {
-        await temporal.client.workflow.getHandle(wf.workflowId, wf.runId).terminate('test finished').catch(() => undefined);
+        await temporal.client.workflow
+          .getHandle(wf.workflowId, wf.runId)
+          .terminate('test finished')
+          .catch(() => undefined);
       }
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));

@@ -25,13 +25,58 @@ const openssl = (dir: string, args: string[]) => execFileSync('openssl', args, {
 export function makeTestPki(serverName = 'temporal.test'): TestPki {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'temporal-tls-'));
   const ca = (name: string) =>
-    openssl(dir, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '2', '-subj', `/CN=${name}`]);
+    openssl(dir, [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.pem`,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+    ]);
   ca('ca');
   ca('other-ca');
   const leaf = (name: string, ext: string) => {
-    openssl(dir, ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`]);
+    openssl(dir, [
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.csr`,
+      '-subj',
+      `/CN=${name}`,
+    ]);
     writeFileSync(path.join(dir, `${name}.ext`), ext);
-    openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', '-extfile', `${name}.ext`]);
+    openssl(dir, [
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${name}.pem`,
+      '-days',
+      '2',
+      '-extfile',
+      `${name}.ext`,
+    ]);
   };
   leaf('server', `subjectAltName=DNS:${serverName}\nextendedKeyUsage=serverAuth\n`);
   leaf('client', 'extendedKeyUsage=clientAuth\n');
@@ -63,12 +108,7 @@ const HOP_BY_HOP = new Set(['connection', 'host', 'keep-alive', 'proxy-connectio
  * that forwards every gRPC call to the plain gRPC port, headers, body and trailers. With `apiKey`
  * it answers UNAUTHENTICATED, as Temporal Cloud does, unless the call carries that key.
  */
-export async function startTlsFrontend(options: {
-  backend: string;
-  pki: TestPki;
-  requireClientCert: boolean;
-  apiKey?: string;
-}): Promise<TlsFrontend> {
+export async function startTlsFrontend(options: { backend: string; pki: TestPki; requireClientCert: boolean; apiKey?: string }): Promise<TlsFrontend> {
   const { pki } = options;
   const upstream = http2.connect(`http://${options.backend}`);
   upstream.on('error', () => undefined); // a call in flight fails on its own stream
@@ -89,7 +129,10 @@ export async function startTlsFrontend(options: {
     stream.on('error', () => undefined);
     if (options.apiKey !== undefined) {
       if (headers.authorization !== `Bearer ${options.apiKey}`) {
-        stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '16', 'grpc-message': 'Request unauthorized.' }, { endStream: true });
+        stream.respond(
+          { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '16', 'grpc-message': 'Request unauthorized.' },
+          { endStream: true },
+        );
         return;
       }
       frontend.authorizedCalls += 1;

@@ -60,7 +60,10 @@ describe('the ingress process', () => {
     }
     expect(await signalGroup(ingress, 'SIGTERM')).toBe(0);
 
-    const line = ingress.output().split('\n').find((l) => l.startsWith(REPORT));
+    const line = ingress
+      .output()
+      .split('\n')
+      .find((l) => l.startsWith(REPORT));
     if (!line) throw new Error(`the ingress printed no report of its modules:\n${ingress.output().slice(-2000)}`);
     const loaded = JSON.parse(line.slice(REPORT.length)) as string[];
     // The positive control: the reader sees the SDK the ingress does use.

@@ -1,7 +1,8 @@
 import { parseJobberWebhook, signJobberBody, verifyJobberSignature, WebhookPayloadError } from '../../src/ingress/jobber-webhook';
 
 const secret = 'sandbox-client-secret';
-const body = '{"data":{"webHookEvent":{"topic":"CLIENT_CREATE","appId":"a1","accountId":"Z2lkOi8vSm9iYmVyL0FjY291bnQvMjQ4NjkzNA==","itemId":"Z2lkOi8vSm9iYmVyL0NsaWVudC8x","occurredAt":"2021-08-12T16:31:36-06:00"}}}';
+const body =
+  '{"data":{"webHookEvent":{"topic":"CLIENT_CREATE","appId":"a1","accountId":"Z2lkOi8vSm9iYmVyL0FjY291bnQvMjQ4NjkzNA==","itemId":"Z2lkOi8vSm9iYmVyL0NsaWVudC8x","occurredAt":"2021-08-12T16:31:36-06:00"}}}';
 
 describe('Jobber webhook signature', () => {
   it('matches a signature computed independently (openssl dgst -sha256 -hmac ... | base64)', () => {
@@ -56,7 +57,11 @@ describe('Jobber webhook payload', () => {
     ['not json', 'application/json', /not valid JSON/],
     ['{"data":{}}', 'application/json', /no data.webHookEvent/],
     ['{"data":{"webHookEvent":{"topic":"CLIENT_CREATE","accountId":"A","itemId":"B"}}}', 'application/json', /occuredAt is missing/],
-    ['{"data":{"webHookEvent":{"topic":"client create","accountId":"A","itemId":"B","occurredAt":"2024-01-01T00:00:00Z"}}}', 'application/json', /topic is not valid/],
+    [
+      '{"data":{"webHookEvent":{"topic":"client create","accountId":"A","itemId":"B","occurredAt":"2024-01-01T00:00:00Z"}}}',
+      'application/json',
+      /topic is not valid/,
+    ],
     ['{"data":{"webHookEvent":{"topic":"X","accountId":"A","itemId":"B","occurredAt":"yesterday"}}}', 'application/json', /occurredAt is not valid/],
     ['<xml/>', 'text/xml', /unsupported content type/],
   ])('rejects %s with a reason', (payload, type, reason) => {

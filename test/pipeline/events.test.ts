@@ -120,7 +120,9 @@ describe('webhook → workflow → record → alert, over HTTP with real Tempora
       await waitFor(() => new Date().getUTCMilliseconds() < 100 || undefined, 2_000);
       const partly = capture(() => store().updateInvoice(invoice.id, { amounts: { paymentsTotal: 40 } }));
       // Give a fetch the chance to run between the changes, as it did when this was found.
-      await waitFor(() => requests('Invoice').length > invoiceRequestsBefore || new Date().getUTCMilliseconds() > 800 || undefined, 2_000).catch(() => undefined);
+      await waitFor(() => requests('Invoice').length > invoiceRequestsBefore || new Date().getUTCMilliseconds() > 800 || undefined, 2_000).catch(
+        () => undefined,
+      );
       const paid = capture(() => store().updateInvoice(invoice.id, { invoiceStatus: 'paid', amounts: { paymentsTotal: 100 } }));
       const [first, second] = [partly, paid].map((c) => p.jobber.sandbox.webhooks.get(c.webhookIds[0]!)!.event);
       expect(second!.occurredAt).toBe(first!.occurredAt);
@@ -142,7 +144,15 @@ describe('webhook → workflow → record → alert, over HTTP with real Tempora
       // A copy fetched within that second (say by a backfill page), with the same updatedAt.
       await p.models.Invoice.updateOne(
         { _id: invoice.id },
-        { $set: { invoiceStatus: 'awaiting_payment', paymentsTotal: 40, invoiceBalance: 60, fetchedAt: new Date(new Date(paid.result.updatedAt).getTime() + 300), settled: false } },
+        {
+          $set: {
+            invoiceStatus: 'awaiting_payment',
+            paymentsTotal: 40,
+            invoiceBalance: 60,
+            fetchedAt: new Date(new Date(paid.result.updatedAt).getTime() + 300),
+            settled: false,
+          },
+        },
       );
       const reconciled = await p.temporal.client.workflow.execute('backfillWorkflow', {
         taskQueue: p.worker.taskQueue,
@@ -172,7 +182,12 @@ describe('webhook → workflow → record → alert, over HTTP with real Tempora
   });
 
   it('tombstones a record Jobber no longer has instead of retrying forever', async () => {
-    const ids = p.jobber.sandbox.webhooks.enqueue({ topic: 'JOB_UPDATE', accountId: account, itemId: Buffer.from('gid://Jobber/Job/999999').toString('base64'), occurredAt: new Date().toISOString() });
+    const ids = p.jobber.sandbox.webhooks.enqueue({
+      topic: 'JOB_UPDATE',
+      accountId: account,
+      itemId: Buffer.from('gid://Jobber/Job/999999').toString('base64'),
+      occurredAt: new Date().toISOString(),
+    });
     const [outcome] = await p.outcomes(ids);
     expect(outcome).toEqual({ status: 'gone', kind: 'job' });
   });
@@ -184,7 +199,9 @@ describe('webhook → workflow → record → alert, over HTTP with real Tempora
     const [outcome] = await p.outcomes(webhookIds);
     expect(outcome).toMatchObject({ status: 'synced', applied: true });
     expect((await p.models.Client.findById(client.id).lean())?.firstName).toBe('Flaky');
-    const tries = requests('Client').filter((r) => r.variables?.id === client.id).map((r) => r.outcome);
+    const tries = requests('Client')
+      .filter((r) => r.variables?.id === client.id)
+      .map((r) => r.outcome);
     expect(tries.slice(0, 2)).toEqual(['fault', 'fault']);
     expect(tries.at(-1)).toBe('ok');
   });
@@ -194,7 +211,9 @@ describe('webhook → workflow → record → alert, over HTTP with real Tempora
     const { result: client, webhookIds } = capture(() => store().createClient(account, { firstName: 'Patient' }));
     const [outcome] = await p.outcomes(webhookIds);
     expect(outcome).toMatchObject({ status: 'synced' });
-    const tries = requests('Client').filter((r) => r.variables?.id === client.id).map((r) => r.status);
+    const tries = requests('Client')
+      .filter((r) => r.variables?.id === client.id)
+      .map((r) => r.status);
     expect(tries).toEqual([429, 429, 200]);
   });
 
@@ -203,14 +222,21 @@ describe('webhook → workflow → record → alert, over HTTP with real Tempora
     const { result: client, webhookIds } = capture(() => store().createClient(account, { firstName: 'Throttled' }));
     const [outcome] = await p.outcomes(webhookIds);
     expect(outcome).toMatchObject({ status: 'synced' });
-    const tries = requests('Client').filter((r) => r.variables?.id === client.id).map((r) => r.outcome);
+    const tries = requests('Client')
+      .filter((r) => r.variables?.id === client.id)
+      .map((r) => r.outcome);
     expect(tries).toEqual(['throttled', 'ok']);
   });
 
   it('acknowledges and records topics it does not sync, and events of accounts it does not hold', async () => {
     const quote = p.jobber.sandbox.webhooks.enqueue({ topic: 'QUOTE_CREATE', accountId: account, itemId: 'UXVvdGU=', occurredAt: new Date().toISOString() });
     const future = p.jobber.sandbox.webhooks.enqueue({ topic: 'TIMESHEET_CREATE', accountId: account, itemId: 'VA==', occurredAt: new Date().toISOString() });
-    const stranger = p.jobber.sandbox.webhooks.enqueue({ topic: 'CLIENT_UPDATE', accountId: 'QWNjb3VudE5vdE91cnM=', itemId: 'Qw==', occurredAt: new Date().toISOString() });
+    const stranger = p.jobber.sandbox.webhooks.enqueue({
+      topic: 'CLIENT_UPDATE',
+      accountId: 'QWNjb3VudE5vdE91cnM=',
+      itemId: 'Qw==',
+      occurredAt: new Date().toISOString(),
+    });
     const outcomes = await p.outcomes([...quote, ...future, ...stranger]);
     expect(outcomes).toEqual([
       { status: 'recorded', reason: 'topic not synced' },
@@ -229,7 +255,11 @@ describe('webhook → workflow → record → alert, over HTTP with real Tempora
     const { webhookIds } = capture(() => store().createClient(account, { firstName: 'Doomed' }));
     await expect(p.outcomes(webhookIds)).rejects.toThrow(/failed/);
     const workflowId = p.workflowIdOf(p.jobber.sandbox.webhooks.get(webhookIds[0]!)!);
-    const letter = await waitFor(() => p.models.DeadLetter.findById(workflowId).lean().then((d) => d ?? undefined));
+    const letter = await waitFor(() =>
+      p.models.DeadLetter.findById(workflowId)
+        .lean()
+        .then((d) => d ?? undefined),
+    );
     expect(letter).toMatchObject({ status: 'open', errorType: 'JobberQueryInvalid', attempts: 1, event: { topic: 'CLIENT_CREATE' } });
     expect((await p.temporal.client.workflow.getHandle(workflowId).describe()).status.name).toBe('FAILED');
 
@@ -259,7 +289,7 @@ describe('webhook → workflow → record → alert, over HTTP with real Tempora
     expect(await p.outcomes(late)).toEqual([{ status: 'recorded', reason: 'account disconnected' }]);
   });
 
-  it('learns of a disconnect from Jobber\'s answer when APP_DISCONNECT has not come: forgets the tokens, tells operators once', async () => {
+  it("learns of a disconnect from Jobber's answer when APP_DISCONNECT has not come: forgets the tokens, tells operators once", async () => {
     const quiet = await p.connectAccount('Silent Leaver');
     const { result: client } = capture(() => store().createClient(quiet, { firstName: 'Orphan' }, { webhook: false }));
     p.jobber.sandbox.disconnect(quiet, { hold: true }); // the webhook is lost

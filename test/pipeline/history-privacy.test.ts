@@ -143,7 +143,14 @@ describe('personal data stays out of Temporal', () => {
       user: { firstName: `Ottoline${TAG}`, lastName: `Fairweather${TAG}`, email: `ottoline.${TAG}@marchbanks.example` },
     });
     const seeded = keep(clients, store().createClient(account.id, client('0'), { webhook: false }));
-    keep(jobs, store().createJob(account.id, { clientId: seeded.id, title: `Backfilled espalier ${TAG}`, instructions: `Gate code 7714 ${TAG}`, total: AMOUNTS.backfillJobTotal }, { webhook: false }));
+    keep(
+      jobs,
+      store().createJob(
+        account.id,
+        { clientId: seeded.id, title: `Backfilled espalier ${TAG}`, instructions: `Gate code 7714 ${TAG}`, total: AMOUNTS.backfillJobTotal },
+        { webhook: false },
+      ),
+    );
     expect((await followConnectFlow(p.ingressUrl, account.id)).location).toBe('/manage');
     await waitFor(async () => ((await p.control.state(account.id))?.backfill === 'done' ? true : undefined), 120_000);
     expect(await p.models.Client.findById(seeded.id).lean()).toMatchObject({ lastName: seeded.lastName });
@@ -154,18 +161,29 @@ describe('personal data stays out of Temporal', () => {
     const updated = capture(() => keep(clients, store().updateClient(created.result.id, { ...client('2') })));
     await outcomes(updated.webhookIds);
     const job = capture(() =>
-      keep(jobs, store().createJob(account.id, { clientId: created.result.id, title: `Espalier pruning ${TAG}`, instructions: `Beware the geese ${TAG}`, total: AMOUNTS.jobTotal })),
+      keep(
+        jobs,
+        store().createJob(account.id, {
+          clientId: created.result.id,
+          title: `Espalier pruning ${TAG}`,
+          instructions: `Beware the geese ${TAG}`,
+          total: AMOUNTS.jobTotal,
+        }),
+      ),
     );
     expect(await outcomes(job.webhookIds)).toEqual([expect.objectContaining({ alerts: ['job-created'] })]);
     await outcomes(capture(() => keep(jobs, store().updateJob(job.result.id, { title: `Espalier pruning, north wall ${TAG}` }))).webhookIds);
     const invoice = capture(() =>
-      keep(invoices, store().createInvoice(account.id, {
-        clientId: created.result.id,
-        jobIds: [job.result.id],
-        subject: `Espalier season ${TAG}`,
-        message: `Thank you, Philomena ${TAG}`,
-        amounts: { subtotal: AMOUNTS.subtotal, taxAmount: AMOUNTS.tax, paymentsTotal: AMOUNTS.partPayment },
-      })),
+      keep(
+        invoices,
+        store().createInvoice(account.id, {
+          clientId: created.result.id,
+          jobIds: [job.result.id],
+          subject: `Espalier season ${TAG}`,
+          message: `Thank you, Philomena ${TAG}`,
+          amounts: { subtotal: AMOUNTS.subtotal, taxAmount: AMOUNTS.tax, paymentsTotal: AMOUNTS.partPayment },
+        }),
+      ),
     );
     await outcomes(invoice.webhookIds);
 
@@ -189,24 +207,33 @@ describe('personal data stays out of Temporal', () => {
       refreshRecord: refreshRecordThroughWorkflow(p.temporal.client, p.worker.taskQueue),
       logger,
     });
-    const slackApp = createApp({ temporal: { client: p.temporal.client, taskQueue: p.worker.taskQueue }, jobberClientSecret: 'unused', logger, routers: [router] });
+    const slackApp = createApp({
+      temporal: { client: p.temporal.client, taskQueue: p.worker.taskQueue },
+      jobberClientSecret: 'unused',
+      logger,
+      routers: [router],
+    });
     const jobAlert = alerts.find((m) => m.text.includes(job.result.title!))!;
     const refreshButton = ((jobAlert.blocks ?? []) as KnownBlock[])
       .flatMap((b) => (b.type === 'actions' ? b.elements : []))
       .find((e) => (e as { action_id?: string }).action_id === 'refresh') as { value: string };
     keep(jobs, store().updateJob(job.result.id, { title: `Espalier pruning, refreshed ${TAG}` }, { webhook: false }));
-    const click = await slackPost(slackApp, SLACK_PATHS.interactions, interactionBody({
-      type: 'block_actions',
-      team: { id: TEAM, domain: 'sandbox' },
-      user: { id: 'U0ALICE', username: 'alice', team_id: TEAM },
-      api_app_id: 'A0SANDBOX',
-      container: { type: 'message', message_ts: jobAlert.ts, channel_id: jobAlert.channel, is_ephemeral: false },
-      channel: { id: jobAlert.channel, name: 'alerts' },
-      message: { type: 'message', ts: jobAlert.ts, text: jobAlert.text, blocks: jobAlert.blocks },
-      response_url: 'https://hooks.slack.com/actions/T0/1/x',
-      trigger_id: '1.2.3',
-      actions: [{ type: 'button', action_id: 'refresh', block_id: 'b1', value: refreshButton.value, action_ts: '1.2' }],
-    }));
+    const click = await slackPost(
+      slackApp,
+      SLACK_PATHS.interactions,
+      interactionBody({
+        type: 'block_actions',
+        team: { id: TEAM, domain: 'sandbox' },
+        user: { id: 'U0ALICE', username: 'alice', team_id: TEAM },
+        api_app_id: 'A0SANDBOX',
+        container: { type: 'message', message_ts: jobAlert.ts, channel_id: jobAlert.channel, is_ephemeral: false },
+        channel: { id: jobAlert.channel, name: 'alerts' },
+        message: { type: 'message', ts: jobAlert.ts, text: jobAlert.text, blocks: jobAlert.blocks },
+        response_url: 'https://hooks.slack.com/actions/T0/1/x',
+        trigger_id: '1.2.3',
+        actions: [{ type: 'button', action_id: 'refresh', block_id: 'b1', value: refreshButton.value, action_ts: '1.2' }],
+      }),
+    );
     expect(click.status).toBe(200);
     await router.drain();
     expect((await p.models.Job.findById(job.result.id).lean())?.title).toBe(`Espalier pruning, refreshed ${TAG}`);
@@ -216,7 +243,11 @@ describe('personal data stays out of Temporal', () => {
     const doomed = capture(() => keep(clients, store().updateClient(created.result.id, client('3'))));
     await expect(p.outcomes(doomed.webhookIds)).rejects.toThrow(/failed/);
     const deadLetterId = p.workflowIdOf(p.jobber.sandbox.webhooks.get(doomed.webhookIds[0]!)!);
-    await waitFor(() => p.models.DeadLetter.findById(deadLetterId).lean().then((d) => d ?? undefined));
+    await waitFor(() =>
+      p.models.DeadLetter.findById(deadLetterId)
+        .lean()
+        .then((d) => d ?? undefined),
+    );
 
     // DESTROY of every type.
     const gone = [
@@ -230,7 +261,15 @@ describe('personal data stays out of Temporal', () => {
     // Jobber held them after each change (a superset of what MongoDB stores).
     const secrets = new Set<string>([account.name, account.user.firstName, account.user.lastName, account.user.email]);
     for (const c of clients) {
-      for (const v of [c.firstName, c.lastName, c.companyName, c.title, ...c.emails.flatMap((e) => [e.address, e.description]), ...c.phones.flatMap((ph) => [ph.number, ph.description])]) secrets.add(v ?? '');
+      for (const v of [
+        c.firstName,
+        c.lastName,
+        c.companyName,
+        c.title,
+        ...c.emails.flatMap((e) => [e.address, e.description]),
+        ...c.phones.flatMap((ph) => [ph.number, ph.description]),
+      ])
+        secrets.add(v ?? '');
       for (const v of Object.values(c.billingAddress ?? {})) secrets.add(String(v ?? ''));
     }
     for (const j of jobs) [j.title, j.instructions].forEach((v) => secrets.add(v ?? ''));
@@ -250,7 +289,11 @@ describe('personal data stays out of Temporal', () => {
     const needles = [...secrets, ...phoneDigits, ...nonZero.flatMap(amountForms), tokens.accessToken, tokens.refreshToken];
 
     // Visibility lags: read once every workflow the run started is listed.
-    const expected = [accountWorkflowId(account.id), deadLetterId, ...[...created.webhookIds, ...paid.webhookIds].map((id) => p.workflowIdOf(p.jobber.sandbox.webhooks.get(id)!))];
+    const expected = [
+      accountWorkflowId(account.id),
+      deadLetterId,
+      ...[...created.webhookIds, ...paid.webhookIds].map((id) => p.workflowIdOf(p.jobber.sandbox.webhooks.get(id)!)),
+    ];
     const histories = await waitFor(async () => {
       const read = await readRawHistories(p);
       return expected.every((id) => read.some((h) => h.workflowId === id)) ? read : undefined;
@@ -263,7 +306,12 @@ describe('personal data stays out of Temporal', () => {
     expect(inPayloads(eventHistory, account.id) && inBytes(eventHistory, account.id)).toBe(true);
     expect(inPayloads(eventHistory, created.result.id) && inBytes(eventHistory, created.result.id)).toBe(true);
     expect(histories.some((h) => inBytes(h, 'fetch job'))).toBe(true); // an activity summary (user metadata)
-    expect(inBytes(histories.find((h) => h.workflowId === deadLetterId)!, 'EventFailed')).toBe(true); // a failure
+    expect(
+      inBytes(
+        histories.find((h) => h.workflowId === deadLetterId)!,
+        'EventFailed',
+      ),
+    ).toBe(true); // a failure
     expect(histories.some((h) => h.workflowId.includes('/backfill/'))).toBe(true);
 
     const leaks = histories.flatMap((h) => needles.filter((n) => inBytes(h, n) || inPayloads(h, n)).map((n) => `${n} in ${h.workflowId}`));

@@ -4,7 +4,16 @@ import { admin, gql, manualClock } from './helpers';
 
 const CLIENT_IDS_PAGE = /* GraphQL */ `
   query Page($first: Int, $after: String, $filter: ClientFilterAttributes) {
-    clients(first: $first, after: $after, filter: $filter) { nodes { id } pageInfo { endCursor hasNextPage } totalCount }
+    clients(first: $first, after: $after, filter: $filter) {
+      nodes {
+        id
+      }
+      pageInfo {
+        endCursor
+        hasNextPage
+      }
+      totalCount
+    }
   }
 `;
 

@@ -41,7 +41,11 @@ describe('Jobber sandbox OAuth', () => {
 
   async function connect(): Promise<{ access_token: string; refresh_token: string }> {
     const res = await tokenRequest(started.url, {
-      client_id: CLIENT_ID, client_secret: CLIENT_SECRET, grant_type: 'authorization_code', code: await codeFor(), redirect_uri: REDIRECT,
+      client_id: CLIENT_ID,
+      client_secret: CLIENT_SECRET,
+      grant_type: 'authorization_code',
+      code: await codeFor(),
+      redirect_uri: REDIRECT,
     });
     expect(res.status).toBe(200);
     return res.body as { access_token: string; refresh_token: string };
@@ -127,20 +131,32 @@ describe('Jobber sandbox OAuth', () => {
     it('is bound to the redirect_uri and expires after 10 minutes', async () => {
       const code = await codeFor();
       const wrongUri = await tokenRequest(started.url, {
-        client_id: CLIENT_ID, client_secret: CLIENT_SECRET, grant_type: 'authorization_code', code, redirect_uri: 'http://evil.example/cb',
+        client_id: CLIENT_ID,
+        client_secret: CLIENT_SECRET,
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: 'http://evil.example/cb',
       });
       expect(wrongUri.body.error).toBe('invalid_grant');
       const late = await codeFor();
       clock.advance(10 * 60_000 + 1);
       const expired = await tokenRequest(started.url, {
-        client_id: CLIENT_ID, client_secret: CLIENT_SECRET, grant_type: 'authorization_code', code: late, redirect_uri: REDIRECT,
+        client_id: CLIENT_ID,
+        client_secret: CLIENT_SECRET,
+        grant_type: 'authorization_code',
+        code: late,
+        redirect_uri: REDIRECT,
       });
       expect(expired.body.error).toBe('invalid_grant');
     });
 
     it('rejects a wrong client secret with 401', async () => {
       const res = await tokenRequest(started.url, {
-        client_id: CLIENT_ID, client_secret: 'nope', grant_type: 'authorization_code', code: await codeFor(), redirect_uri: REDIRECT,
+        client_id: CLIENT_ID,
+        client_secret: 'nope',
+        grant_type: 'authorization_code',
+        code: await codeFor(),
+        redirect_uri: REDIRECT,
       });
       expect(res.status).toBe(401);
       expect(res.body.error).toBe('invalid_client');
@@ -204,19 +220,32 @@ describe('Jobber sandbox OAuth', () => {
       expect(rotated.status).toBe(200);
       // An injected invalid_grant is true: the presented refresh token is dead from then on.
       await admin(origin, 'POST', '/admin/faults', { token: { error: 'invalid_grant' } });
-      expect(await refresh(rotated.body.refresh_token!)).toMatchObject({ status: 401, body: { error: 'invalid_grant', message: INVALID_REFRESH_TOKEN_MESSAGE } });
+      expect(await refresh(rotated.body.refresh_token!)).toMatchObject({
+        status: 401,
+        body: { error: 'invalid_grant', message: INVALID_REFRESH_TOKEN_MESSAGE },
+      });
       expect(await refresh(rotated.body.refresh_token!)).toMatchObject({ status: 401, body: { error: 'invalid_grant' } });
       expect(started.sandbox.oauth.log.filter((e) => e.outcome === 'injected').map((e) => e.detail)).toEqual([
-        'HTTP 429', 'HTTP 502', 'reset', 'invalid_client', 'invalid_grant',
+        'HTTP 429',
+        'HTTP 502',
+        'reset',
+        'invalid_client',
+        'invalid_grant',
       ]);
     });
 
     it('token faults for one account leave the others alone, and bad fault requests are refused', async () => {
       const other = started.sandbox.store.createAccount({ name: 'Other Co' }).id;
       const mine = await connect();
-      const theirs = (await tokenRequest(started.url, {
-        client_id: CLIENT_ID, client_secret: CLIENT_SECRET, grant_type: 'authorization_code', code: await codeFor(other), redirect_uri: REDIRECT,
-      })).body;
+      const theirs = (
+        await tokenRequest(started.url, {
+          client_id: CLIENT_ID,
+          client_secret: CLIENT_SECRET,
+          grant_type: 'authorization_code',
+          code: await codeFor(other),
+          redirect_uri: REDIRECT,
+        })
+      ).body;
       await admin(origin, 'POST', '/admin/faults', { token: { error: 'invalid_client' }, accountId: other });
       expect((await refresh(mine.refresh_token)).status).toBe(200);
       expect((await refresh(theirs.refresh_token!)).body.error).toBe('invalid_client');
@@ -263,9 +292,7 @@ describe('Jobber sandbox OAuth', () => {
   describe('disconnect', () => {
     it('Marketplace disconnect kills access and refresh tokens and sends APP_DISCONNECT', async () => {
       const { access_token, refresh_token } = await connect();
-      const res = await admin<{ webhookIds: string[]; account: { connection: { status: string } } }>(
-        origin, 'POST', `/admin/accounts/${accountId}/disconnect`,
-      );
+      const res = await admin<{ webhookIds: string[]; account: { connection: { status: string } } }>(origin, 'POST', `/admin/accounts/${accountId}/disconnect`);
       expect(res.body.account.connection.status).toBe('disconnected');
       expect(started.sandbox.webhooks.get(res.body.webhookIds[0]!)?.event).toMatchObject({ topic: 'APP_DISCONNECT', accountId });
       const api = await gql(started.url, access_token, ACCOUNT_QUERY);

@@ -20,9 +20,7 @@ import { JOBBER_SANDBOX_SDL, startJobberSandbox, type StartedJobberSandbox } fro
 import { gql } from './helpers';
 
 const officialPath = path.resolve(__dirname, '../fixtures/jobber-schema-2023-01.json');
-const official: GraphQLSchema = buildClientSchema(
-  (JSON.parse(readFileSync(officialPath, 'utf8')) as { data: Parameters<typeof buildClientSchema>[0] }).data,
-);
+const official: GraphQLSchema = buildClientSchema((JSON.parse(readFileSync(officialPath, 'utf8')) as { data: Parameters<typeof buildClientSchema>[0] }).data);
 const sandbox: GraphQLSchema = buildSchema(JOBBER_SANDBOX_SDL);
 
 const userTypes = (schema: GraphQLSchema): GraphQLNamedType[] =>
@@ -102,7 +100,7 @@ describe('sandbox GraphQL schema', () => {
       expect.arrayContaining([
         'Query.client(id): ID! vs EncodedId!',
         "Query.clients: [Client] vs Jobber's ClientConnection!",
-        'Query.clients(page): argument not in Jobber\'s',
+        "Query.clients(page): argument not in Jobber's",
         "Client.firstName: String vs Jobber's String!",
         "Client.nickname: field not in Jobber's",
         "InvoiceStatusTypeEnum.refunded: enum value not in Jobber's",
@@ -112,9 +110,28 @@ describe('sandbox GraphQL schema', () => {
 
   it("declares the types the project relies on, with Jobber's scalars and root types", () => {
     for (const name of [
-      'EncodedId', 'ISO8601DateTime', 'JobStatusTypeEnum', 'InvoiceStatusTypeEnum', 'Client', 'Job', 'Invoice', 'InvoiceAmounts',
-      'ClientPhoneNumber', 'Email', 'ClientAddress', 'Account', 'User', 'AppDisconnectPayload', 'Application', 'MutationErrors',
-      'PageInfo', 'ClientConnection', 'JobConnection', 'InvoiceConnection', 'ClientFilterAttributes', 'InvoiceFilterAttributes',
+      'EncodedId',
+      'ISO8601DateTime',
+      'JobStatusTypeEnum',
+      'InvoiceStatusTypeEnum',
+      'Client',
+      'Job',
+      'Invoice',
+      'InvoiceAmounts',
+      'ClientPhoneNumber',
+      'Email',
+      'ClientAddress',
+      'Account',
+      'User',
+      'AppDisconnectPayload',
+      'Application',
+      'MutationErrors',
+      'PageInfo',
+      'ClientConnection',
+      'JobConnection',
+      'InvoiceConnection',
+      'ClientFilterAttributes',
+      'InvoiceFilterAttributes',
     ]) {
       expect(sandbox.getType(name)).toBeDefined();
     }

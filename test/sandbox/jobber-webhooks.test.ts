@@ -1,12 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { INVOICE_QUERY } from '../../src/jobber/queries';
-import {
-  encodeWebhookBody,
-  signWebhook,
-  startJobberSandbox,
-  type StartedJobberSandbox,
-  type WebhookDelivery,
-} from '../../src/sandbox/jobber';
+import { encodeWebhookBody, signWebhook, startJobberSandbox, type StartedJobberSandbox, type WebhookDelivery } from '../../src/sandbox/jobber';
 import { parseRetryAfter, WebhookSender, type WebhookSenderOptions } from '../../src/sandbox/jobber/webhooks';
 import { SandboxClock } from '../../src/sandbox/jobber/clock';
 import pino from 'pino';
@@ -70,10 +64,10 @@ describe('Jobber sandbox webhooks', () => {
     expect(signWebhook(SECRET, body)).toBe('SS7U9aDQvXSvQ7/tftnTAqmKGIGw3y4VEcwRemKxJiQ=');
   });
 
-  it('sends CLIENT_CREATE as JSON with exactly Jobber\'s fields, verifiable over the raw body', async () => {
-    const res = await admin<{ client: { id: string; updatedAt: string }; webhookIds: string[] }>(
-      origin, 'POST', `/admin/accounts/${accountId}/clients`, { firstName: 'Ada' },
-    );
+  it("sends CLIENT_CREATE as JSON with exactly Jobber's fields, verifiable over the raw body", async () => {
+    const res = await admin<{ client: { id: string; updatedAt: string }; webhookIds: string[] }>(origin, 'POST', `/admin/accounts/${accountId}/clients`, {
+      firstName: 'Ada',
+    });
     expect(res.status).toBe(201);
     expect(res.body.webhookIds).toHaveLength(1);
     const [hook] = await receiver.waitFor(1);
@@ -198,7 +192,10 @@ describe('Jobber sandbox webhooks', () => {
       const hooks = sender({ backoffMs: 1, jitter: 0, honorRetryAfter: false });
       const [id] = hooks.enqueue(event(1));
       await hooks.settled();
-      expect(hooks.get(id!)!.attempts.map((a) => [a.status, a.retryInMs])).toEqual([[503, 1], [200, undefined]]);
+      expect(hooks.get(id!)!.attempts.map((a) => [a.status, a.retryInMs])).toEqual([
+        [503, 1],
+        [200, undefined],
+      ]);
     });
 
     it('a burst that failed together comes back spread over the jitter, not all at once', async () => {
@@ -228,7 +225,9 @@ describe('Jobber sandbox webhooks', () => {
 
   it('sends any event, such as an unknown topic, signed correctly', async () => {
     const res = await admin<{ webhookIds: string[] }>(origin, 'POST', '/admin/webhooks/send', {
-      topic: 'TIMESHEET_CREATE', accountId, itemId: 'Z2lkOi8vSm9iYmVyL1RpbWVzaGVldC8x',
+      topic: 'TIMESHEET_CREATE',
+      accountId,
+      itemId: 'Z2lkOi8vSm9iYmVyL1RpbWVzaGVldC8x',
     });
     expect(res.status).toBe(201);
     const [hook] = await receiver.waitFor(1);

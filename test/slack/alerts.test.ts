@@ -86,7 +86,11 @@ describe('Slack alerts go out once', () => {
     let result: Awaited<ReturnType<typeof sendAlertOnce>> | undefined;
     for (let attempt = 1; attempt <= SEND_ALERT_RETRY.maximumAttempts && !result; attempt++) {
       try {
-        result = await sendAlertOnce({ models, slack: client() }, { key, accountId: 'acct', channel: CHANNEL, owner: 'wf-second', message }, () => new Date(at));
+        result = await sendAlertOnce(
+          { models, slack: client() },
+          { key, accountId: 'acct', channel: CHANNEL, owner: 'wf-second', message },
+          () => new Date(at),
+        );
       } catch (err) {
         expect(err).toBeInstanceOf(AlertInFlightError);
         const failure = slackFailure(err) as ApplicationFailure;

@@ -68,16 +68,46 @@ describe('/jobber slash command', () => {
       billingAddress: { street: '1 Elm St', city: 'Calgary', province: 'AB', postalCode: 'T2P 1A1', country: 'CA' },
     });
     await seedClient(models, GREEN, { id: 'c-regex', companyName: '(a+)+ Landscaping', isCompany: true });
-    await seedClient(models, GREEN, { id: 'c-sons', firstName: 'Bob', lastName: 'Smith', companyName: 'Smith & Sons <Roofing>', isCompany: true, isLead: true });
+    await seedClient(models, GREEN, {
+      id: 'c-sons',
+      firstName: 'Bob',
+      lastName: 'Smith',
+      companyName: 'Smith & Sons <Roofing>',
+      isCompany: true,
+      isLead: true,
+    });
     await seedClient(models, GREEN, { id: 'c-gone', firstName: 'Jane', lastName: 'Gone' });
     await tombstoneRecord(models, 'client', GREEN, 'c-gone', new Date('2025-05-02T00:00:00Z'));
     await seedClient(models, OTHER, { id: 'c-other', firstName: 'Jane', lastName: 'Elsewhere' });
 
     // Jobs
     const jane = { id: 'c-jane', name: 'Jane Smith' };
-    await seedJob(models, GREEN, { id: 'j-today', jobNumber: 11, title: 'Spring cleanup', client: jane, total: 250, startAt: '2025-05-14T09:00:00Z', createdAt: '2025-05-01T00:00:00Z' });
-    await seedJob(models, GREEN, { id: 'j-tomorrow', jobNumber: 12, title: 'Hedge trimming', client: jane, total: 120, startAt: '2025-05-15T10:00:00Z', createdAt: '2025-05-10T00:00:00Z' });
-    await seedJob(models, GREEN, { id: 'j-gone', jobNumber: 13, title: 'Cancelled patio', client: jane, startAt: '2025-05-14T12:00:00Z', createdAt: '2025-05-12T00:00:00Z' });
+    await seedJob(models, GREEN, {
+      id: 'j-today',
+      jobNumber: 11,
+      title: 'Spring cleanup',
+      client: jane,
+      total: 250,
+      startAt: '2025-05-14T09:00:00Z',
+      createdAt: '2025-05-01T00:00:00Z',
+    });
+    await seedJob(models, GREEN, {
+      id: 'j-tomorrow',
+      jobNumber: 12,
+      title: 'Hedge trimming',
+      client: jane,
+      total: 120,
+      startAt: '2025-05-15T10:00:00Z',
+      createdAt: '2025-05-10T00:00:00Z',
+    });
+    await seedJob(models, GREEN, {
+      id: 'j-gone',
+      jobNumber: 13,
+      title: 'Cancelled patio',
+      client: jane,
+      startAt: '2025-05-14T12:00:00Z',
+      createdAt: '2025-05-12T00:00:00Z',
+    });
     await tombstoneRecord(models, 'job', GREEN, 'j-gone', new Date('2025-05-13T00:00:00Z'));
     await seedJob(models, GREEN, {
       id: 'j-yesterday',
@@ -95,14 +125,54 @@ describe('/jobber slash command', () => {
     }
 
     // Invoices
-    await seedInvoice(models, GREEN, { id: 'i-101', invoiceNumber: '101', client: jane, dueDate: '2025-05-30T00:00:00Z', amounts: { total: 100, invoiceBalance: 100 } });
-    await seedInvoice(models, GREEN, { id: 'i-102', invoiceNumber: '102', client: jane, dueDate: '2025-05-01T00:00:00Z', amounts: { total: 200, invoiceBalance: 50, paymentsTotal: 150 } });
-    await seedInvoice(models, GREEN, { id: 'i-103', invoiceNumber: '103', invoiceStatus: 'past_due', client: { id: 'c-sons', name: 'Smith & Sons <Roofing>' }, dueDate: '2025-04-20T00:00:00Z', amounts: { total: 300, invoiceBalance: 300 } });
-    await seedInvoice(models, GREEN, { id: 'i-104', invoiceNumber: '104', invoiceStatus: 'paid', client: jane, dueDate: '2025-05-10T00:00:00Z', receivedDate: '2025-05-12T00:00:00Z', amounts: { total: 400, paymentsTotal: 400 } });
+    await seedInvoice(models, GREEN, {
+      id: 'i-101',
+      invoiceNumber: '101',
+      client: jane,
+      dueDate: '2025-05-30T00:00:00Z',
+      amounts: { total: 100, invoiceBalance: 100 },
+    });
+    await seedInvoice(models, GREEN, {
+      id: 'i-102',
+      invoiceNumber: '102',
+      client: jane,
+      dueDate: '2025-05-01T00:00:00Z',
+      amounts: { total: 200, invoiceBalance: 50, paymentsTotal: 150 },
+    });
+    await seedInvoice(models, GREEN, {
+      id: 'i-103',
+      invoiceNumber: '103',
+      invoiceStatus: 'past_due',
+      client: { id: 'c-sons', name: 'Smith & Sons <Roofing>' },
+      dueDate: '2025-04-20T00:00:00Z',
+      amounts: { total: 300, invoiceBalance: 300 },
+    });
+    await seedInvoice(models, GREEN, {
+      id: 'i-104',
+      invoiceNumber: '104',
+      invoiceStatus: 'paid',
+      client: jane,
+      dueDate: '2025-05-10T00:00:00Z',
+      receivedDate: '2025-05-12T00:00:00Z',
+      amounts: { total: 400, paymentsTotal: 400 },
+    });
     await seedInvoice(models, GREEN, { id: 'i-105', invoiceNumber: '105', invoiceStatus: 'draft', client: jane, amounts: { total: 75, invoiceBalance: 75 } });
-    await seedInvoice(models, GREEN, { id: 'i-106', invoiceNumber: '106', invoiceStatus: 'past_due', client: jane, dueDate: '2025-04-01T00:00:00Z', amounts: { total: 999, invoiceBalance: 999 } });
+    await seedInvoice(models, GREEN, {
+      id: 'i-106',
+      invoiceNumber: '106',
+      invoiceStatus: 'past_due',
+      client: jane,
+      dueDate: '2025-04-01T00:00:00Z',
+      amounts: { total: 999, invoiceBalance: 999 },
+    });
     await tombstoneRecord(models, 'invoice', GREEN, 'i-106', new Date('2025-05-03T00:00:00Z'));
-    await seedInvoice(models, OTHER, { id: 'i-201', invoiceNumber: '201', invoiceStatus: 'past_due', dueDate: '2025-04-01T00:00:00Z', amounts: { total: 5000, invoiceBalance: 5000 } });
+    await seedInvoice(models, OTHER, {
+      id: 'i-201',
+      invoiceNumber: '201',
+      invoiceStatus: 'past_due',
+      dueDate: '2025-04-01T00:00:00Z',
+      amounts: { total: 5000, invoiceBalance: 5000 },
+    });
   });
   afterAll(() => env.close());
 
@@ -147,7 +217,12 @@ describe('/jobber slash command', () => {
   it('jobs (recent by default): newest first, no tombstones, no other account, escaped for mrkdwn', async () => {
     const { text, shown } = await ask('jobs');
     const order = ['#14 Lawn <mowing> & edging', '#12 Hedge trimming', '#3 Fix leak', '#11 Spring cleanup'];
-    expect(text.split('\n').slice(1).map((l) => l.split(' — ')[0]!.replace('• ', ''))).toEqual(order);
+    expect(
+      text
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split(' — ')[0]!.replace('• ', '')),
+    ).toEqual(order);
     expect(shown).toContain('#14 Lawn &lt;mowing&gt; &amp; edging');
     expect(shown).not.toContain('<mowing>');
     expect(shown).toContain('Smith &amp; Sons &lt;Roofing&gt;');
@@ -165,7 +240,12 @@ describe('/jobber slash command', () => {
     for (const no of ['Hedge trimming', 'Lawn', 'Cancelled patio', 'Secret job', 'Fix leak']) expect(today.text).not.toContain(no);
 
     const upcoming = await ask('jobs UPCOMING');
-    expect(upcoming.text.split('\n').slice(1).map((l) => l.split(' — ')[0])).toEqual(['• #12 Hedge trimming', '• #3 Fix leak']);
+    expect(
+      upcoming.text
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split(' — ')[0]),
+    ).toEqual(['• #12 Hedge trimming', '• #3 Fix leak']);
 
     // "Today" is the business's day: at 21:00 UTC it is already the 15th in Tokyo.
     const tokyo = env.app({ now: () => new Date('2025-05-14T21:00:00Z'), timeZone: 'Asia/Tokyo' });
@@ -204,7 +284,12 @@ describe('/jobber slash command', () => {
 
   it('invoices overdue: past due, or past the due date and still awaiting payment', async () => {
     const { text } = await ask('invoices overdue');
-    expect(text.split('\n').filter((l) => l.startsWith('• ')).map((l) => l.split(' — ')[0])).toEqual(['• Invoice #103', '• Invoice #102']);
+    expect(
+      text
+        .split('\n')
+        .filter((l) => l.startsWith('• '))
+        .map((l) => l.split(' — ')[0]),
+    ).toEqual(['• Invoice #103', '• Invoice #102']);
     expect(text).toContain('$350.00 outstanding in all');
   });
 

@@ -68,12 +68,7 @@ export async function startSlackEnv(name: string): Promise<SlackEnv> {
 }
 
 /** A POST as Slack sends it: form body, signed with the signing secret at `timestamp` (seconds). */
-export function slackPost(
-  app: Koa,
-  path: string,
-  body: string,
-  options: { timestamp?: number; secret?: string; signature?: string | null; now?: Date } = {},
-) {
+export function slackPost(app: Koa, path: string, body: string, options: { timestamp?: number; secret?: string; signature?: string | null; now?: Date } = {}) {
   const timestamp = options.timestamp ?? Math.floor((options.now ?? new Date()).getTime() / 1000);
   const req = request(app.callback()).post(path).type('form').set('X-Slack-Request-Timestamp', String(timestamp));
   const signature = options.signature === undefined ? signSlackRequest(body, timestamp, options.secret ?? SIGNING_SECRET) : options.signature;

@@ -116,7 +116,9 @@ describe('Slack interactions: Acknowledge and Refresh on alert messages', () => 
     await router.drain();
     expect((await env.models.Alert.findById(key).lean())!.acknowledgedBy).toBe('U0GHOST');
     expect(visible(current(message.ts))).toContain('Acknowledged by <@U0GHOST>');
-    expect(env.slack.standIn.state.ephemeral).toEqual([expect.objectContaining({ user: 'U0ALICE', text: 'This alert was already acknowledged by <@U0GHOST>.' })]);
+    expect(env.slack.standIn.state.ephemeral).toEqual([
+      expect.objectContaining({ user: 'U0ALICE', text: 'This alert was already acknowledged by <@U0GHOST>.' }),
+    ]);
   });
 
   it('the same user clicking twice is told they already did', async () => {
@@ -186,12 +188,21 @@ describe('Slack interactions: Acknowledge and Refresh on alert messages', () => 
     await slackPost(app, SLACK_PATHS.interactions, click(afterRefresh, 'U0ALICE', 'refresh', key));
     await router.drain();
     expect(calls('chat.update')).toHaveLength(updatesBefore);
-    expect(env.slack.standIn.state.ephemeral.at(-1)).toMatchObject({ user: 'U0ALICE', text: expect.stringContaining('Could not fetch this record from Jobber') });
+    expect(env.slack.standIn.state.ephemeral.at(-1)).toMatchObject({
+      user: 'U0ALICE',
+      text: expect.stringContaining('Could not fetch this record from Jobber'),
+    });
   });
 
   it('acknowledges an invoice alert too', async () => {
     const { app, router } = env.app();
-    await seedInvoice(env.models, ACCOUNT, { id: 'inv-ack', invoiceNumber: '77', invoiceStatus: 'paid', client: { id: 'c-ana', name: 'Ana Lopez' }, amounts: { total: 300, paymentsTotal: 300 } });
+    await seedInvoice(env.models, ACCOUNT, {
+      id: 'inv-ack',
+      invoiceNumber: '77',
+      invoiceStatus: 'paid',
+      client: { id: 'c-ana', name: 'Ana Lopez' },
+      amounts: { total: 300, paymentsTotal: 300 },
+    });
     const invoice = (await env.models.Invoice.findById('inv-ack').lean())!;
     const key = alertKey('invoice-paid', 'inv-ack');
     const sent = await sendAlertOnce(

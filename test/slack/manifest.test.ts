@@ -26,7 +26,8 @@ function sourceFiles(dir: string): string[] {
 }
 
 // Slack Web API families; `.chat.update(` and the like in product code (the stand-in excluded).
-const FAMILIES = 'admin|apps|auth|bookmarks|bots|calls|chat|conversations|dnd|emoji|files|pins|reactions|reminders|search|stars|team|usergroups|users|views|workflows';
+const FAMILIES =
+  'admin|apps|auth|bookmarks|bots|calls|chat|conversations|dnd|emoji|files|pins|reactions|reminders|search|stars|team|usergroups|users|views|workflows';
 const CALL = new RegExp(`\\.(${FAMILIES})\\.(\\w+(?:\\.\\w+)?)\\s*\\(`, 'g');
 const API_CALL = /apiCall\(\s*['"]([\w.]+)['"]/g;
 

@@ -12,7 +12,13 @@ describe('workflow ids', () => {
   });
 
   it('encodes EncodedIds exactly as Node does, without Buffer, and reads them back', () => {
-    for (const [type, id] of [['Account', 1], ['Client', 42], ['Invoice', 2486934], ['Job', '99999999999'], ['Application', 12345]] as const) {
+    for (const [type, id] of [
+      ['Account', 1],
+      ['Client', 42],
+      ['Invoice', 2486934],
+      ['Job', '99999999999'],
+      ['Application', 12345],
+    ] as const) {
       const encoded = encodeGlobalId(type, id);
       expect(encoded).toBe(Buffer.from(`gid://Jobber/${type}/${id}`, 'utf8').toString('base64'));
       expect(parseGlobalId(encoded)).toEqual({ type, id: String(id) });
@@ -24,7 +30,12 @@ describe('workflow ids', () => {
   });
 
   it('builds readable, deterministic ids from the natural key', () => {
-    const event = { topic: 'INVOICE_UPDATE', accountId: encodeGlobalId('Account', 7), itemId: encodeGlobalId('Invoice', 9), occurredAt: '2025-01-01T00:00:00.000Z' };
+    const event = {
+      topic: 'INVOICE_UPDATE',
+      accountId: encodeGlobalId('Account', 7),
+      itemId: encodeGlobalId('Invoice', 9),
+      occurredAt: '2025-01-01T00:00:00.000Z',
+    };
     expect(eventWorkflowId(event)).toBe('jobber-event/7/INVOICE_UPDATE/9/2025-01-01T00:00:00.000Z');
     expect(eventWorkflowId({ ...event })).toBe(eventWorkflowId(event));
     expect(accountWorkflowId(event.accountId)).toBe('jobber-account/7');

@@ -112,10 +112,7 @@ function connectionCost(input: CostInput, type: GraphQLObjectType, selectionSet:
     if (name === 'totalCount') {
       total += size;
     } else if ((name === 'nodes' || name === 'edges') && isObjectType(named) && childSelection) {
-      total +=
-        childValue === REQUESTED
-          ? size * selectionCost(input, named, childSelection, REQUESTED)
-          : objectCost(input, named, childSelection, childValue);
+      total += childValue === REQUESTED ? size * selectionCost(input, named, childSelection, REQUESTED) : objectCost(input, named, childSelection, childValue);
     } else if (isObjectType(named) && childSelection) {
       total += 1 + objectCost(input, named, childSelection, childValue);
     } else {

@@ -145,7 +145,9 @@ async function handle(ctx: Koa.Context, deps: SandboxDeps, entry: GraphQLRequest
   const operationName = typeof body.operationName === 'string' ? body.operationName : undefined;
   const operation = getOperationAST(document, operationName);
   if (!operation) {
-    return errorsOnly([new GraphQLError(operationName ? `Unknown operation named "${operationName}".` : 'Must provide operation name if query contains multiple operations.')]);
+    return errorsOnly([
+      new GraphQLError(operationName ? `Unknown operation named "${operationName}".` : 'Must provide operation name if query contains multiple operations.'),
+    ]);
   }
   const coerced = getVariableValues(deps.schema, operation.variableDefinitions ?? [], variables);
   if (coerced.errors) return errorsOnly(coerced.errors);

@@ -138,10 +138,7 @@ export function createJobberSandbox(options: JobberSandboxOptions = {}): JobberS
     { maximumAvailable: options.costBucket?.maximumAvailable ?? 10_000, restoreRate: options.costBucket?.restoreRate ?? 500 },
     () => clock.nowMs(),
   );
-  const limiter = new RequestLimiter(
-    { max: options.requestLimit?.max ?? 2500, windowMs: options.requestLimit?.windowMs ?? 300_000 },
-    () => clock.nowMs(),
-  );
+  const limiter = new RequestLimiter({ max: options.requestLimit?.max ?? 2500, windowMs: options.requestLimit?.windowMs ?? 300_000 }, () => clock.nowMs());
   const requests: GraphQLRequestRecord[] = [];
 
   const disconnect = (accountId: number, detail: string, delivery?: DeliveryOptions): string[] => {
@@ -237,9 +234,7 @@ export interface StartedJobberSandbox {
 }
 
 /** Starts the sandbox on host:port (defaults 127.0.0.1 and 0, a free port). */
-export async function startJobberSandbox(
-  options: JobberSandboxOptions & { port?: number; host?: string } = {},
-): Promise<StartedJobberSandbox> {
+export async function startJobberSandbox(options: JobberSandboxOptions & { port?: number; host?: string } = {}): Promise<StartedJobberSandbox> {
   const { port = 0, host = '127.0.0.1', ...rest } = options;
   const sandbox = createJobberSandbox(rest);
   const server = await listen(sandbox.app, port, host);

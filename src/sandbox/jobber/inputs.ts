@@ -1,9 +1,7 @@
 import { z } from 'zod';
 
 /** Values of Jobber's JobStatusTypeEnum (schema 2023-01). */
-export const JOB_STATUSES = [
-  'requires_invoicing', 'archived', 'late', 'today', 'upcoming', 'action_required', 'on_hold', 'unscheduled', 'active',
-] as const;
+export const JOB_STATUSES = ['requires_invoicing', 'archived', 'late', 'today', 'upcoming', 'action_required', 'on_hold', 'unscheduled', 'active'] as const;
 /** Values of Jobber's InvoiceStatusTypeEnum. */
 export const INVOICE_STATUSES = ['draft', 'awaiting_payment', 'paid', 'past_due', 'bad_debt'] as const;
 /** Values of Jobber's JobTypeTypeEnum. */
@@ -64,9 +62,7 @@ export const clientInputSchema = z
     isCompany: z.boolean().optional(),
     isArchived: z.boolean().optional(),
     isLead: z.boolean().optional(),
-    emails: z
-      .array(z.object({ address: z.string(), primary: z.boolean().optional(), description: z.string().optional() }).strict())
-      .optional(),
+    emails: z.array(z.object({ address: z.string(), primary: z.boolean().optional(), description: z.string().optional() }).strict()).optional(),
     phones: z
       .array(
         z
@@ -130,10 +126,7 @@ export type InvoiceCreateInput = z.infer<typeof invoiceCreateSchema>;
 export const accountInputSchema = z
   .object({
     name: z.string().min(1).optional(),
-    user: z
-      .object({ firstName: z.string().optional(), lastName: z.string().optional(), email: z.string().optional() })
-      .strict()
-      .optional(),
+    user: z.object({ firstName: z.string().optional(), lastName: z.string().optional(), email: z.string().optional() }).strict().optional(),
   })
   .strict();
 export type AccountInput = z.infer<typeof accountInputSchema>;

@@ -64,7 +64,7 @@ function checkRequest(deps: SandboxDeps, params: Params): string | undefined {
   } catch {
     return 'redirect_uri must be an absolute URL.';
   }
-  if (deps.redirectUris && !deps.redirectUris.includes(redirect)) return 'redirect_uri does not match the app\'s callback URL.';
+  if (deps.redirectUris && !deps.redirectUris.includes(redirect)) return "redirect_uri does not match the app's callback URL.";
   return undefined;
 }
 
@@ -85,9 +85,7 @@ function consentPage(deps: SandboxDeps, params: Params, fixedAccount: number | u
     picker = `<p>Account: <strong id="account-name">${escapeHtml(account.name)}</strong></p>
 <input type="hidden" name="account_id" value="${escapeHtml(account.id)}">`;
   } else {
-    const options = accounts
-      .map((a, i) => `<option value="${escapeHtml(a.id)}"${i === 0 ? ' selected' : ''}>${escapeHtml(a.name)}</option>`)
-      .join('\n');
+    const options = accounts.map((a, i) => `<option value="${escapeHtml(a.id)}"${i === 0 ? ' selected' : ''}>${escapeHtml(a.name)}</option>`).join('\n');
     picker = `<label for="account_id">Jobber account</label>
 <select id="account_id" name="account_id">
 ${options}

@@ -47,9 +47,7 @@ export interface OAuthLogEntry {
   detail?: string;
 }
 
-export type AccessCheck =
-  | { ok: true; accountId: number; userId: number }
-  | { ok: false; reason: 'missing' | 'invalid' | 'expired' | 'disconnected' };
+export type AccessCheck = { ok: true; accountId: number; userId: number } | { ok: false; reason: 'missing' | 'invalid' | 'expired' | 'disconnected' };
 
 export interface ConnectionState {
   status: 'never' | 'connected' | 'disconnected';
@@ -165,7 +163,13 @@ export class OAuthService {
       if (!this.store.accountByNumber(code.accountId)) return this.reject(grantType, 400, 'invalid_grant', INVALID_CODE_MESSAGE);
       this.connections.set(code.accountId, { status: 'connected', connectedAt: this.clock.now().toISOString() });
       const tokens = await this.issue(code.accountId, code.userId);
-      this.record({ event: 'token', grantType, accountId: this.store.enc('Account', code.accountId), outcome: 'accepted', issuedRefreshToken: tokenFingerprint(tokens.refresh_token) });
+      this.record({
+        event: 'token',
+        grantType,
+        accountId: this.store.enc('Account', code.accountId),
+        outcome: 'accepted',
+        issuedRefreshToken: tokenFingerprint(tokens.refresh_token),
+      });
       return { access_token: tokens.access_token, refresh_token: tokens.refresh_token };
     }
     if (grantType === 'refresh_token') {
@@ -225,7 +229,13 @@ export class OAuthService {
     if (!account) throw new Error(`unknown account ${accountId}`);
     this.connections.set(accountId, { status: 'connected', connectedAt: this.clock.now().toISOString() });
     const tokens = await this.issue(accountId, account.ownerUserId);
-    this.record({ event: 'token', grantType: 'sandbox_connect', accountId: this.store.enc('Account', accountId), outcome: 'accepted', issuedRefreshToken: tokenFingerprint(tokens.refresh_token) });
+    this.record({
+      event: 'token',
+      grantType: 'sandbox_connect',
+      accountId: this.store.enc('Account', accountId),
+      outcome: 'accepted',
+      issuedRefreshToken: tokenFingerprint(tokens.refresh_token),
+    });
     return { access_token: tokens.access_token, refresh_token: tokens.refresh_token };
   }
 

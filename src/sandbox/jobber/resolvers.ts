@@ -159,15 +159,17 @@ export function createSandboxSchema(): GraphQLSchema {
           ctx,
         ) => {
           const f = args.filter ?? {};
-          const items = ctx.store.clientsOf(ctx.accountId).filter(
-            (c) =>
-              (f.isCompany == null || c.isCompany === f.isCompany) &&
-              (f.isLead == null || c.isLead === f.isLead) &&
-              (f.isArchived == null || c.isArchived === f.isArchived) &&
-              inDateRange(c.updatedAt, f.updatedAt) &&
-              inDateRange(c.createdAt, f.createdAt) &&
-              matches(args.searchTerm, clientName(c), c.companyName, ...c.emails.map((e) => e.address), ...c.phones.map((p) => p.number)),
-          );
+          const items = ctx.store
+            .clientsOf(ctx.accountId)
+            .filter(
+              (c) =>
+                (f.isCompany == null || c.isCompany === f.isCompany) &&
+                (f.isLead == null || c.isLead === f.isLead) &&
+                (f.isArchived == null || c.isArchived === f.isArchived) &&
+                inDateRange(c.updatedAt, f.updatedAt) &&
+                inDateRange(c.createdAt, f.createdAt) &&
+                matches(args.searchTerm, clientName(c), c.companyName, ...c.emails.map((e) => e.address), ...c.phones.map((p) => p.number)),
+            );
           return paginate(items, args);
         },
         jobs: (
@@ -186,16 +188,18 @@ export function createSandboxSchema(): GraphQLSchema {
           ctx,
         ) => {
           const f = args.filter ?? {};
-          const items = ctx.store.jobsOf(ctx.accountId).filter(
-            (j) =>
-              (f.jobType == null || j.jobType === f.jobType) &&
-              (f.status == null || j.jobStatus === f.status) &&
-              inDateRange(j.createdAt, f.createdAt) &&
-              inDateRange(j.startAt, f.startAt) &&
-              inDateRange(j.endAt, f.endAt) &&
-              inDateRange(j.completedAt, f.completedAt) &&
-              matches(args.searchTerm, j.title, String(j.jobNumber)),
-          );
+          const items = ctx.store
+            .jobsOf(ctx.accountId)
+            .filter(
+              (j) =>
+                (f.jobType == null || j.jobType === f.jobType) &&
+                (f.status == null || j.jobStatus === f.status) &&
+                inDateRange(j.createdAt, f.createdAt) &&
+                inDateRange(j.startAt, f.startAt) &&
+                inDateRange(j.endAt, f.endAt) &&
+                inDateRange(j.completedAt, f.completedAt) &&
+                matches(args.searchTerm, j.title, String(j.jobNumber)),
+            );
           return paginate(items, args);
         },
         invoices: (
@@ -215,18 +219,20 @@ export function createSandboxSchema(): GraphQLSchema {
           ctx,
         ) => {
           const f = args.filter ?? {};
-          const clientId = f.clientId ? ctx.store.find('Client', ctx.accountId, f.clientId)?.id ?? -1 : undefined;
-          const items = ctx.store.invoicesOf(ctx.accountId).filter(
-            (i) =>
-              (clientId === undefined || i.clientId === clientId) &&
-              (f.status == null || i.invoiceStatus === f.status) &&
-              inFloatRange(i.amounts.total, f.total) &&
-              inDateRange(i.issuedDate, f.issuedDate) &&
-              inDateRange(i.dueDate, f.dueDate) &&
-              inDateRange(i.updatedAt, f.updatedAt) &&
-              inDateRange(i.createdAt, f.createdAt) &&
-              matches(args.searchTerm, i.subject, i.invoiceNumber),
-          );
+          const clientId = f.clientId ? (ctx.store.find('Client', ctx.accountId, f.clientId)?.id ?? -1) : undefined;
+          const items = ctx.store
+            .invoicesOf(ctx.accountId)
+            .filter(
+              (i) =>
+                (clientId === undefined || i.clientId === clientId) &&
+                (f.status == null || i.invoiceStatus === f.status) &&
+                inFloatRange(i.amounts.total, f.total) &&
+                inDateRange(i.issuedDate, f.issuedDate) &&
+                inDateRange(i.dueDate, f.dueDate) &&
+                inDateRange(i.updatedAt, f.updatedAt) &&
+                inDateRange(i.createdAt, f.createdAt) &&
+                matches(args.searchTerm, i.subject, i.invoiceNumber),
+            );
           return paginate(items, args);
         },
       },
@@ -257,8 +263,7 @@ export function createSandboxSchema(): GraphQLSchema {
         id: (c: StoredClient, _a, ctx) => ctx.store.enc('Client', c.id),
         name: clientName,
         secondaryName: (c: StoredClient) => (c.isCompany ? `${c.firstName} ${c.lastName}`.trim() || null : c.companyName),
-        balance: (c: StoredClient, _a, ctx) =>
-          Math.round(ctx.store.invoicesOfClient(c.id).reduce((sum, i) => sum + i.amounts.invoiceBalance, 0) * 100) / 100,
+        balance: (c: StoredClient, _a, ctx) => Math.round(ctx.store.invoicesOfClient(c.id).reduce((sum, i) => sum + i.amounts.invoiceBalance, 0) * 100) / 100,
         isArchivable: () => true,
         defaultEmails: (c: StoredClient) => c.emails.filter((e) => e.primary).map((e) => e.address),
         emails: (c: StoredClient) => c.emails.map((e) => ({ ...e, clientId: c.id })),

@@ -5,10 +5,14 @@
  * Kept as a string (not a .graphql file) so the TypeScript build carries it.
  */
 export const JOBBER_SANDBOX_SDL = /* GraphQL */ `
-  """An encoded id (base64 of a global id such as gid://Jobber/Client/1)"""
+  """
+  An encoded id (base64 of a global id such as gid://Jobber/Client/1)
+  """
   scalar EncodedId
 
-  """An ISO 8601-encoded datetime"""
+  """
+  An ISO 8601-encoded datetime
+  """
   scalar ISO8601DateTime
 
   enum JobStatusTypeEnum {
@@ -271,32 +275,11 @@ export const JOBBER_SANDBOX_SDL = /* GraphQL */ `
   type Query {
     account: Account
     client(id: EncodedId!): Client
-    clients(
-      filter: ClientFilterAttributes
-      searchTerm: String
-      after: String
-      before: String
-      first: Int
-      last: Int
-    ): ClientConnection!
+    clients(filter: ClientFilterAttributes, searchTerm: String, after: String, before: String, first: Int, last: Int): ClientConnection!
     invoice(id: EncodedId!): Invoice
-    invoices(
-      filter: InvoiceFilterAttributes
-      searchTerm: String
-      after: String
-      before: String
-      first: Int
-      last: Int
-    ): InvoiceConnection!
+    invoices(filter: InvoiceFilterAttributes, searchTerm: String, after: String, before: String, first: Int, last: Int): InvoiceConnection!
     job(id: EncodedId!): Job
-    jobs(
-      filter: JobFilterAttributes
-      searchTerm: String
-      after: String
-      before: String
-      first: Int
-      last: Int
-    ): JobConnection!
+    jobs(filter: JobFilterAttributes, searchTerm: String, after: String, before: String, first: Int, last: Int): JobConnection!
     user(id: EncodedId): User
   }
 

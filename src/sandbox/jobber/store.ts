@@ -213,7 +213,10 @@ export class JobberStore {
   private readonly listeners: ChangeListener[] = [];
 
   /** Ids of every type start after `idBase`: sandboxes sharing one Temporal server use their own ranges. */
-  constructor(private readonly clock: SandboxClock, idBase = 0) {
+  constructor(
+    private readonly clock: SandboxClock,
+    idBase = 0,
+  ) {
     this.seq = { Account: idBase, User: idBase, Client: idBase, Job: idBase, Invoice: idBase, Email: idBase, ClientPhoneNumber: idBase };
   }
 
@@ -413,8 +416,7 @@ export class JobberStore {
       subject: parsed.subject ?? `For services rendered`,
       message: parsed.message ?? null,
       issuedDate: parsed.issuedDate !== undefined ? parsed.issuedDate : status === 'draft' ? null : at,
-      dueDate:
-        parsed.dueDate !== undefined ? parsed.dueDate : status === 'draft' ? null : new Date(atDate.getTime() + 30 * 86_400_000).toISOString(),
+      dueDate: parsed.dueDate !== undefined ? parsed.dueDate : status === 'draft' ? null : new Date(atDate.getTime() + 30 * 86_400_000).toISOString(),
       receivedDate: parsed.receivedDate ?? null,
       amounts: computeAmounts(undefined, parsed.amounts ?? {}),
       createdAt: at,
@@ -657,7 +659,10 @@ export class JobberStore {
   private applyClientContacts(client: StoredClient, parsed: z.infer<typeof clientInputSchema>): void {
     if (parsed.emails) {
       client.emails = parsed.emails.map((e, i) => ({
-        id: this.next('Email'), address: e.address, primary: e.primary ?? i === 0, description: e.description ?? 'MAIN',
+        id: this.next('Email'),
+        address: e.address,
+        primary: e.primary ?? i === 0,
+        description: e.description ?? 'MAIN',
       }));
     }
     if (parsed.phones) {
@@ -675,7 +680,7 @@ export class JobberStore {
       const prev = client.billingAddress;
       client.billingAddress = {
         street1: a.street1 ?? a.street ?? prev?.street1 ?? '',
-        street2: a.street2 ?? (a.street !== undefined ? '' : prev?.street2 ?? ''),
+        street2: a.street2 ?? (a.street !== undefined ? '' : (prev?.street2 ?? '')),
         city: a.city ?? prev?.city ?? '',
         province: a.province ?? prev?.province ?? '',
         postalCode: a.postalCode ?? prev?.postalCode ?? '',

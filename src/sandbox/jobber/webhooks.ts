@@ -182,9 +182,7 @@ export class WebhookSender {
   }
 
   list(filter: { status?: string; topic?: string } = {}): WebhookDelivery[] {
-    return [...this.deliveries.values()].filter(
-      (d) => (!filter.status || d.status === filter.status) && (!filter.topic || d.event.topic === filter.topic),
-    );
+    return [...this.deliveries.values()].filter((d) => (!filter.status || d.status === filter.status) && (!filter.topic || d.event.topic === filter.topic));
   }
 
   get(id: string): WebhookDelivery | undefined {

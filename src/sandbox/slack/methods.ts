@@ -134,7 +134,13 @@ export function createMethods(state: SlackState, identity: SlackIdentity): Recor
       const inclusive = bool(args.inclusive);
       const oldest = str(args.oldest);
       const latest = str(args.latest);
-      const offset = str(args.cursor) ? Number(Buffer.from(str(args.cursor)!, 'base64').toString('utf8').replace(/^offset:/, '')) : 0;
+      const offset = str(args.cursor)
+        ? Number(
+            Buffer.from(str(args.cursor)!, 'base64')
+              .toString('utf8')
+              .replace(/^offset:/, ''),
+          )
+        : 0;
       if (!Number.isInteger(offset) || offset < 0) throw new SlackApiError('invalid_cursor');
       const matching = state.messages
         .filter((m) => m.channel === channel && (!m.thread_ts || m.thread_ts === m.ts))

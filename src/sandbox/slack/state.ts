@@ -40,7 +40,10 @@ export const slackFaultSchema = z
     /** Only calls of this method (e.g. chat.postMessage); default every method. */
     method: z.string().optional(),
     /** Answer HTTP 429 with Retry-After, as Slack does. */
-    rateLimited: z.object({ retryAfterSeconds: z.number().int().min(0), times: z.number().int().min(1).optional() }).strict().optional(),
+    rateLimited: z
+      .object({ retryAfterSeconds: z.number().int().min(0), times: z.number().int().min(1).optional() })
+      .strict()
+      .optional(),
     /** Answer HTTP 200 `{ ok: false, error }`. */
     error: z.string().min(1).optional(),
     /** Uses before the fault is gone (default 1; rateLimited.times wins when given). */

@@ -16,10 +16,12 @@ export async function clients(deps: CommandDeps, accountIds: string[], name: str
 export const escapeRegex = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 async function countBy(model: Models['Job'] | Models['Invoice'], scope: Scope, clientIds: string[]): Promise<Map<string, number>> {
-  const rows = await (model as Models['Job']).aggregate<{ _id: string; n: number }>([
-    { $match: { accountId: { $in: scope.accountIds }, clientId: { $in: clientIds }, deletedAt: null } },
-    { $group: { _id: '$clientId', n: { $sum: 1 } } },
-  ]).option({ maxTimeMS: QUERY_MAX_MS });
+  const rows = await (model as Models['Job'])
+    .aggregate<{ _id: string; n: number }>([
+      { $match: { accountId: { $in: scope.accountIds }, clientId: { $in: clientIds }, deletedAt: null } },
+      { $group: { _id: '$clientId', n: { $sum: 1 } } },
+    ])
+    .option({ maxTimeMS: QUERY_MAX_MS });
   return new Map(rows.map((r) => [r._id, r.n]));
 }
 

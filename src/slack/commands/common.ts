@@ -24,7 +24,9 @@ export interface Scope {
 /** The accounts a command reads, with their names when there is more than one to tell apart. */
 export async function scopeOf(deps: CommandDeps, accountIds: string[]): Promise<Scope> {
   if (accountIds.length < 2) return { accountIds };
-  const connections = await deps.models.Connection.find({ _id: { $in: accountIds } }, { name: 1 }).maxTimeMS(QUERY_MAX_MS).lean();
+  const connections = await deps.models.Connection.find({ _id: { $in: accountIds } }, { name: 1 })
+    .maxTimeMS(QUERY_MAX_MS)
+    .lean();
   return { accountIds, labels: new Map(connections.map((c) => [c._id, c.name || c._id])) };
 }
 

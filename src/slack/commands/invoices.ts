@@ -41,10 +41,9 @@ async function listInvoices(deps: CommandDeps, scope: Scope, filter: InvoiceFilt
     // One accumulator per $group: FerretDB sums a field to 0 when a `$sum: 1` sits beside it.
     filter === 'paid'
       ? Promise.resolve([])
-      : deps.models.Invoice.aggregate<{ balance: number }>([
-          { $match: query },
-          { $group: { _id: null, balance: { $sum: '$invoiceBalance' } } },
-        ]).option({ maxTimeMS: QUERY_MAX_MS }),
+      : deps.models.Invoice.aggregate<{ balance: number }>([{ $match: query }, { $group: { _id: null, balance: { $sum: '$invoiceBalance' } } }]).option({
+          maxTimeMS: QUERY_MAX_MS,
+        }),
   ]);
   const items: ListItem[] = docs.map((i) => {
     const name = `Invoice #${i.invoiceNumber ?? '?'}`;

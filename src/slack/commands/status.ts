@@ -6,10 +6,7 @@ import { QUERY_MAX_MS, type CommandDeps } from './common';
 
 /** `/jobber status`: each linked account's connection, last webhook and last sync. */
 export async function status(deps: CommandDeps, accountIds: string[]): Promise<SlackReply> {
-  const connections = await deps.models.Connection.find(
-    { _id: { $in: accountIds } },
-    { name: 1, status: 1, statusReason: 1, lastWebhookAt: 1, lastSyncAt: 1 },
-  )
+  const connections = await deps.models.Connection.find({ _id: { $in: accountIds } }, { name: 1, status: 1, statusReason: 1, lastWebhookAt: 1, lastSyncAt: 1 })
     .maxTimeMS(QUERY_MAX_MS)
     .lean();
   const activity = new Map(await Promise.all(connections.map(async (c) => [c._id, await accountActivity(deps.models, c._id, c)] as const)));
