@@ -9,7 +9,6 @@ import type { Logger } from '../logger';
 import type { Sessions } from './sessions';
 
 export const STATE_COOKIE = 'jobber_oauth_state';
-export const SESSION_COOKIE = 'jobber_account';
 
 export interface AuthDeps {
   oauth: JobberOAuth;

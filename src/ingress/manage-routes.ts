@@ -6,8 +6,7 @@ import { connectionStatusLabel } from '../../workflows/definitions';
 import type { AccountControl } from '../workflow-client/account-control';
 import { counted } from '../slack/format';
 import { accountActivity } from '../accounts/activity';
-import { SESSION_COOKIE } from './auth-routes';
-import type { Sessions } from './sessions';
+import { SESSION_COOKIE, type Sessions } from './sessions';
 
 export interface ManageDeps {
   models: Models;

@@ -1,7 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'koa';
 import type { ConnectionDoc, Models } from '../db/models';
-import { SESSION_COOKIE } from './auth-routes';
+
+/** The signed cookie that carries a Manage App session id. */
+export const SESSION_COOKIE = 'jobber_account';
 
 /** How long a Manage App sign-in lasts; signing in again is one click through Jobber's consent. */
 export const SESSION_LIFETIME_MS = 12 * 3600_000;
