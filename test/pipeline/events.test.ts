@@ -57,17 +57,25 @@ describe('webhook → workflow → record → alert, over HTTP with real Tempora
     expect((await p.models.Job.findById(job.id).lean())?.clientId).toBe(client.id);
   });
 
-  it('names each step of an event in the Web UI: every scheduled activity carries a summary', async () => {
+  it('names each step of an event in the Web UI: every activity, local or not, carries a summary', async () => {
     const { result: client } = capture(() => store().createClient(account, { companyName: 'Summary Lawns' }, { webhook: false }));
     const { result: job, webhookIds } = capture(() => store().createJob(account, { clientId: client.id, title: 'Edging' }));
     await p.outcomes(webhookIds);
     // The Web UI reads the same history: each activity's summary is its user metadata.
     const history = await p.temporal.client.workflow.getHandle(p.workflowIdOf(p.jobber.sandbox.webhooks.get(webhookIds[0]!)!)).fetchHistory();
-    const scheduled = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes);
-    const summaries = scheduled.map((e) => (e.userMetadata?.summary ? defaultPayloadConverter.fromPayload<string>(e.userMetadata.summary) : undefined));
+    // Each step: an activity task, or a local activity (its marker carries the summary and the type).
+    const steps = (history.events ?? []).filter(
+      (e) => e.activityTaskScheduledEventAttributes || e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+    );
+    const summaries = steps.map((e) => (e.userMetadata?.summary ? defaultPayloadConverter.fromPayload<string>(e.userMetadata.summary) : undefined));
+    const types = steps.map(
+      (e) =>
+        e.activityTaskScheduledEventAttributes?.activityType?.name ??
+        defaultPayloadConverter.fromPayload<{ activity_type: string }>(e.markerRecordedEventAttributes!.details!.data!.payloads![0]!).activity_type,
+    );
     const jobNumber = readableId(job.id);
     expect(summaries).toEqual([`fetch job ${jobNumber} from Jobber and store it`, `Slack alert: new job ${jobNumber}`, 'record the outcome: synced']);
-    expect(scheduled.map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name)).toEqual(['syncRecord', 'sendAlert', 'recordEvent']);
+    expect(types).toEqual(['syncRecord', 'sendAlert', 'recordEvent']);
   });
 
   it('alerts once for a paid invoice however many updates report it, and keeps its links', async () => {
