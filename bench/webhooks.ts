@@ -134,7 +134,8 @@ async function closedLoop(total: number, concurrency: number, call: () => Promis
     }),
   );
   const seconds = (performance.now() - started) / 1000;
-  return { seconds, rate: total / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors };
+  // Only accepted calls count: a 503 within the deadline is quick, not throughput.
+  return { seconds, rate: (total - errors) / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors };
 }
 
 const tsMs = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
@@ -444,11 +445,11 @@ async function main() {
     eventsSoFar++;
     return res.status === 202;
   };
-  // The ingress's own call, without the HTTP, the signature and the parse in front of it.
+  // The ingress's own call with its deadline, without the HTTP, the signature and the parse in front of it.
   const plainStart = async () => {
     const event = strangerEvent();
-    await startEventWorkflow(client, taskQueue, { event }, `${event.topic} ${event.itemId}`);
     eventsSoFar++;
+    await client.connection.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, () => startEventWorkflow(client, taskQueue, { event }, `${event.topic} ${event.itemId}`));
     return true;
   };
   type Via = 'ingress' | 'plain';
@@ -465,7 +466,7 @@ async function main() {
       result[via] = await closedLoop(START_EVENTS, START_CONCURRENCY, call[via]);
       progress(`starts round ${round} ${via}: ${f1(result[via].rate)}/s`);
     }
-    const fmt = (r: Awaited<ReturnType<typeof closedLoop>>) => `${f1(r.rate)}/s (p50 ${f1(r.p50)} ms, p99 ${f1(r.p99)} ms${r.errors ? `, ${r.errors} not 202` : ''})`;
+    const fmt = (r: Awaited<ReturnType<typeof closedLoop>>) => `${f1(r.rate)}/s accepted (p50 ${f1(r.p50)} ms, p99 ${f1(r.p99)} ms${r.errors ? `, ${r.errors} not accepted within ${TEMPORAL_DEADLINE_MS} ms` : ''})`;
     startRatios.push(result.ingress!.rate / result.plain!.rate);
     startRows.push(`| ${round} (${order.join(' first, ')} second) | ${fmt(result.ingress!)} | ${fmt(result.plain!)} | ${f2(result.ingress!.rate / result.plain!.rate)} |`);
   }
@@ -474,7 +475,7 @@ async function main() {
     say(
       `### Starts: ${START_EVENTS} events by ${START_CONCURRENCY} concurrent callers, backlog drained before each side`,
       '',
-      '| round | signed webhook → ingress → start | plain start (same call, same options) | ingress / plain |',
+      '| round | signed webhook → ingress → start | plain start (the ingress\'s call: same options, same deadline) | ingress / plain |',
       '| --- | --- | --- | --- |',
       ...startRows,
       '',
