@@ -14,6 +14,7 @@
  * 5. Backfill against the cost bucket (BENCH_BACKFILL_RECORDS, off by default), with FerretDB's explain.
  * 6. Resident memory of this process (ingress and workers together) at idle and after the events.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -87,6 +88,18 @@ const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '–');
 const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : '–');
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 const progress = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+
+/** Runs `fn` and reports how late this process's event loop ran meanwhile (the ingress and the workers share it). */
+async function withLoopDelay<T>(fn: () => Promise<T>): Promise<T & { loop: string }> {
+  const h = monitorEventLoopDelay({ resolution: 10 });
+  h.enable();
+  try {
+    const result = await fn();
+    return { ...result, loop: `event loop delay p50 ${f1(h.percentile(50) / 1e6)} ms, p99 ${f1(h.percentile(99) / 1e6)} ms, max ${f1(h.max / 1e6)} ms` };
+  } finally {
+    h.disable();
+  }
+}
 
 /** Open loop: one call every 1/rate seconds for the step, whatever the earlier ones are doing. */
 async function openLoop(rate: number, seconds: number, call: () => Promise<boolean>) {
@@ -364,10 +377,10 @@ async function main() {
   let lastBarePhase: Date | undefined;
   for (let round = 1; round <= ROUNDS && E2E_EVENTS > 0; round++) {
     const order: Side[] = round % 2 ? ['service', 'bare'] : ['bare', 'service'];
-    const result: Partial<Record<Side, Awaited<ReturnType<typeof endToEnd>>>> = {};
+    const result: Partial<Record<Side, Awaited<ReturnType<typeof endToEnd>> & { loop: string }>> = {};
     for (const side of order) {
       await drain();
-      result[side] = await endToEnd(side, round);
+      result[side] = await withLoopDelay(() => endToEnd(side, round));
       if (side === 'service') lastServicePhase = result[side].startedAt;
       else lastBarePhase = result[side].startedAt;
       progress(`round ${round} ${side}: ${f1(result[side].rate)} events/s`);
@@ -379,7 +392,7 @@ async function main() {
       `| ${round} (${order.join(' first, ')} second) | ${f1(s.rate)} (${f1(s.seconds)} s, ${f2(s.requests / E2E_EVENTS)} req/event, ${s.throttled} THROTTLED) | ` +
         `${f1(b.rate)} (${f1(b.seconds)} s, ${f2(b.requests / E2E_EVENTS)} req/event, ${b.throttled} THROTTLED) | ${f2(s.rate / b.rate)} |`,
     );
-    e2eRows.push(`|  | webhook attempts answered ${s.answers} | ${b.answers} |  |`);
+    e2eRows.push(`|  | webhook attempts answered ${s.answers}; ${s.loop} | ${b.answers}; ${b.loop} |  |`);
   }
   await drain();
   sampleMemory('after the end-to-end rounds');
@@ -460,13 +473,14 @@ async function main() {
   const startRatios: number[] = [];
   for (let round = 1; round <= ROUNDS && START_EVENTS > 0; round++) {
     const order: Via[] = round % 2 ? ['ingress', 'plain'] : ['plain', 'ingress'];
-    const result: Partial<Record<Via, Awaited<ReturnType<typeof closedLoop>>>> = {};
+    const result: Partial<Record<Via, Awaited<ReturnType<typeof closedLoop>> & { loop: string }>> = {};
     for (const via of order) {
       await drain();
-      result[via] = await closedLoop(START_EVENTS, START_CONCURRENCY, call[via]);
+      result[via] = await withLoopDelay(() => closedLoop(START_EVENTS, START_CONCURRENCY, call[via]));
       progress(`starts round ${round} ${via}: ${f1(result[via].rate)}/s`);
     }
-    const fmt = (r: Awaited<ReturnType<typeof closedLoop>>) => `${f1(r.rate)}/s accepted (p50 ${f1(r.p50)} ms, p99 ${f1(r.p99)} ms${r.errors ? `, ${r.errors} not accepted within ${TEMPORAL_DEADLINE_MS} ms` : ''})`;
+    const fmt = (r: Awaited<ReturnType<typeof closedLoop>> & { loop: string }) =>
+      `${f1(r.rate)}/s accepted (p50 ${f1(r.p50)} ms, p99 ${f1(r.p99)} ms${r.errors ? `, ${r.errors} not accepted within ${TEMPORAL_DEADLINE_MS} ms` : ''}; ${r.loop})`;
     startRatios.push(result.ingress!.rate / result.plain!.rate);
     startRows.push(`| ${round} (${order.join(' first, ')} second) | ${fmt(result.ingress!)} | ${fmt(result.plain!)} | ${f2(result.ingress!.rate / result.plain!.rate)} |`);
   }
@@ -502,17 +516,17 @@ async function main() {
   for (const rate of RATES) {
     for (let round = 1; round <= ACK_ROUNDS; round++) {
       const order: Via[] = round % 2 ? ['ingress', 'plain'] : ['plain', 'ingress'];
-      const result: Partial<Record<Via, Awaited<ReturnType<typeof openLoop>> & { backlog: number }>> = {};
+      const result: Partial<Record<Via, Awaited<ReturnType<typeof openLoop>> & { backlog: number; loop: string }>> = {};
       for (const via of order) {
         await drain();
         await busy();
-        const r = await openLoop(rate, SECONDS_PER_STEP, call[via]);
+        const r = await withLoopDelay(() => openLoop(rate, SECONDS_PER_STEP, call[via]));
         const { count: backlog } = await client.workflow.count('ExecutionStatus="Running"');
         result[via] = { ...r, backlog };
         progress(`ack ${rate}/s round ${round} ${via}: p50 ${f1(r.p50)} ms, p99 ${f1(r.p99)} ms`);
       }
       const fmt = (r: NonNullable<(typeof result)['ingress']>) =>
-        `${f1(r.achieved)}/s, p50 ${f1(r.p50)} ms, p99 ${f1(r.p99)} ms, max ${f1(r.max)} ms${r.errors ? `, ${r.errors} errors` : ''}; ${r.backlog} running after`;
+        `${f1(r.achieved)}/s, p50 ${f1(r.p50)} ms, p99 ${f1(r.p99)} ms, max ${f1(r.max)} ms${r.errors ? `, ${r.errors} errors` : ''}; ${r.backlog} running after; ${r.loop}`;
       ackRows.push(`| ${rate}/s, round ${round} | ${fmt(result.ingress!)} | ${fmt(result.plain!)} |`);
     }
   }
