@@ -23,7 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import type { temporal } from '@temporalio/proto';
-import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { startStack } from '../src/dev/stack';
 import { startJobberSandbox } from '../src/sandbox/jobber';
@@ -274,6 +274,8 @@ async function main() {
           taskQueue: BARE_QUEUE,
           workflowId: `bare/${event.accountId}/${event.itemId}/${event.occurredAt}`,
           args: [{ accountId: event.accountId, itemId: event.itemId }],
+          // As the service: a retried webhook whose workflow already completed is not fetched again.
+          workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
           ...(delay > 0 ? { startDelay: delay } : {}),
         }),
       );
