@@ -151,8 +151,7 @@ async function closedLoop(total: number, concurrency: number, call: () => Promis
   return { seconds, rate: (total - errors) / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors };
 }
 
-const tsMs = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
-  t ? Number(String(t.seconds ?? 0)) * 1000 + (t.nanos ?? 0) / 1e6 : NaN;
+const tsMs = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) => (t ? Number(String(t.seconds ?? 0)) * 1000 + (t.nanos ?? 0) / 1e6 : NaN);
 
 /** What one event workflow's history says: workflow tasks, activities and their timings. */
 function historyFigures(history: temporal.api.history.v1.IHistory) {
@@ -225,7 +224,12 @@ async function main() {
     models,
     tokens,
     jobber: new JobberGraphQL({ apiUrl: jobber.url, version: '2025-04-16', pacer: new CostPacer() }),
-    oauth: new JobberOAuth({ apiUrl: jobber.url, clientId: jobber.sandbox.clientId, clientSecret: jobber.sandbox.clientSecret, redirectUri: 'http://127.0.0.1/cb' }),
+    oauth: new JobberOAuth({
+      apiUrl: jobber.url,
+      clientId: jobber.sandbox.clientId,
+      clientSecret: jobber.sandbox.clientSecret,
+      redirectUri: 'http://127.0.0.1/cb',
+    }),
     slack: createSlackClient({ slack: { botToken: slack.standIn.botToken, signingSecret: 's', apiUrl: slack.url, alertChannel: 'C0' } }),
     alertChannel: 'C0BENCH',
     temporal: client,
@@ -315,7 +319,9 @@ async function main() {
   const issued = await jobber.sandbox.connect(account.id);
   await tokens.connect({ id: account.id, name: 'Bench Co' }, { accessToken: issued.access_token, refreshToken: issued.refresh_token });
   accessTokens.set(account.id, issued.access_token);
-  const clients = Array.from({ length: Math.max(E2E_EVENTS, BUSY_EVENTS) }, (_, i) => jobber.sandbox.store.createClient(account.id, { firstName: `C${i}` }, { webhook: false }));
+  const clients = Array.from({ length: Math.max(E2E_EVENTS, BUSY_EVENTS) }, (_, i) =>
+    jobber.sandbox.store.createClient(account.id, { firstName: `C${i}` }, { webhook: false }),
+  );
   const bareRecords = mongo.db!.collection(BARE_COLLECTION);
 
   type Side = 'service' | 'bare';
@@ -332,7 +338,9 @@ async function main() {
     const deliveryReport = () => {
       const answers: Record<string, number> = {};
       for (const d of deliveries()) for (const a of d.attempts) answers[a.status ?? a.error ?? '?'] = (answers[a.status ?? a.error ?? '?'] ?? 0) + 1;
-      return Object.entries(answers).map(([k, v]) => `${v} ${k}`).join(', ');
+      return Object.entries(answers)
+        .map(([k, v]) => `${v} ${k}`)
+        .join(', ');
     };
     const stored = () =>
       side === 'service' ? models.Client.countDocuments({ accountId: account.id, lastName: marker }) : bareRecords.countDocuments({ lastName: marker });
@@ -343,7 +351,9 @@ async function main() {
       // A delivery the sandbox gave up on never reaches Temporal: the count above cannot reach N.
       const failed = deliveries().filter((d) => d.status === 'failed').length;
       if (failed > 0 && !deliveries().some((d) => d.status === 'scheduled' || d.status === 'sending' || d.status === 'retrying')) {
-        throw new Error(`${side} end to end cannot finish: ${done}/${E2E_EVENTS} in MongoDB and the sandbox gave up on ${failed} webhooks (attempts answered ${deliveryReport()})`);
+        throw new Error(
+          `${side} end to end cannot finish: ${done}/${E2E_EVENTS} in MongoDB and the sandbox gave up on ${failed} webhooks (attempts answered ${deliveryReport()})`,
+        );
       }
       if (performance.now() - t0 > 600_000) throw new Error(`${side} end to end stalled at ${done}/${E2E_EVENTS} (attempts answered ${deliveryReport()})`);
       if (performance.now() - lastProgress > 10_000) {
@@ -366,7 +376,8 @@ async function main() {
   };
 
   // 1. End to end, service against the bare floor.
-  say(`## Run of ${new Date().toISOString()} (${os.cpus().length} cores, ${os.cpus()[0]?.model ?? '?'}, Node ${process.version}, load average ${os.loadavg().map(f2).join(' ')})`,
+  say(
+    `## Run of ${new Date().toISOString()} (${os.cpus().length} cores, ${os.cpus()[0]?.model ?? '?'}, Node ${process.version}, load average ${os.loadavg().map(f2).join(' ')})`,
     '',
     `Settings: BENCH_ROUNDS=${ROUNDS} BENCH_E2E_EVENTS=${E2E_EVENTS} BENCH_START_EVENTS=${START_EVENTS} BENCH_START_CONCURRENCY=${START_CONCURRENCY} ` +
       `BENCH_RATES=${RATES.join(',')} BENCH_SECONDS=${SECONDS_PER_STEP} BENCH_ACK_ROUNDS=${ACK_ROUNDS} BENCH_BUSY_EVENTS=${BUSY_EVENTS} BENCH_HISTORIES=${HISTORIES} ` +
@@ -434,7 +445,10 @@ async function main() {
         `${activityLines.join('; ')}${retries.length ? `; ${retries.length} retried attempts (${[...new Set(retries)].map((m) => m.slice(0, 80)).join(' / ')})` : ''} | ${f1(median(figures.map((f) => f.startDelay)))} ms | ${f1(median(figures.map((f) => f.running)))} ms | ${f1(median(figures.map((f) => f.events)))} |`,
     ];
   };
-  const historyRows = [...(await perEvent('service', 'jobberEventWorkflow', lastServicePhase)), ...(await perEvent('bare', 'bareEventWorkflow', lastBarePhase))];
+  const historyRows = [
+    ...(await perEvent('service', 'jobberEventWorkflow', lastServicePhase)),
+    ...(await perEvent('bare', 'bareEventWorkflow', lastBarePhase)),
+  ];
   if (historyRows.length) {
     say(
       `### Per event, medians over ${HISTORIES} histories of each side's last round (spread over the burst)`,
@@ -452,10 +466,19 @@ async function main() {
   // account in syncRecord and records the event (two small activities).
   const stranger = encodeGlobalId('Account', 999_999);
   let seq = 0;
-  const strangerEvent = (): JobberEvent => ({ topic: 'CLIENT_UPDATE', accountId: stranger, itemId: encodeGlobalId('Client', ++seq), occurredAt: new Date().toISOString() });
+  const strangerEvent = (): JobberEvent => ({
+    topic: 'CLIENT_UPDATE',
+    accountId: stranger,
+    itemId: encodeGlobalId('Client', ++seq),
+    occurredAt: new Date().toISOString(),
+  });
   const webhook = async () => {
     const body = JSON.stringify({ data: { webHookEvent: { ...strangerEvent(), appId: 'bench' } } });
-    const res = await fetch(ingressUrl, { method: 'POST', headers: { 'content-type': 'application/json', 'x-jobber-hmac-sha256': signJobberBody(body, secret) }, body });
+    const res = await fetch(ingressUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-jobber-hmac-sha256': signJobberBody(body, secret) },
+      body,
+    });
     await res.arrayBuffer();
     eventsSoFar++;
     return res.status === 202;
@@ -464,7 +487,9 @@ async function main() {
   const plainStart = async () => {
     const event = strangerEvent();
     eventsSoFar++;
-    await client.connection.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, () => startEventWorkflow(client, taskQueue, { event }, `${event.topic} ${event.itemId}`));
+    await client.connection.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, () =>
+      startEventWorkflow(client, taskQueue, { event }, `${event.topic} ${event.itemId}`),
+    );
     return true;
   };
   type Via = 'ingress' | 'plain';
@@ -484,14 +509,16 @@ async function main() {
     const fmt = (r: Awaited<ReturnType<typeof closedLoop>> & { loop: string }) =>
       `${f1(r.rate)}/s accepted (p50 ${f1(r.p50)} ms, p99 ${f1(r.p99)} ms${r.errors ? `, ${r.errors} not accepted within ${TEMPORAL_DEADLINE_MS} ms` : ''}; ${r.loop})`;
     startRatios.push(result.ingress!.rate / result.plain!.rate);
-    startRows.push(`| ${round} (${order.join(' first, ')} second) | ${fmt(result.ingress!)} | ${fmt(result.plain!)} | ${f2(result.ingress!.rate / result.plain!.rate)} |`);
+    startRows.push(
+      `| ${round} (${order.join(' first, ')} second) | ${fmt(result.ingress!)} | ${fmt(result.plain!)} | ${f2(result.ingress!.rate / result.plain!.rate)} |`,
+    );
   }
   await drain();
   if (startRows.length) {
     say(
       `### Starts: ${START_EVENTS} events by ${START_CONCURRENCY} concurrent callers, backlog drained before each side`,
       '',
-      '| round | signed webhook → ingress → start | plain start (the ingress\'s call: same options, same deadline) | ingress / plain |',
+      "| round | signed webhook → ingress → start | plain start (the ingress's call: same options, same deadline) | ingress / plain |",
       '| --- | --- | --- | --- |',
       ...startRows,
       '',
@@ -507,8 +534,13 @@ async function main() {
     const busyClients = clients.slice(0, BUSY_EVENTS);
     busyClients.forEach((c) => jobber.sandbox.store.updateClient(c.id, { companyName: `busy ${changedAt}` }, { webhook: false }));
     await closedLoop(busyClients.length, 20, async () => {
-      const c = busyClients[(seq++ % busyClients.length)]!;
-      const event: JobberEvent = { topic: 'CLIENT_UPDATE', accountId: account.id, itemId: c.id, occurredAt: new Date(Date.parse(changedAt) - (seq % 1000)).toISOString() };
+      const c = busyClients[seq++ % busyClients.length]!;
+      const event: JobberEvent = {
+        topic: 'CLIENT_UPDATE',
+        accountId: account.id,
+        itemId: c.id,
+        occurredAt: new Date(Date.parse(changedAt) - (seq % 1000)).toISOString(),
+      };
       await startEventWorkflow(client, taskQueue, { event }, 'busy');
       return true;
     });
@@ -588,8 +620,14 @@ async function main() {
       await explain('for comparison, `find({_id})`', { find: 'clients', filter: { _id: someIds[0] } }),
       await explain('held-state read `find({_id: {$in: page ids}})`', { find: 'clients', filter: { _id: { $in: someIds } } }),
       await explain('conditional upsert filter (`_id`, `deletedAt`, `$or` ordering guard) as a find', { find: 'clients', filter: conditional }),
-      await explain('conditional upsert as an update', { update: 'clients', updates: [{ q: conditional, u: { $set: { syncedAt: new Date() } }, upsert: true }] }),
-      await explain('sync run `updateOne({_id: run})` as an update', { update: 'sync_runs', updates: [{ q: { _id: 'x' }, u: { $set: { lastPageAt: new Date() } }, upsert: true }] }),
+      await explain('conditional upsert as an update', {
+        update: 'clients',
+        updates: [{ q: conditional, u: { $set: { syncedAt: new Date() } }, upsert: true }],
+      }),
+      await explain('sync run `updateOne({_id: run})` as an update', {
+        update: 'sync_runs',
+        updates: [{ q: { _id: 'x' }, u: { $set: { lastPageAt: new Date() } }, upsert: true }],
+      }),
     ];
     say(
       `### Backfill: ${records} records (${perKind} clients, jobs, invoices) on a ${BUCKET.maximumAvailable}-point bucket restoring ${BUCKET.restoreRate}/s`,
@@ -597,9 +635,16 @@ async function main() {
       `- ${f1(seconds)} s, **${f1(records / seconds)} records/s**, ${pages} pages, ${requests.length} requests (${throttled} THROTTLED), ` +
         `actual cost ${actual} points (requested ${requested}), ${f2(perRecord)} points per record.`,
       `- The bucket allows ${f1(bucketRate)} records/s at its restore rate (**ratio ${f2(records / seconds / bucketRate)}**); ` +
-        (floorSeconds > 0 ? `starting full it allows the whole backfill in ${f1(floorSeconds)} s (ratio ${f2(floorSeconds / seconds)}).` : 'the full bucket alone covers the whole backfill.'),
+        (floorSeconds > 0
+          ? `starting full it allows the whole backfill in ${f1(floorSeconds)} s (ratio ${f2(floorSeconds / seconds)}).`
+          : 'the full bucket alone covers the whole backfill.'),
       `- syncPage per page: median queued ${f1(median(pageActivities.map((a) => a.queued)))} ms, ran ${f1(median(pageActivities.map((a) => a.ran)))} ms ` +
-        `(p90 ${f1(percentile(pageActivities.map((a) => a.ran), 90))} ms), sum ${f1(pageActivities.reduce((s, a) => s + a.ran, 0) / 1000)} s of ${f1(seconds)} s ` +
+        `(p90 ${f1(
+          percentile(
+            pageActivities.map((a) => a.ran),
+            90,
+          ),
+        )} ms), sum ${f1(pageActivities.reduce((s, a) => s + a.ran, 0) / 1000)} s of ${f1(seconds)} s ` +
         `(this run of the workflow; it continues as new after 200 pages).`,
       ...explains,
       '',
