@@ -69,6 +69,7 @@ const ELSEWHERE: Record<string, string> = {
   'npm run ingress': 'test/processes.test.ts runs npm run ingress and npm run worker as separate processes',
   'npm run worker': 'test/processes.test.ts',
   'npm run build': 'test/processes.test.ts builds dist/ as the Dockerfile does',
+  'npm run format': "npm test's lint step runs the same Prettier configuration as a check (running it here would rewrite the checkout)",
   'npx tsx scripts/bundle-workflows.ts dist/workflow-bundle.js': 'test/processes.test.ts',
   'node dist/src/bin/ingress.js': 'test/processes.test.ts runs the built ingress',
   'node dist/src/bin/worker.js': 'test/processes.test.ts runs the built worker with the prebuilt bundle',
