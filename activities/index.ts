@@ -8,6 +8,7 @@ import { createAccountActivities, withAccessToken, type AccountDeps } from './ac
 import { jobberFailure, slackFailure } from './failures';
 import type { WorkerMetrics } from '../src/metrics/worker-metrics';
 import { alertChannelFor } from '../src/slack/alerts';
+import { alertRuleFor, recordTurnedOff } from '../src/slack/alert-rules';
 
 export interface ActivityDeps extends AccountDeps {
   metrics?: WorkerMetrics;
@@ -85,14 +86,23 @@ export function createActivities(deps: ActivityDeps) {
 
     /** Posts the alert for a fact (a new job, a paid invoice) at most once, from the synced data. */
     async sendAlert(input: { kind: AlertKind; accountId: string; itemId: string; owner: string }): Promise<{ sent: boolean; reason?: string }> {
-      const connection = await models.Connection.findById(input.accountId, { slackChannel: 1 }).lean();
-      const channel = alertChannelFor(connection, deps.alertChannel);
+      const [connection, rule] = await Promise.all([
+        models.Connection.findById(input.accountId, { slackChannel: 1 }).lean(),
+        alertRuleFor(models, input.accountId, input.kind),
+      ]);
+      // The account's alert rules, read now: a fact turned off is recorded as such, not posted.
+      const key = alertKey(input.kind, input.itemId);
+      if (!rule.on) {
+        const off = await recordTurnedOff(models, { key, accountId: input.accountId, owner: input.owner, fact: input.kind });
+        if (off) return { sent: false, reason: off };
+      }
+      const channel = rule.channel ?? alertChannelFor(connection, deps.alertChannel);
       const found = await alertMessageFor(models, input.kind, input.itemId);
       if (!found) return { sent: false, reason: `${input.kind === 'job-created' ? 'job' : 'invoice'} not synced` };
       const { message } = found;
       try {
         const result = await sendAlertOnce(deps, {
-          key: alertKey(input.kind, input.itemId),
+          key,
           accountId: input.accountId,
           channel,
           owner: input.owner,
