@@ -6,9 +6,9 @@ import { alertKey, alertMessageFor, sendAlertOnce, type AlertKind } from '../src
 import type { ConnectionStatus, JobberEvent, RecordKind } from '../workflows/definitions';
 import { createAccountActivities, withAccessToken, type AccountDeps } from './accounts';
 import { jobberFailure, slackFailure } from './failures';
+import { alertRuleFor, recordTurnedOff } from '../src/slack/alert-rules';
 import type { WorkerMetrics } from '../src/metrics/worker-metrics';
 import { alertChannelFor } from '../src/slack/alerts';
-import { alertRuleFor, recordTurnedOff } from '../src/slack/alert-rules';
 
 export interface ActivityDeps extends AccountDeps {
   metrics?: WorkerMetrics;
@@ -86,25 +86,27 @@ export function createActivities(deps: ActivityDeps) {
 
     /** Posts the alert for a fact (a new job, a paid invoice) at most once, from the synced data. */
     async sendAlert(input: { kind: AlertKind; accountId: string; itemId: string; owner: string }): Promise<{ sent: boolean; reason?: string }> {
-      const [connection, rule] = await Promise.all([
-        models.Connection.findById(input.accountId, { slackChannel: 1 }).lean(),
-        alertRuleFor(models, input.accountId, input.kind),
-      ]);
-      // The account's alert rules, read now: a fact turned off is recorded as such, not posted.
-      const key = alertKey(input.kind, input.itemId);
-      if (!rule.on) {
-        const off = await recordTurnedOff(models, { key, accountId: input.accountId, owner: input.owner, fact: input.kind });
-        if (off) return { sent: false, reason: off };
-      }
-      const channel = rule.channel ?? alertChannelFor(connection, deps.alertChannel);
+      const connection = await models.Connection.findById(input.accountId, { slackChannel: 1 }).lean();
+      const channel = alertChannelFor(connection, deps.alertChannel);
       const found = await alertMessageFor(models, input.kind, input.itemId);
       if (!found) return { sent: false, reason: `${input.kind === 'job-created' ? 'job' : 'invoice'} not synced` };
       const { message } = found;
+      // The account's alert rules, read now: a fact turned off is recorded as such, not posted.
+      const rule = await alertRuleFor(models, input.accountId, input.kind);
+      if (!rule.on) {
+        const off = await recordTurnedOff(models, {
+          key: alertKey(input.kind, input.itemId),
+          accountId: input.accountId,
+          owner: input.owner,
+          fact: input.kind,
+        });
+        if (off) return { sent: false, reason: off };
+      }
       try {
         const result = await sendAlertOnce(deps, {
-          key,
+          key: alertKey(input.kind, input.itemId),
           accountId: input.accountId,
-          channel,
+          channel: rule.channel ?? channel,
           owner: input.owner,
           message,
         });

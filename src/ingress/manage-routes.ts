@@ -5,10 +5,10 @@ import type { Models } from '../db/models';
 import { connectionStatusLabel } from '../../workflows/definitions';
 import type { AccountControl } from '../workflow-client/account-control';
 import { counted } from '../slack/format';
+import { ALERT_FACT_LABELS, ALERT_FACTS, parseAlertRulesForm, readAlertRules, saveAlertRules, type AlertRules } from '../slack/alert-rules';
 import { accountActivity } from '../accounts/activity';
 import { SESSION_COOKIE } from './auth-routes';
 import type { Sessions } from './sessions';
-import { ALERT_FACT_LABELS, ALERT_FACTS, parseAlertRulesForm, readAlertRules, saveAlertRules, type AlertRules } from '../slack/alert-rules';
 
 export interface ManageDeps {
   models: Models;
