@@ -147,6 +147,23 @@ describe('alert rules per account (sandbox over HTTP, real Temporal, FerretDB)',
     expect(await p.models.AlertRules.countDocuments({})).toBe(1);
   });
 
+  it('gives a fact the account never saved a rule for (one added since) its default', async () => {
+    const other = store().createAccount({ name: 'Saved Long Ago' }).id;
+    await p.models.AlertRules.create({
+      _id: other,
+      facts: [
+        { fact: 'job-created', on: false },
+        { fact: 'invoice-paid', on: true, channel: 'C0MONEY01' },
+      ],
+    });
+    const rules = await readAlertRules(p.models, other);
+    expect(rules['job-created']).toEqual({ on: false });
+    expect(rules['invoice-paid']).toEqual({ on: true, channel: 'C0MONEY01' });
+    expect(rules['request-created']).toEqual({ on: true });
+    expect(rules['job-closed']).toEqual({ on: false });
+    await p.models.AlertRules.deleteOne({ _id: other });
+  });
+
   it('posts a fact to its own channel, once, however many webhooks report it', async () => {
     await saveAlertRules(p.models, account, { ...defaultAlertRules(), 'invoice-paid': { on: true, channel: 'C0MONEY01' } });
     const { result: invoice } = capture(() =>
