@@ -6,6 +6,7 @@ import { alertKey, alertMessageFor, sendAlertOnce, type AlertKind } from '../src
 import type { ConnectionStatus, JobberEvent, RecordKind } from '../workflows/definitions';
 import { createAccountActivities, withAccessToken, type AccountDeps } from './accounts';
 import { jobberFailure, slackFailure } from './failures';
+import { alertRuleFor, recordTurnedOff } from '../src/slack/alert-rules';
 import type { WorkerMetrics } from '../src/metrics/worker-metrics';
 import { alertChannelFor } from '../src/slack/alerts';
 
@@ -90,11 +91,22 @@ export function createActivities(deps: ActivityDeps) {
       const found = await alertMessageFor(models, input.kind, input.itemId);
       if (!found) return { sent: false, reason: `${input.kind === 'job-created' ? 'job' : 'invoice'} not synced` };
       const { message } = found;
+      // The account's alert rules, read now: a fact turned off is recorded as such, not posted.
+      const rule = await alertRuleFor(models, input.accountId, input.kind);
+      if (!rule.on) {
+        const off = await recordTurnedOff(models, {
+          key: alertKey(input.kind, input.itemId),
+          accountId: input.accountId,
+          owner: input.owner,
+          fact: input.kind,
+        });
+        if (off) return { sent: false, reason: off };
+      }
       try {
         const result = await sendAlertOnce(deps, {
           key: alertKey(input.kind, input.itemId),
           accountId: input.accountId,
-          channel,
+          channel: rule.channel ?? channel,
           owner: input.owner,
           message,
         });

@@ -163,15 +163,27 @@ const alertSchema = new Schema(
   {
     _id: { type: String, required: true }, // e.g. job-created/<jobId>
     accountId: { type: String, required: true },
-    status: { type: String, enum: ['pending', 'sent'], required: true },
+    /** off: not posted, its rule was off when the fact happened (src/slack/alert-rules.ts); `reason` says so. */
+    status: { type: String, enum: ['pending', 'sent', 'off'], required: true },
     owner: { type: String, required: true },
     claimedAt: { type: Date, required: true },
+    reason: String,
     channel: String,
     ts: String,
     sentAt: Date,
     acknowledgedBy: String,
   },
   { versionKey: false, collection: 'alerts' },
+);
+
+/** Which facts of an account post to Slack, and where (src/slack/alert-rules.ts). Written only by the Manage App page. */
+const alertRulesSchema = new Schema(
+  {
+    _id: { type: String, required: true }, // Jobber account EncodedId
+    facts: [{ _id: false, fact: String, on: Boolean, channel: String }],
+    updatedAt: { type: Date },
+  },
+  { versionKey: false, collection: 'alert_rules' },
 );
 
 const deadLetterSchema = new Schema(
@@ -262,6 +274,7 @@ function bindModels(connection: Connection) {
     Event: connection.model('Event', eventSchema),
     Alert: connection.model('Alert', alertSchema),
     AlertAcknowledgement: connection.model('AlertAcknowledgement', alertAcknowledgementSchema),
+    AlertRules: connection.model('AlertRules', alertRulesSchema),
     DeadLetter: connection.model('DeadLetter', deadLetterSchema),
     Session: connection.model('Session', sessionSchema),
     SlackLink: connection.model('SlackLink', slackLinkSchema),

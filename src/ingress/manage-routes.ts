@@ -5,6 +5,7 @@ import type { Models } from '../db/models';
 import { connectionStatusLabel } from '../../workflows/definitions';
 import type { AccountControl } from '../workflow-client/account-control';
 import { counted } from '../slack/format';
+import { ALERT_FACT_LABELS, ALERT_FACTS, parseAlertRulesForm, readAlertRules, saveAlertRules, type AlertRules } from '../slack/alert-rules';
 import { accountActivity } from '../accounts/activity';
 import { SESSION_COOKIE, type Sessions } from './sessions';
 
@@ -26,7 +27,9 @@ dl{display:grid;grid-template-columns:180px 1fr;gap:8px 16px;margin:0 0 28px}dt{
 .ok{color:#1b7f3b;font-weight:600}.bad{color:#b42318;font-weight:600}.detail{color:#5b6b78;font-size:.9em;overflow-wrap:anywhere}
 .actions{display:flex;gap:12px;flex-wrap:wrap}form{margin:0}
 button,a.button{font:inherit;padding:9px 18px;border-radius:8px;border:1px solid #c5ced6;background:#fff;color:#1f2a33;cursor:pointer;text-decoration:none;display:inline-block}
-.primary{background:#0b6e4f;border-color:#0b6e4f;color:#fff}.danger{color:#b42318;border-color:#e4a9a3}`;
+.primary{background:#0b6e4f;border-color:#0b6e4f;color:#fff}.danger{color:#b42318;border-color:#e4a9a3}
+#alert-rules{margin:0 0 28px}#alert-rules h2{font-size:17px;margin:0 0 4px}#alert-rules table{border-collapse:collapse;margin:8px 0 12px}
+#alert-rules td{padding:4px 12px 4px 0}#alert-rules input[type=text]{font:inherit;padding:4px 8px;width:150px}`;
 
 export function renderPage(title: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
@@ -41,6 +44,17 @@ export function messagePage(ctx: Context, page: { status: number; title: string;
     page.title,
     `<h1>${esc(page.title)}</h1><p class="sub">${esc(page.message)}</p><div class="actions"><a class="button" href="/manage">Manage App</a><a class="button primary" href="/auth/jobber">Connect Jobber</a></div>`,
   );
+}
+
+/** The alert rules form: a checkbox and an optional channel id per fact (src/slack/alert-rules.ts). */
+function alertRulesSection(rules: AlertRules, csrf: string): string {
+  const rows = ALERT_FACTS.map((fact) => {
+    const rule = rules[fact];
+    return `<tr><td><label><input type="checkbox" name="on" value="${fact}"${rule.on ? ' checked' : ''}> ${esc(ALERT_FACT_LABELS[fact])}</label></td>
+<td><input type="text" name="channel:${fact}" value="${esc(rule.channel)}" placeholder="account's channel" aria-label="${esc(ALERT_FACT_LABELS[fact])} channel id"></td></tr>`;
+  }).join('\n');
+  return `<section id="alert-rules"><h2>Slack alerts</h2><p class="detail">What posts to Slack, and where: a channel id (C…) sends that fact to its own channel.</p>
+<form method="post" action="/alert-rules"><input type="hidden" name="csrf" value="${esc(csrf)}"><table>${rows}</table><button type="submit">Save alert rules</button></form></section>`;
 }
 
 /**
@@ -94,6 +108,7 @@ ${ended}<div class="actions"><a class="button primary" href="/auth/jobber">Conne
       ? `<span class="ok">Healthy</span><br><span class="detail">token valid until ${esc(when(connection.accessTokenExpiresAt))}${state ? ` · ${counted(state.refreshes, 'refresh', 'refreshes')}` : ''}</span>`
       : `<span class="bad">${connectionStatusLabel(connection.status)}</span>${connection.statusReason ? `<br><span class="detail">${esc(connection.statusReason)}</span>` : ''}`;
     const csrf = esc(session.csrf);
+    const alertRules = alertRulesSection(await readAlertRules(deps.models, accountId), session.csrf);
     const actions = connected
       ? `<form method="post" action="/sync"><input type="hidden" name="csrf" value="${csrf}"><button type="submit">Sync now</button></form>
 <form method="post" action="/disconnect"><input type="hidden" name="csrf" value="${csrf}"><button class="danger" type="submit">Disconnect</button></form>
@@ -110,8 +125,20 @@ ${ended}<div class="actions"><a class="button primary" href="/auth/jobber">Conne
 <dt>Last webhook</dt><dd>${esc(when(activity.lastWebhookAt))}</dd>
 <dt>Last sync</dt><dd>${esc(when(activity.lastSyncAt))}</dd>
 <dt>Records</dt><dd id="counts">${counted(clients, 'client')} · ${counted(jobs, 'job')} · ${counted(invoices, 'invoice')}${state?.backfill === 'running' ? ' (initial sync running)' : ''}</dd>
-</dl><div class="actions">${actions}</div>`,
+</dl>${alertRules}<div class="actions">${actions}</div>`,
     );
+  });
+
+  router.post('/alert-rules', form, async (ctx) => {
+    const session = await formSession(ctx);
+    if (!session) return;
+    const parsed = parseAlertRulesForm(ctx.request.body as Record<string, unknown>);
+    if (!parsed.ok) {
+      messagePage(ctx, { status: 400, title: 'Alert rules not saved', message: `Nothing was changed: ${parsed.errors.join('; ')}.` });
+      return;
+    }
+    await saveAlertRules(deps.models, session.accountId, parsed.rules);
+    ctx.redirect('/manage');
   });
 
   router.post('/disconnect', form, async (ctx) => {

@@ -122,6 +122,8 @@ export async function sendAlertOnce(
     const existing = await Alert.findById(input.key).lean();
     if (!existing) throw new Error(`alert ${input.key} vanished while claiming`, { cause: err });
     if (existing.status === 'sent') return { sent: false, ts: existing.ts ?? undefined, reason: 'already sent' };
+    // Its rule was off when the fact happened (src/slack/alert-rules.ts): decided once, like a send.
+    if (existing.status === 'off') return { sent: false, reason: existing.reason ?? 'alert turned off' };
     if (existing.owner !== input.owner) {
       const untilStale = existing.claimedAt.getTime() + ALERT_CLAIM_STALE_MS - now().getTime();
       if (untilStale > 0) throw new AlertInFlightError(input.key, untilStale);

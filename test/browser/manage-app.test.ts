@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { accountWorkflowId } from '../../workflows/definitions';
 import { startPipeline, waitFor, type Pipeline } from '../helpers/pipeline';
 import { launchChromium } from './chromium';
@@ -131,6 +132,77 @@ describe('Manage App page in headless Chromium (sandbox consent page, real Tempo
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
     });
   }, 120_000);
+
+  it('changes the alert rules on the page: the next new job posts nothing and says why; turned back on, the next one posts once', async () => {
+    const p = pipeline();
+    if (!account) throw new Error('needs the connected account of the previous test');
+    const { id } = account;
+    await withFailureScreenshot('alert-rules', async () => {
+      const store = p.jobber.sandbox.store;
+      const client = store.createClient(id, { companyName: 'Rules Browser Co' }, { webhook: false });
+      const alertsFor = (jobId: string) =>
+        p.slack.standIn.state.messages.filter((m) => (m.metadata?.event_payload as { alert_key?: string } | undefined)?.alert_key === `job-created/${jobId}`);
+      const save = async () => {
+        await page.getByRole('button', { name: 'Save alert rules' }).click();
+        await page.waitForLoadState('load');
+      };
+
+      // The defaults: new job on, visit completed off.
+      await page.goto(`${p.ingressUrl}/manage`);
+      const newJob = page.getByRole('checkbox', { name: 'New job' });
+      expect(await newJob.isChecked()).toBe(true);
+      expect(await page.getByRole('checkbox', { name: 'Visit completed' }).isChecked()).toBe(false);
+
+      // A channel name where an id belongs: refused, and nothing changes.
+      await newJob.uncheck();
+      await page.getByRole('textbox', { name: 'New job channel id' }).fill('#general');
+      await save();
+      await page.getByRole('heading', { name: 'Alert rules not saved' }).waitFor();
+      expect(await page.locator('p.sub').textContent()).toContain('"#general" is not a Slack channel id');
+      expect(await p.models.AlertRules.countDocuments({ _id: id })).toBe(0);
+
+      // Turn new jobs off.
+      await page.goto(`${p.ingressUrl}/manage`);
+      await page.getByRole('checkbox', { name: 'New job' }).uncheck();
+      await save();
+      expect(page.url()).toBe(`${p.ingressUrl}/manage`);
+      expect(await page.getByRole('checkbox', { name: 'New job' }).isChecked()).toBe(false);
+
+      // A new job, its webhook sent twice: synced, not posted, and the event says why.
+      const quiet = p.jobber.sandbox.webhooks.capture(() =>
+        store.createJob(id, { clientId: client.id, title: 'Quiet hedge' }, { delivery: { duplicates: 1 } }),
+      );
+      const [outcome] = await p.outcomes(quiet.webhookIds);
+      expect(outcome).toMatchObject({ status: 'synced', kind: 'job', alerts: [] });
+      expect(await p.models.Job.countDocuments({ _id: quiet.result.id })).toBe(1);
+      expect(alertsFor(quiet.result.id)).toHaveLength(0);
+      const why = "job-created alerts are turned off in the account's alert rules";
+      expect(await p.models.Alert.findById(`job-created/${quiet.result.id}`).lean()).toMatchObject({ status: 'off', reason: why });
+      const history = await p.temporal.client.workflow.getHandle(p.workflowIdOf(p.jobber.sandbox.webhooks.get(quiet.webhookIds[0]!)!)).fetchHistory();
+      const results = (history.events ?? [])
+        .map((e) => e.activityTaskCompletedEventAttributes?.result?.payloads?.[0])
+        .filter((r) => r !== undefined)
+        .map((r) => defaultPayloadConverter.fromPayload<unknown>(r!));
+      expect(results).toContainEqual({ sent: false, reason: why });
+
+      // Turn them back on: the next new job, sent three times, posts once, with its link and buttons.
+      await page.goto(`${p.ingressUrl}/manage`);
+      await page.getByRole('checkbox', { name: 'New job' }).check();
+      await save();
+      expect(await page.getByRole('checkbox', { name: 'New job' }).isChecked()).toBe(true);
+      const loud = p.jobber.sandbox.webhooks.capture(() => store.createJob(id, { clientId: client.id, title: 'Loud hedge' }, { delivery: { duplicates: 2 } }));
+      const outcomes = await p.outcomes(loud.webhookIds);
+      expect(outcomes[0]).toMatchObject({ status: 'synced', kind: 'job', alerts: ['job-created'] });
+      const posted = alertsFor(loud.result.id);
+      expect(posted).toHaveLength(1);
+      expect(posted[0]!.text).toContain(`New job #${loud.result.jobNumber}: Loud hedge`);
+      const buttons = JSON.stringify(posted[0]!.blocks);
+      for (const label of ['Open in Jobber', 'Acknowledge', 'Refresh']) expect(buttons).toContain(label);
+      expect(buttons).toContain(loud.result.jobberWebUri);
+      // The quiet job stays unposted: a rule decides a fact once, when it happens.
+      expect(alertsFor(quiet.result.id)).toHaveLength(0);
+    });
+  }, 90_000);
 
   it('disconnects from the page: one AppDisconnect to Jobber, tokens purged, Connect offered again', async () => {
     const p = pipeline();
