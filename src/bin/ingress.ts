@@ -6,10 +6,12 @@ import { onShutdown } from './shutdown';
 async function main() {
   const logger = createLogger({ name: 'ingress' });
   const config = loadConfig();
-  // Before the modules it instruments (http, koa, mongodb) load: the ingress's are imported below.
+  // Before the modules it instruments (http, koa, mongodb) load: the ingress's are required after it.
   const tracing = startTracing(config.tracing, { serviceName: 'jobber-sync-ingress', logger });
-  const { connectDatabase } = await import('../db/models');
-  const { startIngress } = await import('../ingress/server');
+  /* eslint-disable @typescript-eslint/no-require-imports -- require (not import()): the instrumentation patches CommonJS loads */
+  const { connectDatabase } = require('../db/models') as typeof import('../db/models');
+  const { startIngress } = require('../ingress/server') as typeof import('../ingress/server');
+  /* eslint-enable @typescript-eslint/no-require-imports */
   const { connection: mongo, models } = await connectDatabase(config.mongoUrl, { writeConcern: config.mongoWriteConcern });
   const ingress = await startIngress(config, logger, { mongo, models, tracing });
   onShutdown(logger, async () => {
