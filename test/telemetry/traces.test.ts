@@ -1,6 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { TokenStore } from '../../src/accounts/token-store';
 import { TokenCipher } from '../../src/crypto/tokens';
 import { connectDatabase } from '../../src/db/models';
@@ -244,5 +246,41 @@ describe('traces (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
       await db.connection.close();
       await connection.close();
     }
+  });
+});
+
+/**
+ * Off, tracing costs nothing: the process that starts as the entry points do, with everything the
+ * ingress and the worker load, has loaded no OpenTelemetry SDK, exporter or instrumentation (the
+ * no-op API that libraries carry aside). The same start with an endpoint set is the positive control.
+ */
+describe('tracing off (OTEL_EXPORTER_OTLP_ENDPOINT unset)', () => {
+  const loadedWith = (tracing: string) => {
+    const script = `
+      const { startTracing } = require('./src/telemetry/tracing');
+      const tracing = startTracing(${tracing}, { serviceName: 'probe', logger: { info() {} } });
+      require('./src/worker/start'); require('./src/ingress/server');
+      const loaded = new Set();
+      for (const file of Object.keys(require.cache)) {
+        const at = file.lastIndexOf('node_modules/@opentelemetry/');
+        if (at >= 0) loaded.add(file.slice(at + 'node_modules/'.length).split('/').slice(0, 2).join('/'));
+        if (file.includes('node_modules/@temporalio/interceptors-opentelemetry/')) loaded.add('@temporalio/interceptors-opentelemetry');
+      }
+      process.stdout.write(JSON.stringify([...loaded].sort()));
+      void tracing?.shutdown();`;
+    const result = spawnSync(process.execPath, ['--require', 'tsx/cjs', '-e', script], {
+      cwd: path.resolve(__dirname, '../..'),
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    if (result.status !== 0) throw new Error(result.stderr);
+    return JSON.parse(result.stdout) as string[];
+  };
+
+  it('loads no OpenTelemetry SDK, exporter or instrumentation; with an endpoint it does', () => {
+    expect(loadedWith('undefined').filter((p) => p !== '@opentelemetry/api')).toEqual([]);
+    expect(loadedWith("{ endpoint: 'http://127.0.0.1:9' }")).toEqual(
+      expect.arrayContaining(['@opentelemetry/sdk-trace-node', '@opentelemetry/exporter-trace-otlp-http', '@opentelemetry/instrumentation-mongodb']),
+    );
   });
 });
