@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { workflowTracingSinks } from '../../src/telemetry/temporal';
+import { TRACING_RANDOM_STREAM } from '../../src/telemetry/workflow-interceptors';
 import { testWorkflowBundle } from '../helpers/env';
 
 const DIR = path.join(__dirname, 'histories');
@@ -19,6 +20,13 @@ const histories = readdirSync(DIR).filter((f) => f.endsWith('.json'));
 describe('workflow replay of saved histories', () => {
   it('has histories to replay', () => {
     expect(histories.length).toBeGreaterThanOrEqual(12);
+  });
+
+  it('replays the bundle production runs: the workflows with the tracing interceptors', () => {
+    // Built by the global setup from src/worker/bundle.ts, as scripts/bundle-workflows.ts builds the image's.
+    const bundle = readFileSync(testWorkflowBundle(), 'utf8');
+    expect(bundle).toContain(TRACING_RANDOM_STREAM);
+    expect(bundle).toContain('jobberEventWorkflow');
   });
 
   it.each(histories)('replays %s deterministically', async (file) => {
