@@ -9,13 +9,15 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { WORKFLOW_BUNDLE } from '../src/worker/bundle';
 
 const ROOT = path.resolve(__dirname, '..');
 
 async function main(): Promise<void> {
   const outPath = path.resolve(process.argv[2] ?? path.join(ROOT, 'dist', 'workflow-bundle.js'));
   const { code } = await bundleWorkflowCode({
-    workflowsPath: require.resolve(path.join(ROOT, 'workflows')),
+    // The workflows and their interceptors, as the worker and the tests bundle them.
+    ...WORKFLOW_BUNDLE,
     // Only problems: the bundler's info lines would drown the build output.
     logger: {
       log: () => undefined,

@@ -84,6 +84,12 @@ const apiKey = z.string().refine((v) => v.trim() !== '' && /^[\x21-\x7e]+$/.test
   message: 'must be the key alone: not blank, no spaces or line breaks',
 });
 
+/** `w` of MongoDB's write concern: majority (what a replica set needs to keep a write through a failover) or a count of members, 1 or more. */
+const writeConcern = z
+  .string()
+  .regex(/^(majority|[1-9]\d*)$/, 'must be majority or a number of members (1 or more); unacknowledged writes (0) are not allowed')
+  .transform((v): 'majority' | number => (v === 'majority' ? v : Number(v)));
+
 const flag = z.enum(['true', 'false'], { errorMap: () => ({ message: 'must be true or false' }) }).transform((v) => v === 'true');
 
 export const configSchema = z.object({
@@ -99,6 +105,7 @@ export const configSchema = z.object({
   TEMPORAL_TLS_KEY: pem('key').optional(),
   TEMPORAL_API_KEY: apiKey.optional(),
   MONGO_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// or mongodb+srv:// URL'),
+  MONGO_WRITE_CONCERN: writeConcern.default('majority'),
   JOBBER_CLIENT_ID: secret,
   JOBBER_CLIENT_SECRET: secret,
   JOBBER_API_URL: url.default('https://api.getjobber.com/api'),
@@ -113,6 +120,7 @@ export const configSchema = z.object({
   TOKEN_ENCRYPTION_KEY: encryptionKey,
   TOKEN_ENCRYPTION_PREVIOUS_KEYS: previousKeys.optional(),
   SESSION_SECRET: z.string().min(32, 'must be at least 32 characters'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: url.refine((v) => /^https?:/.test(v), 'must be an http:// or https:// URL (OTLP over HTTP)').optional(),
 });
 
 type Env = z.infer<typeof configSchema>;
@@ -139,6 +147,8 @@ export interface Config {
   publicUrl: string;
   temporal: TemporalConfig;
   mongoUrl: string;
+  /** MONGO_WRITE_CONCERN: the `w` every write waits for. */
+  mongoWriteConcern: 'majority' | number;
   jobber: { clientId: string; clientSecret: string; apiUrl: string; graphqlVersion: string };
   slack: { botToken: string; signingSecret: string; apiUrl: string; alertChannel: string };
   tokenEncryptionKey: Buffer;
@@ -146,6 +156,8 @@ export interface Config {
   sessionSecret: string;
   /** PUBLIC_URL is https: cookies are sent with the Secure flag. */
   secureCookies: boolean;
+  /** OTEL_EXPORTER_OTLP_ENDPOINT: traces go there (src/telemetry); unset, tracing is off. */
+  tracing?: { endpoint: string };
 }
 
 function toConfig(env: Env): Config {
@@ -154,6 +166,7 @@ function toConfig(env: Env): Config {
     publicUrl: env.PUBLIC_URL.replace(/\/$/, ''),
     temporal: temporalConfig(env),
     mongoUrl: env.MONGO_URL,
+    mongoWriteConcern: env.MONGO_WRITE_CONCERN,
     jobber: {
       clientId: env.JOBBER_CLIENT_ID,
       clientSecret: env.JOBBER_CLIENT_SECRET,
@@ -170,6 +183,7 @@ function toConfig(env: Env): Config {
     tokenEncryptionPreviousKeys: env.TOKEN_ENCRYPTION_PREVIOUS_KEYS ?? [],
     sessionSecret: env.SESSION_SECRET,
     secureCookies: env.PUBLIC_URL.startsWith('https:'),
+    ...(env.OTEL_EXPORTER_OTLP_ENDPOINT && { tracing: { endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT } }),
   };
 }
 

@@ -198,6 +198,15 @@ describe('docker-compose.yml', () => {
     expect(existsSync(sourceOf(workerCommand[1]!))).toBe(true);
   });
 
+  it('runs any number of workers: `docker compose up --scale worker=N` needs no fixed name or host port on the worker', () => {
+    const worker = service('worker') as Service & { container_name?: string; hostname?: string };
+    expect(worker.container_name).toBeUndefined();
+    expect(worker.hostname).toBeUndefined();
+    // Published host ports would collide between replicas; the metrics port is only exposed on the network.
+    expect(portsOf(worker).filter((p) => p.published !== undefined)).toEqual([]);
+    expect(read('docker-compose.yml')).toContain('--scale worker=');
+  });
+
   it('publishes the ingress on port 3000 and the Web UI on a host port', () => {
     expect(portsOf(service('ingress'))).toContainEqual(expect.objectContaining({ published: 3000, target: 3000 }));
     expect(environmentOf(service('ingress')).PORT).toBe('3000');

@@ -25,6 +25,23 @@ describe('config', () => {
     expect(config.tokenEncryptionKey).toHaveLength(32);
   });
 
+  it('waits for a majority of MongoDB members by default, takes a member count, and names MONGO_WRITE_CONCERN on a bad value', () => {
+    expect(loadConfig(valid).mongoWriteConcern).toBe('majority');
+    expect(loadConfig({ ...valid, MONGO_WRITE_CONCERN: '1' }).mongoWriteConcern).toBe(1);
+    expect(loadConfig({ ...valid, MONGO_WRITE_CONCERN: '3' }).mongoWriteConcern).toBe(3);
+    for (const bad of ['0', 'most', '-1', '1.5']) {
+      expect(() => loadConfig({ ...valid, MONGO_WRITE_CONCERN: bad })).toThrow(/MONGO_WRITE_CONCERN: must be majority or a number of members/);
+    }
+  });
+
+  it('traces only when OTEL_EXPORTER_OTLP_ENDPOINT is set, to an http(s) URL, and names it on a bad value', () => {
+    expect(loadConfig(valid).tracing).toBeUndefined();
+    expect(loadConfig({ ...valid, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).tracing).toEqual({ endpoint: 'http://collector:4318' });
+    for (const bad of ['collector:4318', 'grpc://collector:4317']) {
+      expect(() => loadConfig({ ...valid, OTEL_EXPORTER_OTLP_ENDPOINT: bad })).toThrow(/OTEL_EXPORTER_OTLP_ENDPOINT: /);
+    }
+  });
+
   it('names every missing variable', () => {
     const { JOBBER_CLIENT_SECRET: _a, MONGO_URL: _b, ...rest } = valid;
     expect(() => loadConfig(rest)).toThrow(ConfigError);

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { startStack, type Stack } from '../src/dev/stack';
+import { WORKFLOW_BUNDLE } from '../src/worker/bundle';
 
 declare global {
   var __STACK__: Stack | undefined;
@@ -21,8 +22,9 @@ export default async function globalSetup(): Promise<void> {
     log: (m) => console.warn(`[test stack] ${m}`),
   });
   globalThis.__STACK__ = stack;
+  // What production bundles (scripts/bundle-workflows.ts): the replay test replays this code.
   const bundle = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../workflows'),
+    ...WORKFLOW_BUNDLE,
     logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} },
   });
   const bundlePath = path.join(dataDir, 'workflow-bundle.js');

@@ -304,8 +304,14 @@ async function sessionTtlIndex(model: Models['Session']): Promise<void> {
   }
 }
 
-export async function connectDatabase(url: string): Promise<{ connection: Connection; models: Models }> {
-  const connection = await mongoose.createConnection(url, { serverSelectionTimeoutMS: 5000 }).asPromise();
+export async function connectDatabase(
+  url: string,
+  /** MONGO_WRITE_CONCERN (config.mongoWriteConcern): majority unless said otherwise, what a replica set needs to keep a write through a failover. */
+  options: { writeConcern?: 'majority' | number } = {},
+): Promise<{ connection: Connection; models: Models }> {
+  const connection = await mongoose
+    .createConnection(url, { serverSelectionTimeoutMS: 5000, writeConcern: { w: options.writeConcern ?? 'majority' } })
+    .asPromise();
   return { connection, models: await createModels(connection) };
 }
 

@@ -11,6 +11,8 @@ import { createJobberClient, createOAuth, createSlackClient, createTokenCipher }
 import type { JobberGraphQL } from '../jobber/client';
 import type { JobberOAuth } from '../accounts/oauth';
 import { connectClient } from '../workflow-client/connection';
+import type { Tracing } from '../telemetry/tracing';
+import { workflowClientInterceptors } from '../telemetry/temporal';
 import { refreshRecordThroughWorkflow } from '../workflow-client/refresh-record';
 import { createSlackRouter } from './slack-routes';
 import type { AccountTiming } from '../../workflows/definitions';
@@ -101,9 +103,13 @@ export interface RunningIngress {
 export async function startIngress(
   config: Config,
   logger: Logger,
-  options: { mongo: mongoose.Connection; models: Models; accountTiming?: AccountTiming },
+  options: { mongo: mongoose.Connection; models: Models; accountTiming?: AccountTiming; tracing?: Tracing },
 ): Promise<RunningIngress> {
-  const { client, connection } = await connectClient(config.temporal, { lazy: true, connectTimeout: 2000 });
+  const { client, connection } = await connectClient(config.temporal, {
+    lazy: true,
+    connectTimeout: 2000,
+    interceptors: workflowClientInterceptors(options.tracing),
+  });
   const { app, control, drain } = createIngressApp(config, logger, {
     ...options,
     client,

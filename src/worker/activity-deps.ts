@@ -40,7 +40,7 @@ export async function createActivityDeps(
   config: Config,
   temporal: Client,
 ): Promise<{ deps: ActivityDeps; connection: mongoose.Connection; close(): Promise<void> }> {
-  const { connection, models } = await connectDatabase(config.mongoUrl);
+  const { connection, models } = await connectDatabase(config.mongoUrl, { writeConcern: config.mongoWriteConcern });
   // The runtime installed by the worker's start-up exports these with the SDK's metrics.
   const metrics = new WorkerMetrics(Runtime.instance().metricMeter);
   const deps = buildActivityDeps(config, { models, temporal, metrics });

@@ -3,6 +3,8 @@ import type mongoose from 'mongoose';
 import type { ActivityDeps } from '../../activities';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
+import type { Tracing } from '../telemetry/tracing';
+import { workflowClientInterceptors } from '../telemetry/temporal';
 import { connectClient, connectionOptions, temporalConnectFailure, type TemporalConfig } from '../workflow-client/connection';
 import { createActivityDeps } from './activity-deps';
 import { installRuntime } from './runtime';
@@ -20,7 +22,7 @@ export interface RunningWorkers {
 export async function startWorkers(
   temporal: TemporalConfig,
   deps: ActivityDeps,
-  options: { workflowBundlePath?: string; workerOptions?: Partial<WorkerOptions>; onClose?: () => Promise<void> } = {},
+  options: { workflowBundlePath?: string; workerOptions?: Partial<WorkerOptions>; onClose?: () => Promise<void>; tracing?: Tracing } = {},
 ): Promise<RunningWorkers> {
   let connection: NativeConnection | undefined;
   const close = async () => {
@@ -37,6 +39,7 @@ export async function startWorkers(
       deps,
       workflowBundlePath: options.workflowBundlePath,
       options: options.workerOptions,
+      tracing: options.tracing,
     });
   } catch (err) {
     // The error that stopped the start-up is the one to report, not a failure to clean up after it.
@@ -72,11 +75,11 @@ export interface WorkerProcess extends RunningWorkers {
 export async function startWorkerProcess(
   config: Config,
   logger: Logger,
-  options: { metricsBindAddress: string; workflowBundlePath?: string },
+  options: { metricsBindAddress: string; workflowBundlePath?: string; tracing?: Tracing },
 ): Promise<WorkerProcess> {
   installRuntime(logger, { metricsBindAddress: options.metricsBindAddress });
   // Activities that get a 401 ask the account's workflow for a refresh through this client.
-  const temporal = await connectClient(config.temporal);
+  const temporal = await connectClient(config.temporal, { interceptors: workflowClientInterceptors(options.tracing) });
   let activity: Awaited<ReturnType<typeof createActivityDeps>>;
   try {
     activity = await createActivityDeps(config, temporal.client);
@@ -86,6 +89,7 @@ export async function startWorkerProcess(
   }
   const running = await startWorkers(config.temporal, activity.deps, {
     workflowBundlePath: options.workflowBundlePath,
+    tracing: options.tracing,
     onClose: async () => {
       await temporal.connection.close();
       await activity.close();

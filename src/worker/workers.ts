@@ -1,6 +1,9 @@
 import { NativeConnection, Worker, type State, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities';
 import { accountsTaskQueue } from '../../workflows/definitions';
+import { activityInterceptors, workflowTracingSinks } from '../telemetry/temporal';
+import type { Tracing } from '../telemetry/tracing';
+import { WORKFLOW_BUNDLE } from './bundle';
 
 export interface WorkerSetup {
   connection: NativeConnection;
@@ -13,6 +16,8 @@ export interface WorkerSetup {
   options?: Partial<WorkerOptions>;
   /** Activity slots of the accounts worker (refreshes, token info, account alerts). */
   accountSlots?: number;
+  /** Traces workflows and activities (src/telemetry) when given. */
+  tracing?: Tracing;
 }
 
 /**
@@ -53,17 +58,23 @@ export async function createWorker(setup: WorkerSetup): Promise<Workers> {
     // Let in-flight activities finish on shutdown before the worker stops.
     shutdownGraceTime: '20 seconds',
   };
+  const activity = activityInterceptors(setup.tracing);
   const main = await Worker.create({
     ...common,
     taskQueue: setup.taskQueue,
     activities,
-    ...(setup.workflowBundlePath ? { workflowBundle: { codePath: setup.workflowBundlePath } } : { workflowsPath: require.resolve('../../workflows') }),
+    // A prebuilt bundle has the workflow interceptors in it already (the same WORKFLOW_BUNDLE).
+    ...(setup.workflowBundlePath
+      ? { workflowBundle: { codePath: setup.workflowBundlePath }, interceptors: { activity } }
+      : { workflowsPath: WORKFLOW_BUNDLE.workflowsPath, interceptors: { activity, workflowModules: WORKFLOW_BUNDLE.workflowInterceptorModules } }),
+    sinks: workflowTracingSinks(setup.tracing),
     ...setup.options,
   });
   const accounts = await Worker.create({
     ...common,
     taskQueue: accountsTaskQueue(setup.taskQueue),
     activities,
+    interceptors: { activity },
     maxConcurrentActivityTaskExecutions: setup.accountSlots ?? 20,
   });
   return new Workers(main, accounts);

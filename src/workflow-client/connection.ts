@@ -1,4 +1,4 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowClientInterceptor } from '@temporalio/client';
 import type { Config } from '../config';
 import { temporalConnectFailure, temporalConnectionOptions } from './connection-options';
 
@@ -24,8 +24,11 @@ export interface TemporalClient {
  * `lazy` connects at the first call instead of now, so the process comes up while Temporal is down.
  * A failed connect says which TEMPORAL_* variable to check.
  */
-export async function connectClient(temporal: TemporalConfig, options: { lazy?: boolean; connectTimeout?: number } = {}): Promise<TemporalClient> {
+export async function connectClient(
+  temporal: TemporalConfig,
+  options: { lazy?: boolean; connectTimeout?: number; /** Tracing's (src/telemetry/temporal.ts), when on. */ interceptors?: WorkflowClientInterceptor[] } = {},
+): Promise<TemporalClient> {
   const connectionOpts = connectionOptions(temporal, options.connectTimeout);
   const connection = options.lazy ? Connection.lazy(connectionOpts) : await Connection.connect(connectionOpts).catch(temporalConnectFailure(temporal));
-  return { client: new Client({ connection, namespace: temporal.namespace }), connection };
+  return { client: new Client({ connection, namespace: temporal.namespace, interceptors: { workflow: options.interceptors ?? [] } }), connection };
 }

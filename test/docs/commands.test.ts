@@ -74,6 +74,9 @@ const ELSEWHERE: Record<string, string> = {
   'node dist/src/bin/ingress.js': 'test/processes.test.ts runs the built ingress',
   'node dist/src/bin/worker.js': 'test/processes.test.ts runs the built worker with the prebuilt bundle',
   'npm install && BENCH_SECONDS=3 npm run bench': '.ci/run runs the benchmark after the tests (figures are not asserted)',
+  'npm run replay': '.ci/run runs it as a step of its own after npm test (test/replay/replay.test.ts)',
+  'npm run record-histories':
+    'test/replay/record.histories.ts: writes new history files, which only a change to workflow code calls for (the lead records them after merging)',
 };
 
 /** Mentions and synopses: not commands to run as written. */
@@ -100,6 +103,8 @@ const NOT_HERE: Record<string, string> = {
   'docker compose logs -f ingress worker          # structured JSON logs': DOCKER,
   'docker compose logs -f ingress worker': DOCKER,
   'docker compose up --build -d ingress worker': DOCKER,
+  'docker compose up --build -d --scale worker=3': DOCKER,
+  'docker compose up --scale worker=N': DOCKER,
   'docker compose exec postgresql pg_dumpall -U temporal > temporal.sql': DOCKER,
   'docker compose exec worker node dist/src/bin/ops.js ...': DOCKER,
   'docker compose exec worker node dist/src/bin/ops.js dead-letters list': DOCKER,
@@ -213,7 +218,7 @@ describe('every command in the docs', () => {
     const inCi = Object.entries(ELSEWHERE)
       .filter(([, where]) => where.startsWith('.ci/run runs'))
       .map(([key]) => key);
-    expect(inCi).toEqual(['npm ci && npm test', 'npm install && BENCH_SECONDS=3 npm run bench']);
+    expect(inCi).toEqual(['npm ci && npm test', 'npm install && BENCH_SECONDS=3 npm run bench', 'npm run replay']);
     for (const key of inCi) expect(ci).toContain(key);
   });
 });
