@@ -165,7 +165,7 @@ describe('Slack stand-in: OAuth v2 install, workspaces, uninstall and Events API
   });
   /** The user opens the consent page and clicks Allow (or Cancel) for `team`. */
   const consent = async (team: string, decision = 'allow', overrides: Record<string, string> = {}) => {
-    const params = { client_id: app().clientId, scope: 'chat:write,commands', redirect_uri: REDIRECT, state: 'st4te', ...overrides };
+    const params = { client_id: app().clientId, scope: 'chat:write,chat:write.public,commands', redirect_uri: REDIRECT, state: 'st4te', ...overrides };
     const page = await fetch(`${origin}/oauth/v2/authorize?${new URLSearchParams(params)}`);
     expect(page.status).toBe(200);
     const html = await page.text();
@@ -255,6 +255,19 @@ describe('Slack stand-in: OAuth v2 install, workspaces, uninstall and Events API
     await expect(acmeWeb.chat.postMessage({ channel: 'C0ACMEOLD', text: 'archived' })).rejects.toMatchObject({ data: { error: 'is_archived' } });
     const posted = await client(beta.access_token as string).chat.postMessage({ channel: 'C0BETAALR', text: 'in beta' });
     expect(slack.standIn.state.messages.find((m) => m.ts === posted.ts)).toMatchObject({ team: 'T0BETA', channel: 'C0BETAALR', bot_id: 'B0BETA' });
+
+    // Without chat:write.public the bot posts only where it was invited.
+    const narrow = await consent('T0ACME', 'allow', { scope: 'chat:write' });
+    const invitedOnly = await access({
+      client_id: app().clientId,
+      client_secret: app().clientSecret,
+      code: narrow.searchParams.get('code')!,
+      redirect_uri: REDIRECT,
+    });
+    await expect(client(invitedOnly.access_token as string).chat.postMessage({ channel: 'C0ACMEGEN', text: 'x' })).rejects.toMatchObject({
+      data: { error: 'not_in_channel' },
+    });
+    expect((await client(invitedOnly.access_token as string).chat.postMessage({ channel: 'C0ACMEOPS', text: 'x' })).ok).toBe(true);
 
     const list = await acmeWeb.conversations.list({ types: 'public_channel,private_channel', exclude_archived: true });
     expect(list.channels?.map((c) => c.id)).toEqual(['C0ACMEGEN', 'C0ACMEOPS']);

@@ -193,7 +193,7 @@ export function createSlackStandIn(options: SlackStandInOptions = {}): SlackStan
     if ('error' in checked) return answer({ ok: false, error: checked.error });
     // A token works in its own workspace only.
     if (typeof args.team_id === 'string' && args.team_id !== '' && args.team_id !== checked.team.id) return answer({ ok: false, error: 'invalid_auth' });
-    const callContext = { team: checked.team, appId: checked.issued.appId };
+    const callContext = { team: checked.team, appId: checked.issued.appId, scopes: checked.issued.scopes };
     if (method === 'apps.uninstall') {
       try {
         const app = workspaces.authenticateApp(str(raw.client_id), str(raw.client_secret));

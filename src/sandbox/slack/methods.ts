@@ -14,6 +14,8 @@ type Args = Record<string, unknown>;
 export interface CallContext {
   team: SlackTeam;
   appId: string;
+  /** The token's scopes; undefined means every scope (the operator's token). */
+  scopes?: string[];
 }
 type Method = (args: Args, call: CallContext) => SlackResult;
 export type SlackResult = { ok: true; [key: string]: unknown } | { ok: false; error: string; [key: string]: unknown };
@@ -72,13 +74,15 @@ const visible = (c: SlackTeam['channels'][number]) => !c.isPrivate || c.botIsMem
 
 export function createMethods(state: SlackState): Record<string, Method> {
   /** The channel's id in the caller's workspace; a channel of another workspace is not found. */
-  const channelOf = (args: Args, { team }: CallContext, options: { posting?: boolean } = {}): string => {
+  const channelOf = (args: Args, { team, scopes }: CallContext, options: { posting?: boolean } = {}): string => {
     const channel = str(args.channel);
     if (!channel) throw new SlackApiError('channel_not_found');
     if (team.anyChannel) return state.channelId(channel);
     const found = team.channels.find((c) => c.id === channel || `#${c.name}` === channel || c.name === channel);
     if (!found || !visible(found)) throw new SlackApiError('channel_not_found');
     if (options.posting && found.isArchived) throw new SlackApiError('is_archived');
+    // A bot posts where it was invited, or in any public channel with chat:write.public.
+    if (options.posting && !found.botIsMember && !(scopes?.includes('chat:write.public') ?? true)) throw new SlackApiError('not_in_channel');
     return found.id;
   };
   const identityOf = ({ team, appId }: CallContext): SlackIdentity => ({

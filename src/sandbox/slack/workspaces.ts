@@ -38,6 +38,8 @@ export interface SlackApp {
 export interface IssuedToken {
   teamId: string;
   appId: string;
+  /** The scopes granted; absent for the operator's token of the first workspace (all of them). */
+  scopes?: string[];
   /** Epoch ms; absent when the token does not expire (no rotation). */
   expiresAt?: number;
   revoked?: boolean;
@@ -72,7 +74,7 @@ export class Workspaces {
   readonly teams = new Map<string, SlackTeam>();
   readonly apps = new Map<string, SlackApp>();
   readonly tokens = new Map<string, IssuedToken>();
-  private readonly refreshTokens = new Map<string, { teamId: string; appId: string; used: boolean }>();
+  private readonly refreshTokens = new Map<string, { teamId: string; appId: string; scopes: string[]; used: boolean }>();
   private readonly codes = new Map<string, AuthCode>();
 
   constructor(private readonly nowMs: () => number) {}
@@ -156,7 +158,7 @@ export class Workspaces {
       team: { id: team.id, name: team.name },
       enterprise: null,
       is_enterprise_install: false,
-      ...this.issueBotToken(app, team.id),
+      ...this.issueBotToken(app, team.id, grant.scopes),
     };
   }
 
@@ -171,21 +173,22 @@ export class Workspaces {
       app_id: app.appId,
       token_type: 'bot',
       bot_user_id: team.botUserId,
+      scope: known.scopes.join(','),
       team: { id: team.id, name: team.name },
-      ...this.issueBotToken(app, team.id),
+      ...this.issueBotToken(app, team.id, known.scopes),
     };
   }
 
-  private issueBotToken(app: SlackApp, teamId: string): Record<string, unknown> {
+  private issueBotToken(app: SlackApp, teamId: string, scopes: string[]): Record<string, unknown> {
     if (!app.tokenRotation) {
       const token = `xoxb-${teamId}-${random()}`;
-      this.tokens.set(token, { teamId, appId: app.appId });
+      this.tokens.set(token, { teamId, appId: app.appId, scopes });
       return { access_token: token };
     }
     const token = `xoxe.xoxb-${teamId}-${random()}`;
     const refreshToken = `xoxe-1-${teamId}-${random()}`;
-    this.tokens.set(token, { teamId, appId: app.appId, expiresAt: this.nowMs() + ROTATED_TOKEN_LIFETIME_S * 1000 });
-    this.refreshTokens.set(refreshToken, { teamId, appId: app.appId, used: false });
+    this.tokens.set(token, { teamId, appId: app.appId, scopes, expiresAt: this.nowMs() + ROTATED_TOKEN_LIFETIME_S * 1000 });
+    this.refreshTokens.set(refreshToken, { teamId, appId: app.appId, scopes, used: false });
     return { access_token: token, refresh_token: refreshToken, expires_in: ROTATED_TOKEN_LIFETIME_S };
   }
 
