@@ -5,7 +5,7 @@
  */
 import { WebClient } from '@slack/web-api';
 import type { TokenCipher, SealedSecret } from '../crypto/tokens';
-import type { Models, SlackInstallationDoc } from '../db/models';
+import { isDuplicateKey, type Models, type SlackInstallationDoc } from '../db/models';
 import { BOT_SCOPES } from './scopes';
 
 /** The app's OAuth credentials: the "Add to Slack" flow is on only when both are configured. */
@@ -141,21 +141,29 @@ export class SlackInstallations {
   async install(accountId: string, grant: SlackGrant): Promise<void> {
     const previous = await this.models.SlackInstallation.findById(accountId, { teamId: 1, channel: 1, channelName: 1 }).lean();
     const keepChannel = previous?.teamId === grant.teamId;
-    await this.models.SlackInstallation.replaceOne(
-      { _id: accountId },
-      {
-        teamId: grant.teamId,
-        teamName: grant.teamName,
-        appId: grant.appId,
-        botUserId: grant.botUserId,
-        scopes: grant.scopes,
-        ...this.sealedFields(accountId, grant),
-        ...(keepChannel && previous?.channel ? { channel: previous.channel, channelName: previous.channelName } : {}),
-        status: 'active',
-        installedAt: this.now(),
-      },
-      { upsert: true },
-    );
+    const write = () =>
+      this.models.SlackInstallation.replaceOne(
+        { _id: accountId },
+        {
+          teamId: grant.teamId,
+          teamName: grant.teamName,
+          appId: grant.appId,
+          botUserId: grant.botUserId,
+          scopes: grant.scopes,
+          ...this.sealedFields(accountId, grant),
+          ...(keepChannel && previous?.channel ? { channel: previous.channel, channelName: previous.channelName } : {}),
+          status: 'active',
+          installedAt: this.now(),
+        },
+        { upsert: true },
+      );
+    try {
+      await write();
+    } catch (err) {
+      // Two installs raced: both upserts inserted, one lost on _id. The last write wins, whole.
+      if (!isDuplicateKey(err)) throw err;
+      await write();
+    }
   }
 
   async get(accountId: string): Promise<Installation | undefined> {

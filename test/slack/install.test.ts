@@ -1,4 +1,4 @@
-import { memoryLogger } from '../helpers/ingress';
+import { disconnectFromManagePage, memoryLogger } from '../helpers/ingress';
 import { followConnectFlow } from '../../src/dev/connect-flow';
 import { signSlackRequest } from '../../src/slack/verify';
 import { startPipeline, SLACK_SIGNING_SECRET, waitFor, type Pipeline } from '../helpers/pipeline';
@@ -275,5 +275,24 @@ describe('Slack per business: Add to Slack, channels, alerts, /jobber and uninst
     expect(await p.models.SlackInstallation.findById(acme.id).lean()).toBeNull();
     expect(p.slack.standIn.state.calls.filter((c) => c.method === 'apps.uninstall').at(-1)).toMatchObject({ ok: true });
     expect(await manage(acme.jar)).toContain('Add to Slack');
+  });
+
+  it('disconnecting Jobber leaves the Slack installation in place but stops the alerts', async () => {
+    const { beta } = accounts;
+    const uninstalls = () => p.slack.standIn.state.calls.filter((c) => c.method === 'apps.uninstall').length;
+    const before = uninstalls();
+    const res = await disconnectFromManagePage(p.ingressUrl, beta.jar.header());
+    expect(res.status).toBe(200);
+    await waitFor(async () => ((await p.models.Connection.findById(beta.id).lean())?.status === 'disconnected' ? true : undefined));
+    expect(await p.models.SlackInstallation.findById(beta.id).lean()).toMatchObject({ status: 'active', teamId: 'T0BETA' });
+    expect(uninstalls()).toBe(before);
+
+    const store = p.jobber.sandbox.store;
+    const client = store.createClient(beta.id, { companyName: 'After disconnect client' }, { webhook: false });
+    const { webhookIds } = p.jobber.sandbox.webhooks.capture(() =>
+      store.createJob(beta.id, { clientId: client.id, title: 'Beta after Jobber disconnect', total: 10 }),
+    );
+    if (webhookIds.length) await p.outcomes(webhookIds).catch(() => undefined);
+    expect(messagesWith('Beta after Jobber disconnect')).toEqual([]);
   });
 });
