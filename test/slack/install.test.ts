@@ -161,6 +161,42 @@ describe('Slack per business: Add to Slack, channels, alerts, /jobber and uninst
     expect(stranger).not.toContain('hedge');
   });
 
+  it('buttons act only from the alert’s own workspace, and answer there with its token', async () => {
+    const alert = messagesWith('Beta lawn mowing')[0]!;
+    const key = /"value":"(job-created\/[^"]+)"/.exec(JSON.stringify(alert.blocks))![1]!;
+    const click = async (teamId: string, user: string) => {
+      const payload = {
+        type: 'block_actions',
+        team: { id: teamId },
+        user: { id: user, team_id: teamId },
+        container: { channel_id: alert.channel, message_ts: alert.ts },
+        actions: [{ action_id: 'acknowledge', value: key }],
+      };
+      const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+      const ts = Math.floor(Date.now() / 1000);
+      const res = await fetch(`${p.ingressUrl}/slack/interactions`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          'x-slack-request-timestamp': String(ts),
+          'x-slack-signature': signSlackRequest(body, ts, SLACK_SIGNING_SECRET),
+        },
+        body,
+      });
+      expect(res.status).toBe(200);
+    };
+    // From the other business's workspace: refused, nothing changes.
+    await click('T0ACME', 'U0MALLORY');
+    expect((await p.models.Alert.findById(key).lean())!.acknowledgedBy ?? null).toBeNull();
+    // From its own workspace: acknowledged, and the message in that workspace shows it.
+    await click('T0BETA', 'U0BETAUSER');
+    const updated = await waitFor(() => {
+      const m = p.slack.standIn.state.messages.find((x) => x.ts === alert.ts && x.team === 'T0BETA');
+      return m && JSON.stringify(m.blocks).includes('Acknowledged by <@U0BETAUSER>') ? m : undefined;
+    });
+    expect(updated.edited?.user).toBe('U0BETABOT');
+  });
+
   it('refuses a forged or replayed state, a code for another app and a channel the bot cannot post to, changing nothing', async () => {
     const { acme, beta } = accounts;
     const before = await p.models.SlackInstallation.findById(acme.id).lean();
