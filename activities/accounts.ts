@@ -8,6 +8,7 @@ import { APP_DISCONNECT_MUTATION, CLIENTS_PAGE_QUERY, INVOICES_PAGE_QUERY, JOBS_
 import { OAuthError, type JobberOAuth } from '../src/accounts/oauth';
 import { AccountNotConnectedError, StaleTokenVersionError, type TokenStore } from '../src/accounts/token-store';
 import { alertChannelFor, sendAlertOnce } from '../src/slack/alerts';
+import type { SlackFor } from '../src/slack/alert-targets';
 import { accountActivity } from '../src/accounts/activity';
 import { signalWithStartAccount } from '../src/workflow-client/account-control';
 import {
@@ -31,6 +32,8 @@ export interface AccountDeps {
   oauth: JobberOAuth;
   slack: WebClient;
   alertChannel: string;
+  /** Where one account's alerts go: its own workspace's channel, or the operator's (src/slack/alert-targets.ts). */
+  slackFor?: SlackFor;
   /** To ask an account's workflow for a refresh when Jobber answers 401. */
   temporal?: Client;
 }
@@ -73,6 +76,8 @@ async function alertOperators(
   key: string,
   text: string,
 ): Promise<void> {
+  // No operator workspace (SLACK_BOT_TOKEN unset) and no channel of the account's: nowhere to post.
+  if (!alertChannelFor(connection, deps.alertChannel)) return;
   await sendAlertOnce(deps, {
     key,
     accountId,

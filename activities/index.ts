@@ -2,13 +2,13 @@ import { log } from '@temporalio/activity';
 import { tombstoneRecord, upsertRecord, type JobberRecord } from '../src/db/records';
 import { CLIENT_QUERY, INVOICE_QUERY, JOB_QUERY } from '../src/jobber/queries';
 import { AccountNotConnectedError } from '../src/accounts/token-store';
-import { alertKey, alertMessageFor, sendAlertOnce, type AlertKind } from '../src/slack/alerts';
+import { alertKey, alertMessageFor, type AlertKind } from '../src/slack/alerts';
+import { operatorOnly, sendAccountAlert } from '../src/slack/alert-targets';
 import type { ConnectionStatus, JobberEvent, RecordKind } from '../workflows/definitions';
 import { createAccountActivities, withAccessToken, type AccountDeps } from './accounts';
 import { jobberFailure, slackFailure } from './failures';
 import { alertRuleFor, recordTurnedOff } from '../src/slack/alert-rules';
 import type { WorkerMetrics } from '../src/metrics/worker-metrics';
-import { alertChannelFor } from '../src/slack/alerts';
 
 export interface ActivityDeps extends AccountDeps {
   metrics?: WorkerMetrics;
@@ -86,8 +86,6 @@ export function createActivities(deps: ActivityDeps) {
 
     /** Posts the alert for a fact (a new job, a paid invoice) at most once, from the synced data. */
     async sendAlert(input: { kind: AlertKind; accountId: string; itemId: string; owner: string }): Promise<{ sent: boolean; reason?: string }> {
-      const connection = await models.Connection.findById(input.accountId, { slackChannel: 1 }).lean();
-      const channel = alertChannelFor(connection, deps.alertChannel);
       const found = await alertMessageFor(models, input.kind, input.itemId);
       if (!found) return { sent: false, reason: `${input.kind === 'job-created' ? 'job' : 'invoice'} not synced` };
       const { message } = found;
@@ -103,13 +101,17 @@ export function createActivities(deps: ActivityDeps) {
         if (off) return { sent: false, reason: off };
       }
       try {
-        const result = await sendAlertOnce(deps, {
-          key: alertKey(input.kind, input.itemId),
-          accountId: input.accountId,
-          channel: rule.channel ?? channel,
-          owner: input.owner,
-          message,
-        });
+        // The account's own workspace (or the operator's): never another account's.
+        const result = await sendAccountAlert(
+          { models, slackFor: deps.slackFor ?? operatorOnly(deps) },
+          {
+            key: alertKey(input.kind, input.itemId),
+            accountId: input.accountId,
+            owner: input.owner,
+            channel: rule.channel,
+            message,
+          },
+        );
         deps.metrics?.slackPosts.add(1, { kind: input.kind, outcome: result.sent ? 'sent' : 'duplicate' });
         return { sent: result.sent, reason: result.reason };
       } catch (err) {

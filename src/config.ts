@@ -113,10 +113,14 @@ export const configSchema = z.object({
     .string()
     .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date like 2025-04-16')
     .default('2025-04-16'),
-  SLACK_BOT_TOKEN: secret,
+  // The operator's own workspace (operator alerts, accounts without a workspace): optional, as a pair.
+  SLACK_BOT_TOKEN: secret.optional(),
   SLACK_SIGNING_SECRET: secret,
   SLACK_API_URL: url.default('https://slack.com/api/'),
-  SLACK_ALERT_CHANNEL: z.string().min(1),
+  SLACK_ALERT_CHANNEL: z.string().min(1).optional(),
+  // The app's OAuth credentials: "Add to Slack" for each business, on when both are set.
+  SLACK_CLIENT_ID: z.string().min(1).optional(),
+  SLACK_CLIENT_SECRET: secret.optional(),
   TOKEN_ENCRYPTION_KEY: encryptionKey,
   TOKEN_ENCRYPTION_PREVIOUS_KEYS: previousKeys.optional(),
   SESSION_SECRET: z.string().min(32, 'must be at least 32 characters'),
@@ -150,7 +154,15 @@ export interface Config {
   /** MONGO_WRITE_CONCERN: the `w` every write waits for. */
   mongoWriteConcern: 'majority' | number;
   jobber: { clientId: string; clientSecret: string; apiUrl: string; graphqlVersion: string };
-  slack: { botToken: string; signingSecret: string; apiUrl: string; alertChannel: string };
+  slack: {
+    /** The operator workspace's bot token and channel; absent when there is none. */
+    botToken?: string;
+    signingSecret: string;
+    apiUrl: string;
+    alertChannel?: string;
+    /** OAuth v2 ("Add to Slack"); absent when businesses cannot install their own workspace. */
+    app?: { clientId: string; clientSecret: string };
+  };
   tokenEncryptionKey: Buffer;
   tokenEncryptionPreviousKeys: Buffer[];
   sessionSecret: string;
@@ -178,6 +190,7 @@ function toConfig(env: Env): Config {
       signingSecret: env.SLACK_SIGNING_SECRET,
       apiUrl: env.SLACK_API_URL.endsWith('/') ? env.SLACK_API_URL : `${env.SLACK_API_URL}/`,
       alertChannel: env.SLACK_ALERT_CHANNEL,
+      ...(env.SLACK_CLIENT_ID && env.SLACK_CLIENT_SECRET && { app: { clientId: env.SLACK_CLIENT_ID, clientSecret: env.SLACK_CLIENT_SECRET } }),
     },
     tokenEncryptionKey: env.TOKEN_ENCRYPTION_KEY,
     tokenEncryptionPreviousKeys: env.TOKEN_ENCRYPTION_PREVIOUS_KEYS ?? [],
@@ -192,7 +205,26 @@ export const CONFIG_VARIABLES = Object.keys(configSchema.shape) as (keyof Env)[]
 
 /** Reads and validates the environment once; throws ConfigError naming each bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  return toConfig(parseEnv(configSchema, env));
+  const parsed = parseEnv(configSchema, env);
+  const problems = slackProblems(parsed);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return toConfig(parsed);
+}
+
+/** Slack variables that only make sense together; alerts need somewhere to go. */
+function slackProblems(env: Env): string[] {
+  const problems: string[] = [];
+  const pair = (a: keyof Env, b: keyof Env, why: string) => {
+    if (env[a] !== undefined && env[b] === undefined) problems.push(`${String(b)} is required when ${String(a)} is set (${why})`);
+    if (env[b] !== undefined && env[a] === undefined) problems.push(`${String(a)} is required when ${String(b)} is set (${why})`);
+  };
+  pair('SLACK_BOT_TOKEN', 'SLACK_ALERT_CHANNEL', 'the operator workspace needs both');
+  pair('SLACK_CLIENT_ID', 'SLACK_CLIENT_SECRET', '"Add to Slack" needs both');
+  if (!env.SLACK_BOT_TOKEN && !env.SLACK_CLIENT_ID && !env.SLACK_CLIENT_SECRET && !env.SLACK_ALERT_CHANNEL)
+    problems.push(
+      'SLACK_BOT_TOKEN and SLACK_ALERT_CHANNEL (the operator workspace), or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (Add to Slack), or both, are required: alerts need a workspace',
+    );
+  return problems;
 }
 
 const TEMPORAL_VARIABLES = {

@@ -42,6 +42,29 @@ describe('config', () => {
     }
   });
 
+  it('takes the operator workspace and Add to Slack each as a pair, and needs at least one of them', () => {
+    const problems = (env: Record<string, string>): string[] => {
+      try {
+        loadConfig(env);
+        return [];
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return (err as ConfigError).problems;
+      }
+    };
+    const { SLACK_BOT_TOKEN: _t, SLACK_ALERT_CHANNEL: _c, ...noOperator } = valid;
+    expect(problems({ ...noOperator, SLACK_BOT_TOKEN: 'xoxb-1' })).toEqual([
+      expect.stringMatching(/^SLACK_ALERT_CHANNEL is required when SLACK_BOT_TOKEN is set/),
+    ]);
+    expect(problems({ ...valid, SLACK_CLIENT_ID: '1.2' })).toEqual([expect.stringMatching(/^SLACK_CLIENT_SECRET is required when SLACK_CLIENT_ID is set/)]);
+    expect(problems(noOperator)).toEqual([expect.stringMatching(/alerts need a workspace/)]);
+    // Add to Slack alone: no operator workspace.
+    const appOnly = loadConfig({ ...noOperator, SLACK_CLIENT_ID: '1.2', SLACK_CLIENT_SECRET: 's3cret' });
+    expect(appOnly.slack).toMatchObject({ app: { clientId: '1.2', clientSecret: 's3cret' } });
+    expect(appOnly.slack.botToken).toBeUndefined();
+    expect(loadConfig(valid).slack.app).toBeUndefined();
+  });
+
   it('names every missing variable', () => {
     const { JOBBER_CLIENT_SECRET: _a, MONGO_URL: _b, ...rest } = valid;
     expect(() => loadConfig(rest)).toThrow(ConfigError);

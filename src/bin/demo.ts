@@ -4,6 +4,7 @@
  * invoice in the sandbox, whose signed webhooks start workflows you can watch in the Web UI.
  */
 import { followConnectFlow } from '../dev/connect-flow';
+import { followSlackInstallFlow } from '../dev/slack-install-flow';
 
 const ingress = process.env.DEMO_INGRESS_URL || `http://localhost:${process.env.PORT || 3000}`;
 const admin = process.env.DEMO_SANDBOX_ADMIN_URL || `http://127.0.0.1:${process.env.JOBBER_SANDBOX_PORT || 4010}/admin`;
@@ -24,6 +25,18 @@ async function main() {
   console.warn(`created sandbox account ${name} (${accountId}); connecting through ${ingress}/auth/jobber`);
   const connected = await followConnectFlow(ingress, accountId);
   if (connected.status !== 302 || connected.location !== '/manage') throw new Error(`connect failed with ${connected.status}: ${connected.body}`);
+  // Add to Slack for the demo workspace of `npm run local`, through the real redirects, and pick #alerts.
+  const slack = await followSlackInstallFlow(ingress, connected.cookies, 'T0DEMO');
+  if (slack.location !== '/manage') throw new Error(`Add to Slack failed with ${slack.status}`);
+  const csrf = /name="csrf" value="([^"]+)"/.exec(await (await fetch(`${ingress}/manage`, { headers: { cookie: slack.cookies } })).text())?.[1];
+  const picked = await fetch(`${ingress}/slack/channel`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie: slack.cookies, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ csrf: csrf ?? '', channel: 'C0DEMOALR' }).toString(),
+  });
+  if (picked.status !== 302) throw new Error(`picking the Slack channel failed with ${picked.status}`);
+  console.warn('added the Slack workspace "Demo Lawn Care Slack" (T0DEMO); alerts go to its #alerts');
   const { client } = await post<{ client: { id: string } }>(`${admin}/accounts/${accountId}/clients`, {
     firstName: 'Ada',
     lastName: 'Lovelace',

@@ -10,6 +10,8 @@ import { startWorkerProcess } from '../worker/start';
 import { startIngress } from '../ingress/server';
 import { onShutdown } from './shutdown';
 
+const LOCAL_SLACK_SIGNING_SECRET = 'local-slack-signing-secret';
+
 const ROOT = path.resolve(__dirname, '../..');
 
 /** Local secrets are made once and kept in .data/ (git-ignored), so stored tokens stay readable. */
@@ -48,7 +50,13 @@ async function main() {
   };
 
   try {
-    const slack = await startSlackStandIn({ port: Number(process.env.SLACK_STANDIN_PORT || 4020) });
+    const slack = await startSlackStandIn({
+      port: Number(process.env.SLACK_STANDIN_PORT || 4020),
+      signingSecret: LOCAL_SLACK_SIGNING_SECRET,
+      eventsUrl: `http://127.0.0.1:${port}/slack/events`,
+    });
+    // A business's own workspace, for "Add to Slack" on the Manage App page (npm run demo installs it).
+    slack.standIn.addTeam({ id: 'T0DEMO', name: 'Demo Lawn Care Slack' });
     stops.push(() => slack.close());
     const jobber = await startJobberSandbox({
       port: Number(process.env.JOBBER_SANDBOX_PORT || 4010),
@@ -62,7 +70,9 @@ async function main() {
       JOBBER_CLIENT_SECRET: jobber.sandbox.clientSecret,
       JOBBER_API_URL: jobber.url,
       SLACK_BOT_TOKEN: slack.standIn.botToken,
-      SLACK_SIGNING_SECRET: 'local-slack-signing-secret',
+      SLACK_SIGNING_SECRET: LOCAL_SLACK_SIGNING_SECRET,
+      SLACK_CLIENT_ID: slack.standIn.slackApp.clientId,
+      SLACK_CLIENT_SECRET: slack.standIn.slackApp.clientSecret,
       SLACK_API_URL: slack.url,
       SLACK_ALERT_CHANNEL: 'C0LOCALALERTS',
       ...localSecrets(dataDir),

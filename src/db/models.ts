@@ -257,7 +257,48 @@ const slackLinkSchema = new Schema(
   { versionKey: false, collection: 'slack_links' },
 );
 
+/**
+ * An account's own Slack workspace ("Add to Slack", src/slack/installations.ts). `_id` is the
+ * account, so an account has at most one installation whatever races; a workspace may serve several.
+ */
+const slackInstallationSchema = new Schema(
+  {
+    _id: { type: String, required: true }, // Jobber account EncodedId
+    teamId: { type: String, required: true, index: true },
+    teamName: { type: String, default: '' },
+    appId: { type: String },
+    botUserId: { type: String },
+    /** Absent once Slack revoked the tokens or the app was uninstalled. */
+    botToken: { type: sealed },
+    refreshToken: { type: sealed },
+    tokenExpiresAt: { type: Date },
+    scopes: { type: [String], default: [] },
+    /** Where the account's alerts go; none until the user picks one. */
+    channel: { type: String },
+    channelName: { type: String },
+    /** active | broken (Slack refused the token) | uninstalled (app_uninstalled, tokens_revoked). */
+    status: { type: String, enum: ['active', 'broken', 'uninstalled'], required: true },
+    statusReason: { type: String },
+    installedAt: { type: Date, required: true },
+    disconnectedAt: { type: Date },
+  },
+  { versionKey: false, collection: 'slack_installations' },
+);
+
+/** An alert kept, not posted, because the account's Slack was disconnected: shown on the Manage App page. */
+const slackUndeliveredSchema = new Schema(
+  {
+    _id: { type: String, required: true }, // the alert key
+    accountId: { type: String, required: true, index: true },
+    teamId: { type: String },
+    reason: { type: String },
+    at: { type: Date, required: true },
+  },
+  { versionKey: false, collection: 'slack_undelivered' },
+);
+
 export type ConnectionDoc = InferSchemaType<typeof connectionSchema>;
+export type SlackInstallationDoc = InferSchemaType<typeof slackInstallationSchema>;
 export type GrantDoc = InferSchemaType<typeof grantSchema>;
 export type AlertDoc = InferSchemaType<typeof alertSchema>;
 export type DeadLetterDoc = InferSchemaType<typeof deadLetterSchema>;
@@ -278,6 +319,8 @@ function bindModels(connection: Connection) {
     DeadLetter: connection.model('DeadLetter', deadLetterSchema),
     Session: connection.model('Session', sessionSchema),
     SlackLink: connection.model('SlackLink', slackLinkSchema),
+    SlackInstallation: connection.model('SlackInstallation', slackInstallationSchema),
+    SlackUndelivered: connection.model('SlackUndelivered', slackUndeliveredSchema),
   };
 }
 

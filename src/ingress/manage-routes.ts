@@ -7,12 +7,15 @@ import type { AccountControl } from '../workflow-client/account-control';
 import { counted } from '../slack/format';
 import { ALERT_FACT_LABELS, ALERT_FACTS, parseAlertRulesForm, readAlertRules, saveAlertRules, type AlertRules } from '../slack/alert-rules';
 import { accountActivity } from '../accounts/activity';
-import { SESSION_COOKIE, type Sessions } from './sessions';
+import { SESSION_COOKIE, type Session, type Sessions } from './sessions';
+import type { Logger } from '../logger';
 
 export interface ManageDeps {
   models: Models;
   control: AccountControl;
   sessions: Sessions;
+  /** The account's Slack section (src/ingress/slack-install-routes.ts). */
+  slackSection?: (session: Session, log: Logger) => Promise<string>;
 }
 
 const esc = (s: unknown): string => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -125,7 +128,7 @@ ${ended}<div class="actions"><a class="button primary" href="/auth/jobber">Conne
 <dt>Last webhook</dt><dd>${esc(when(activity.lastWebhookAt))}</dd>
 <dt>Last sync</dt><dd>${esc(when(activity.lastSyncAt))}</dd>
 <dt>Records</dt><dd id="counts">${counted(clients, 'client')} · ${counted(jobs, 'job')} · ${counted(invoices, 'invoice')}${state?.backfill === 'running' ? ' (initial sync running)' : ''}</dd>
-</dl>${alertRules}<div class="actions">${actions}</div>`,
+</dl>${alertRules}<div class="actions">${actions}</div>${connected && deps.slackSection ? await deps.slackSection(session, ctx.state.log as Logger) : ''}`,
     );
   });
 

@@ -20,6 +20,8 @@ import { createApp, type IngressDeps } from './app';
 import { createAuthRouter } from './auth-routes';
 import { createManageRouter, messagePage } from './manage-routes';
 import { Sessions } from './sessions';
+import { createSlackInstallRouter, renderSlackSection } from './slack-install-routes';
+import { createSlackOAuth, SlackInstallations } from '../slack/installations';
 import { IngressMetrics } from './metrics';
 import { malformedWebhookKeeper } from './dead-letters';
 
@@ -54,7 +56,18 @@ export function createIngressApp(
   const tokens = new TokenStore(options.models, createTokenCipher(config));
   const oauth = createOAuth(config);
   const sessions = new Sessions(options.models, { now: options.sessionClock });
+  const slackOAuth = createSlackOAuth(config);
+  const slackInstall = {
+    models: options.models,
+    sessions,
+    installations: new SlackInstallations(options.models, createTokenCipher(config), config.slack.apiUrl, slackOAuth),
+    oauth: slackOAuth,
+    logger,
+    page: messagePage,
+  };
   const slack = createSlackRouter({
+    installations: slackInstall.installations,
+    installUrl: `${config.publicUrl}/manage`,
     models: options.models,
     slack: createSlackClient(config),
     signingSecret: config.slack.signingSecret,
@@ -80,7 +93,8 @@ export function createIngressApp(
         logger,
         sessions,
       }),
-      createManageRouter({ models: options.models, control, sessions }),
+      createManageRouter({ models: options.models, control, sessions, slackSection: (session, log) => renderSlackSection(slackInstall, session, log) }),
+      createSlackInstallRouter(slackInstall),
       slack,
     ],
     readiness: options.readiness,

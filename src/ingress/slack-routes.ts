@@ -8,13 +8,14 @@ import type { AccountControl } from '../workflow-client/account-control';
 import type { Logger } from '../logger';
 import { withDeadline } from '../deadline';
 import { verifySlackSignature } from '../slack/verify';
+import type { SlackInstallations } from '../slack/installations';
 import { runCommand } from '../slack/commands';
 import { SLASH_COMMAND } from '../slack/scopes';
 import { plainReply, type SlackReply } from '../slack/format';
 import { createInteractionHandler, type BlockActionsPayload, type RefreshRecord } from '../slack/interactions';
 
-/** Where Slack sends the `/jobber` command and button clicks (slack-app-manifest.yml names both). */
-export const SLACK_PATHS = { commands: '/slack/commands', interactions: '/slack/interactions' } as const;
+/** Where Slack sends the `/jobber` command, button clicks and Events API callbacks (slack-app-manifest.yml names them). */
+export const SLACK_PATHS = { commands: '/slack/commands', interactions: '/slack/interactions', events: '/slack/events' } as const;
 
 export interface SlackRouterDeps {
   models: Models;
@@ -29,6 +30,10 @@ export interface SlackRouterDeps {
   timeZone?: string;
   /** A command not answered by then gets "still working" (Slack stops waiting at 3 s). */
   commandDeadlineMs?: number;
+  /** Businesses' own workspaces: commands and buttons find their accounts (and token) by team_id. */
+  installations?: Pick<SlackInstallations, 'accountsOfWorkspace' | 'clientOfTeam' | 'forgetTeam'>;
+  /** Where a workspace with no installation is sent (the Manage App page). */
+  installUrl?: string;
 }
 
 export type SlackRouter = Router & {
@@ -39,6 +44,8 @@ export type SlackRouter = Router & {
 // Slack's command posts are a few hundred bytes; a click carries the whole message it came from.
 const COMMAND_BODY_LIMIT = '16kb';
 const INTERACTION_BODY_LIMIT = '128kb';
+// app_uninstalled and tokens_revoked are small; other events are not subscribed to.
+const EVENT_BODY_LIMIT = '64kb';
 
 /**
  * `/jobber` slash commands and Block Kit interactions. Every request is authenticated with Slack's
@@ -51,13 +58,22 @@ export function createSlackRouter(deps: SlackRouterDeps): SlackRouter {
   // An unknown zone throws here, at start-up, not on the first `jobs today`.
   new Intl.DateTimeFormat('en-US', { timeZone });
   const deadlineMs = deps.commandDeadlineMs ?? 2_500;
-  const interactions = createInteractionHandler({ ...deps, now });
+  const accountsOfWorkspace = deps.installations && ((teamId: string) => deps.installations!.accountsOfWorkspace(teamId));
+  const clientOfTeam = deps.installations && ((teamId: string) => deps.installations!.clientOfTeam(teamId));
+  const interactions = createInteractionHandler({ ...deps, now, accountsOfWorkspace, clientOfTeam });
   const router = new Router();
 
   /** The verified form fields; 401 (nothing else happens) when Slack did not sign this body. */
   const readVerified = async (ctx: Context, limit: string): Promise<URLSearchParams> => {
+    const raw = await readSignedRaw(ctx, limit);
+    if (!ctx.is('application/x-www-form-urlencoded')) throw createError(415, 'expected application/x-www-form-urlencoded');
+    return new URLSearchParams(raw.toString('utf8'));
+  };
+
+  /** The raw body, once Slack's signature over it holds. */
+  const readSignedRaw = async (ctx: Context, limit: string): Promise<Buffer> => {
     const log = ctx.state.log as Logger;
-    const raw = await readSignedBody(ctx, {
+    return readSignedBody(ctx, {
       limit,
       verify: (rawBody) =>
         verifySlackSignature({
@@ -73,9 +89,40 @@ export function createSlackRouter(deps: SlackRouterDeps): SlackRouter {
           log.warn({ reason: refusal.problem, path: ctx.path, bytes: refusal.bytes, ip: ctx.ip }, 'slack request rejected: bad signature');
       },
     });
-    if (!ctx.is('application/x-www-form-urlencoded')) throw createError(415, 'expected application/x-www-form-urlencoded');
-    return new URLSearchParams(raw.toString('utf8'));
   };
+
+  // Events API: the URL check, and a workspace that removed the app or revoked its tokens.
+  router.post(SLACK_PATHS.events, async (ctx) => {
+    const log = ctx.state.log as Logger;
+    const raw = await readSignedRaw(ctx, EVENT_BODY_LIMIT);
+    if (!ctx.is('application/json')) throw createError(415, 'expected application/json');
+    let body: { type?: unknown; challenge?: unknown; team_id?: unknown; event?: { type?: unknown; tokens?: { bot?: unknown } } };
+    try {
+      body = JSON.parse(raw.toString('utf8')) as typeof body;
+    } catch {
+      throw createError(400, 'body is not JSON');
+    }
+    if (body?.type === 'url_verification') {
+      if (typeof body.challenge !== 'string') throw createError(400, 'url_verification without a challenge');
+      ctx.body = { challenge: body.challenge };
+      return;
+    }
+    const eventType = body?.event?.type;
+    const teamId = typeof body?.team_id === 'string' ? body.team_id : undefined;
+    if (body?.type !== 'event_callback' || !teamId) throw createError(400, 'expected an event_callback with team_id');
+    // tokens_revoked also names user tokens; we hold bot tokens only.
+    const botRevoked = eventType === 'tokens_revoked' && Array.isArray(body.event?.tokens?.bot) && body.event.tokens.bot.length > 0;
+    if ((eventType === 'app_uninstalled' || botRevoked) && deps.installations) {
+      const forgotten = await deps.installations.forgetTeam(
+        teamId,
+        eventType === 'app_uninstalled' ? 'the app was removed from the Slack workspace' : 'Slack revoked the bot token',
+      );
+      log.info({ teamId, eventType, installations: forgotten }, 'slack workspace disconnected');
+    } else {
+      log.info({ teamId, eventType }, 'slack event ignored');
+    }
+    ctx.status = 200;
+  });
 
   router.post(SLACK_PATHS.commands, async (ctx) => {
     const log = ctx.state.log as Logger;
@@ -94,7 +141,7 @@ export function createSlackRouter(deps: SlackRouterDeps): SlackRouter {
     log.info({ teamId, userId, subcommand }, 'slack command');
 
     const work = runCommand(
-      { models: deps.models, control: deps.control, logger: log, now, timeZone },
+      { models: deps.models, control: deps.control, logger: log, now, timeZone, accountsOfWorkspace, installUrl: deps.installUrl },
       { teamId, userId, channelId: form.get('channel_id') ?? undefined, command: form.get('command') ?? SLASH_COMMAND, text },
     );
     let answer: SlackReply | undefined;

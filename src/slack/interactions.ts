@@ -32,6 +32,10 @@ export interface BlockActionsPayload {
 export interface InteractionDeps {
   models: Models;
   slack: WebClient;
+  /** Which accounts a workspace sees: its installations, else the operator's links. */
+  accountsOfWorkspace?: (teamId: string) => Promise<string[]>;
+  /** The clicking workspace's own bot client; the operator's (`slack`) when it has none. */
+  clientOfTeam?: (teamId: string) => Promise<WebClient | undefined>;
   refreshRecord?: RefreshRecord;
   logger: Logger;
   now?: () => Date;
@@ -114,7 +118,12 @@ type Task = () => Promise<void>;
  * refresh and an acknowledgement cannot leave an older rendering on top.
  */
 export function createInteractionHandler(deps: InteractionDeps) {
-  const { models, slack, logger } = deps;
+  const { models, logger } = deps;
+  /** Answers go back to the workspace that clicked, with its own token. */
+  const slackFor = async (payload: BlockActionsPayload): Promise<WebClient> => {
+    const teamId = payload.team?.id ?? payload.user.team_id;
+    return (teamId && (await deps.clientOfTeam?.(teamId))) || deps.slack;
+  };
   const now = deps.now ?? (() => new Date());
   const chains = new Map<string, Promise<void>>();
   const running = new Set<Promise<void>>();
@@ -143,7 +152,7 @@ export function createInteractionHandler(deps: InteractionDeps) {
         log.warn({ user: payload.user.id }, 'slack interaction: no channel to answer in');
         return;
       }
-      await slack.chat.postEphemeral({ channel, user: payload.user.id, text });
+      await (await slackFor(payload)).chat.postEphemeral({ channel, user: payload.user.id, text });
     };
 
     /** Re-renders the alert from MongoDB (its latest state, read now) into its Slack message. */
@@ -157,7 +166,7 @@ export function createInteractionHandler(deps: InteractionDeps) {
         log.warn({ key, hasMessage: Boolean(message), hasTarget: Boolean(channel && ts) }, 'slack interaction: nothing to update');
         return;
       }
-      await slack.chat.update({ channel, ts, text: message.text, blocks: message.blocks });
+      await (await slackFor(payload)).chat.update({ channel, ts, text: message.text, blocks: message.blocks });
     };
 
     /** The alert, when the clicking workspace is linked to its account; else tells the user why not. */
@@ -168,7 +177,7 @@ export function createInteractionHandler(deps: InteractionDeps) {
         return undefined;
       }
       const teamId = payload.team?.id ?? payload.user.team_id;
-      const accounts = teamId ? await linkedAccounts(models.SlackLink, teamId) : [];
+      const accounts = !teamId ? [] : deps.accountsOfWorkspace ? await deps.accountsOfWorkspace(teamId) : await linkedAccounts(models.SlackLink, teamId);
       if (!accounts.includes(alert.accountId)) {
         log.warn({ key, teamId, accountId: alert.accountId }, 'slack interaction refused: workspace not linked to the account');
         later(log, key, 'not linked', () =>

@@ -8,6 +8,8 @@ import { connectDatabase, type Models } from '../db/models';
 import type { JobberGraphQLOptions } from '../jobber/client';
 import { WorkerMetrics } from '../metrics/worker-metrics';
 import { createJobberClient, createOAuth, createSlackClient, createTokenCipher } from '../services';
+import { slackForAccounts } from '../slack/alert-targets';
+import { createSlackOAuth } from '../slack/installations';
 
 export type ActivityConfig = Pick<Config, 'jobber' | 'slack' | 'publicUrl' | 'tokenEncryptionKey' | 'tokenEncryptionPreviousKeys'>;
 
@@ -30,7 +32,8 @@ export function buildActivityDeps(
     oauth: createOAuth(config),
     metrics,
     slack: createSlackClient(config),
-    alertChannel: config.slack.alertChannel,
+    alertChannel: config.slack.alertChannel ?? '',
+    slackFor: slackForAccounts(models, createTokenCipher(config), config.slack.apiUrl, config.slack, createSlackOAuth(config)),
     temporal: parts.temporal,
   };
 }

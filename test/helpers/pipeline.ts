@@ -19,6 +19,7 @@ import { connectMongo, connectTemporal, testTemporalAddress } from './env';
 import { startWorker, type RunningWorker } from './worker';
 
 export const SESSION_SECRET = 'test-session-secret-0123456789abcdef';
+export const SLACK_SIGNING_SECRET = 'pipeline-slack-signing-secret';
 
 /**
  * A random range per pipeline: jest gives every test file fresh module state, so a counter would
@@ -63,7 +64,7 @@ export async function startPipeline(
   const mongo = await connectMongo(name);
   const models = await createModels(mongo);
   const temporal = await connectTemporal();
-  const slack = await startSlackStandIn();
+  const slack = await startSlackStandIn({ signingSecret: SLACK_SIGNING_SECRET });
   // Test files share one Temporal namespace: each sandbox gets its own id range, so account
   // workflow ids (jobber-account/<n>) never collide between files.
   const jobber = await startJobberSandbox({ webhooks: { backoffMs: 100 }, idBase: nextIdBase(), ...options.sandbox });
@@ -84,7 +85,9 @@ export async function startPipeline(
     JOBBER_CLIENT_SECRET: jobber.sandbox.clientSecret,
     JOBBER_API_URL: jobber.url,
     SLACK_BOT_TOKEN: BOT_TOKEN,
-    SLACK_SIGNING_SECRET: 'pipeline-slack-signing-secret',
+    SLACK_SIGNING_SECRET: SLACK_SIGNING_SECRET,
+    SLACK_CLIENT_ID: slack.standIn.slackApp.clientId,
+    SLACK_CLIENT_SECRET: slack.standIn.slackApp.clientSecret,
     SLACK_API_URL: slack.url,
     SLACK_ALERT_CHANNEL: deps.alertChannel,
     TOKEN_ENCRYPTION_KEY: TEST_KEY.toString('base64'),
@@ -101,6 +104,7 @@ export async function startPipeline(
   const { app, control, oauth } = ingress;
   server.on('request', app.callback());
   jobber.sandbox.setWebhookUrl(`${ingressUrl}/webhooks/jobber`);
+  slack.standIn.setEventsUrl(`${ingressUrl}/slack/events`);
 
   const workflowIdOf = (d: WebhookDelivery) =>
     eventWorkflowId({ topic: d.event.topic, accountId: d.event.accountId, itemId: d.event.itemId, occurredAt: new Date(d.event.occurredAt).toISOString() });

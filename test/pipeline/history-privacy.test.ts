@@ -2,6 +2,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import type { KnownBlock } from '@slack/types';
 import { temporal } from '@temporalio/proto';
 import { followConnectFlow } from '../../src/dev/connect-flow';
+import { followSlackInstallFlow } from '../../src/dev/slack-install-flow';
 import { createApp } from '../../src/ingress/app';
 import { createSlackRouter, SLACK_PATHS } from '../../src/ingress/slack-routes';
 import { refreshRecordThroughWorkflow } from '../../src/workflow-client/refresh-record';
@@ -26,6 +27,7 @@ const TAG = randomBytes(4).toString('hex');
 /** Phone digits of this run: a phone carries no tag, so its digits are random instead. */
 const PHONE = String(randomInt(1_000_000, 9_999_999));
 const TEAM = 'T0PRIVACY';
+const SLACK_TEAM = 'T0PRIV';
 
 /** Distinctive amounts: unlike 0 or 100, these cannot occur in a history by chance. */
 const AMOUNTS = { jobTotal: 48213.77, backfillJobTotal: 27391.58, subtotal: 61847.29, tax: 5318.46, partPayment: 12093.61 };
@@ -151,7 +153,12 @@ describe('personal data stays out of Temporal', () => {
         { webhook: false },
       ),
     );
-    expect((await followConnectFlow(p.ingressUrl, account.id)).location).toBe('/manage');
+    const connected = await followConnectFlow(p.ingressUrl, account.id);
+    expect(connected.location).toBe('/manage');
+    // The business adds its own Slack workspace and picks a channel: its alerts go there.
+    p.slack.standIn.addTeam({ id: SLACK_TEAM, name: `Marchbanks Slack ${TAG}` });
+    expect((await followSlackInstallFlow(p.ingressUrl, connected.cookies, SLACK_TEAM)).location).toBe('/manage');
+    await p.models.SlackInstallation.updateOne({ _id: account.id }, { $set: { channel: 'C0PRIVALR', channelName: 'alerts' } });
     await waitFor(async () => ((await p.control.state(account.id))?.backfill === 'done' ? true : undefined), 120_000);
     expect(await p.models.Client.findById(seeded.id).lean()).toMatchObject({ lastName: seeded.lastName });
 
@@ -286,7 +293,10 @@ describe('personal data stays out of Temporal', () => {
     // Nor the account's tokens (those of the refresh included: the current pair came from it).
     const tokens = await p.deps.tokens.read(account.id);
     expect(tokens.version).toBeGreaterThan(1);
-    const needles = [...secrets, ...phoneDigits, ...nonZero.flatMap(amountForms), tokens.accessToken, tokens.refreshToken];
+    // Nor its own Slack workspace's bot token, whose alerts went through it.
+    const slackTokens = [...p.slack.standIn.workspaces.tokens].filter(([, t]) => t.teamId === SLACK_TEAM).map(([token]) => token);
+    expect(slackTokens.length).toBeGreaterThan(0);
+    const needles = [...secrets, ...phoneDigits, ...nonZero.flatMap(amountForms), tokens.accessToken, tokens.refreshToken, ...slackTokens];
 
     // Visibility lags: read once every workflow the run started is listed.
     const expected = [

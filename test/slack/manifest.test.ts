@@ -5,14 +5,21 @@ import { parse } from 'yaml';
 import { WebClient } from '@slack/web-api';
 import type { Models } from '../../src/db/models';
 import { createSlackRouter, SLACK_PATHS } from '../../src/ingress/slack-routes';
-import { FEATURE_SCOPES, METHOD_SCOPES, scopesFor, SLASH_COMMAND } from '../../src/slack/scopes';
+import { BOT_SCOPES, FEATURE_SCOPES, METHOD_SCOPES, scopesFor, SLASH_COMMAND } from '../../src/slack/scopes';
+import { SLACK_OAUTH_CALLBACK } from '../../src/slack/installations';
 
 const ROOT = path.resolve(__dirname, '../..');
 
 interface Manifest {
   features: { slash_commands: { command: string; url: string }[]; bot_user: unknown };
-  oauth_config: { scopes: { bot: string[]; user?: string[] } };
-  settings: { interactivity: { is_enabled: boolean; request_url: string }; org_deploy_enabled: boolean; socket_mode_enabled: boolean };
+  oauth_config: { redirect_urls?: string[]; scopes: { bot: string[]; user?: string[] } };
+  settings: {
+    interactivity: { is_enabled: boolean; request_url: string };
+    event_subscriptions?: { request_url: string; bot_events: string[] };
+    org_deploy_enabled: boolean;
+    socket_mode_enabled: boolean;
+    token_rotation_enabled: boolean;
+  };
 }
 
 const manifest = parse(readFileSync(path.join(ROOT, 'slack-app-manifest.yml'), 'utf8')) as Manifest;
@@ -49,8 +56,10 @@ describe('slack-app-manifest.yml', () => {
     const methods = slackMethodsCalled();
     // The scan finds what the alerts and the interactions really call.
     expect([...methods].sort()).toEqual(expect.arrayContaining(['chat.postEphemeral', 'chat.postMessage', 'chat.update', 'conversations.history']));
-    const needed = new Set([...scopesFor(methods), ...FEATURE_SCOPES.slashCommand]);
+    const needed = new Set([...scopesFor(methods), ...FEATURE_SCOPES.slashCommand, ...FEATURE_SCOPES.publicChannels]);
     expect([...manifest.oauth_config.scopes.bot].sort()).toEqual([...needed].sort());
+    // "Add to Slack" asks for exactly these.
+    expect([...BOT_SCOPES].sort()).toEqual([...needed].sort());
     expect(manifest.oauth_config.scopes.user ?? []).toEqual([]);
     // No scope is listed for a method nobody calls any more.
     const unused = Object.keys(METHOD_SCOPES).filter((m) => !methods.has(m) && METHOD_SCOPES[m]!.length > 0);
@@ -75,7 +84,12 @@ describe('slack-app-manifest.yml', () => {
       control: { syncNow: async () => undefined },
       logger: pino({ level: 'silent' }),
     });
+    // A distributed app: Slack sends installers back to the callback, and tells us of uninstalls.
+    expect(manifest.oauth_config.redirect_urls?.map((u) => new URL(u).pathname)).toEqual([SLACK_OAUTH_CALLBACK]);
+    expect(new URL(manifest.settings.event_subscriptions!.request_url)).toMatchObject({ protocol: 'https:', pathname: SLACK_PATHS.events });
+    expect([...manifest.settings.event_subscriptions!.bot_events].sort()).toEqual(['app_uninstalled', 'tokens_revoked']);
+
     const served = router.stack.flatMap((layer) => layer.methods.filter((m) => m === 'POST').map(() => layer.path));
-    expect(served.sort()).toEqual([SLACK_PATHS.commands, SLACK_PATHS.interactions].sort());
+    expect(served.sort()).toEqual([SLACK_PATHS.commands, SLACK_PATHS.interactions, SLACK_PATHS.events].sort());
   });
 });

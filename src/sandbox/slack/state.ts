@@ -87,6 +87,11 @@ export class SlackState {
     return id;
   }
 
+  /** Channels named so far, as [id, name]. */
+  knownChannels(): [string, string][] {
+    return [...this.channelNames.entries()];
+  }
+
   channelName(id: string): string | undefined {
     return this.channelNames.get(id);
   }

@@ -10,6 +10,10 @@ export interface CommandDeps {
   now: () => Date;
   /** IANA zone that "today" means (the business's); default UTC. */
   timeZone?: string;
+  /** Which accounts a workspace sees: its installations, else the operator's links. */
+  accountsOfWorkspace?: (teamId: string) => Promise<string[]>;
+  /** Where a business adds Jobber Sync to its workspace (the Manage App page). */
+  installUrl?: string;
 }
 
 /** Reads from MongoDB answer within Slack's 3 seconds or give up (the router answers meanwhile). */

@@ -23,12 +23,15 @@ export function helpReply(command = SLASH_COMMAND, preface?: string): SlackReply
 }
 
 /** What a workspace that no operator linked sees, whatever it asked. */
-export function unlinkedReply(teamId: string): SlackReply {
+export function unlinkedReply(teamId: string, installUrl?: string): SlackReply {
+  const install = installUrl ? `To connect your Jobber account, sign in at ${installUrl} and use Add to Slack. ` : '';
   const text =
     `This Slack workspace (${teamId}) is not linked to a Jobber account, so Jobber Sync shows it nothing. ` +
+    install +
     `An operator links it with: ${LINK_COMMAND} ${teamId} <accountId>`;
   const mrkdwn =
     `This Slack workspace (\`${escapeMrkdwn(teamId)}\`) is not linked to a Jobber account, so Jobber Sync shows it nothing.\n` +
+    (installUrl ? `To connect your Jobber account, sign in at <${installUrl}|Manage App> and use *Add to Slack*.\n` : '') +
     `An operator links it with:\n\`${escapeMrkdwn(`${LINK_COMMAND} ${teamId} <accountId>`)}\``;
   return plainReply(text, mrkdwn);
 }

@@ -22,8 +22,8 @@ export interface SlashCommand {
 
 /** Answers one `/jobber …` from MongoDB only: nothing on this path calls Jobber. */
 export async function runCommand(deps: CommandDeps, cmd: SlashCommand): Promise<SlackReply> {
-  const accountIds = await linkedAccounts(deps.models.SlackLink, cmd.teamId);
-  if (accountIds.length === 0) return unlinkedReply(cmd.teamId);
+  const accountIds = deps.accountsOfWorkspace ? await deps.accountsOfWorkspace(cmd.teamId) : await linkedAccounts(deps.models.SlackLink, cmd.teamId);
+  if (accountIds.length === 0) return unlinkedReply(cmd.teamId, deps.installUrl);
 
   const text = decodeSlackText(cmd.text).trim();
   const [first = '', ...rest] = text.split(/\s+/);
