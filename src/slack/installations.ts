@@ -126,6 +126,13 @@ export class SlackInstallations {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
+  /**
+   * Refreshes in flight, by installation and the token pair they replace. A refresh token works
+   * once, so concurrent alerts of one account share one refresh instead of racing (within this
+   * process; see docs/ARCHITECTURE.md on one worker process with FerretDB).
+   */
+  private readonly refreshing = new Map<string, Promise<string>>();
+
   private sealedFields(accountId: string, grant: SlackGrant) {
     return {
       botToken: this.cipher.seal(grant.accessToken, aad(accountId, grant.teamId, 'bot')),
@@ -208,11 +215,20 @@ export class SlackInstallations {
     const sealed = inst.botToken as SealedSecret;
     let token = this.cipher.open(sealed, aad(inst._id, inst.teamId, 'bot'));
     if (inst.refreshToken && inst.tokenExpiresAt && inst.tokenExpiresAt.getTime() - REFRESH_MARGIN_MS <= this.now().getTime() && this.oauth) {
-      const refresh = this.cipher.open(inst.refreshToken as SealedSecret, aad(inst._id, inst.teamId, 'refresh'));
-      const grant = await this.oauth.refresh(refresh);
-      // Only over the pair we read: a concurrent refresher's newer pair wins.
-      await this.models.SlackInstallation.updateOne({ _id: inst._id, 'botToken.data': sealed.data }, { $set: this.sealedFields(inst._id, grant) });
-      token = grant.accessToken;
+      const key = `${inst._id}:${sealed.data}`;
+      let refreshed = this.refreshing.get(key);
+      if (!refreshed) {
+        const oauth = this.oauth;
+        refreshed = (async () => {
+          const refresh = this.cipher.open(inst.refreshToken as SealedSecret, aad(inst._id, inst.teamId, 'refresh'));
+          const grant = await oauth.refresh(refresh);
+          // Only over the pair we read: a concurrent refresher's newer pair wins.
+          await this.models.SlackInstallation.updateOne({ _id: inst._id, 'botToken.data': sealed.data }, { $set: this.sealedFields(inst._id, grant) });
+          return grant.accessToken;
+        })().finally(() => this.refreshing.delete(key));
+        this.refreshing.set(key, refreshed);
+      }
+      token = await refreshed;
     } else if (sealed.keyId !== this.cipher.currentKeyId) {
       // Key rotation: tokens sealed with an earlier key are re-sealed on use (bot tokens rarely refresh).
       await this.models.SlackInstallation.updateOne(

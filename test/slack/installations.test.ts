@@ -73,6 +73,18 @@ describe('Slack installations: bot tokens at rest', () => {
     expect(JSON.stringify(raw)).not.toContain(token!);
   });
 
+  it('refreshes a rotating token once when several alerts need it at the same moment, and every one of them gets a working token', async () => {
+    const store = new SlackInstallations(models, new TokenCipher(NEW_KEY), slack.url, oauth);
+    await store.install('acct-burst', await grant());
+    await models.SlackInstallation.updateOne({ _id: 'acct-burst' }, { $set: { tokenExpiresAt: new Date(Date.now() + 60_000) } });
+    const inst = (await store.get('acct-burst'))!;
+    // A refresh token works once (as with Jobber): a second refresh with the same one is refused.
+    const tokens = await Promise.all([store.botToken(inst), store.botToken(inst), store.botToken(inst)]);
+    expect(new Set(tokens).size).toBe(1);
+    const client = await store.clientOf((await store.get('acct-burst'))!);
+    expect((await client!.auth.test()).team_id).toBe('T0ROTA');
+  });
+
   it('two installs racing for one account leave exactly one installation, of one of the two workspaces', async () => {
     slack.standIn.addTeam({ id: 'T0RACEA', name: 'Race A' });
     slack.standIn.addTeam({ id: 'T0RACEB', name: 'Race B' });
