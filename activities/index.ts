@@ -1,8 +1,9 @@
 import { log } from '@temporalio/activity';
 import { tombstoneRecord, upsertRecord, type JobberRecord } from '../src/db/records';
-import { CLIENT_QUERY, INVOICE_QUERY, JOB_QUERY } from '../src/jobber/queries';
+import { factByName, factsDue, recordType, type FactName } from '../src/records';
+import * as alerts from '../src/slack/alerts';
 import { AccountNotConnectedError } from '../src/accounts/token-store';
-import { alertKey, alertMessageFor, sendAlertOnce, type AlertKind } from '../src/slack/alerts';
+import { alertKey, sendAlertOnce, type AlertKind } from '../src/slack/alerts';
 import type { ConnectionStatus, JobberEvent, RecordKind } from '../workflows/definitions';
 import { createAccountActivities, withAccessToken, type AccountDeps } from './accounts';
 import { jobberFailure, slackFailure } from './failures';
@@ -13,7 +14,8 @@ export interface ActivityDeps extends AccountDeps {
   metrics?: WorkerMetrics;
 }
 
-const QUERIES: Record<RecordKind, string> = { client: CLIENT_QUERY, job: JOB_QUERY, invoice: INVOICE_QUERY };
+/** What the workflow records for a kind the registry (src/records) does not hold. */
+const NOT_SYNCED = 'topic not synced';
 
 export function createActivities(deps: ActivityDeps) {
   const { models, tokens, jobber } = deps;
@@ -32,14 +34,25 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** Fetches the full record (one GraphQL request) and writes it unless we hold newer data. */
-    async syncRecord(input: { accountId: string; kind: RecordKind; itemId: string }): Promise<{
+    async syncRecord(input: {
+      accountId: string;
+      kind: RecordKind;
+      itemId: string;
+      /** The topic's action (CREATE, APPROVED, …): which facts are due. Absent from workflows before `records-registry`. */
+      action?: string;
+    }): Promise<{
       found: boolean;
       applied: boolean;
       updatedAt?: string;
+      /** For workflows before `records-registry`, which decide the invoice-paid alert themselves. */
       invoiceStatus?: string;
-      /** Set when the account is not connected (or unknown): nothing was fetched or written. */
+      /** The alert facts due, each with a message builder: the workflow sends one alert per fact. */
+      facts?: { name: FactName; summary: string }[];
+      /** Set when the account is not connected (or unknown), or the kind is not synced: nothing was fetched or written. */
       skipped?: string;
     }> {
+      const type = recordType(input.kind);
+      if (!type) return { found: false, applied: false, skipped: NOT_SYNCED };
       // The account's status comes with its tokens: an account we do not hold is skipped here,
       // without an activity of its own.
       let accountTokens;
@@ -57,12 +70,12 @@ export function createActivities(deps: ActivityDeps) {
           deps,
           input.accountId,
           (accessToken) =>
-            jobber.request<Record<RecordKind, JobberRecord | null>>({ accountId: input.accountId, accessToken }, QUERIES[input.kind], {
+            jobber.request<Record<string, JobberRecord | null>>({ accountId: input.accountId, accessToken }, type.query.document, {
               id: input.itemId,
             }),
           accountTokens,
         );
-        record = data[input.kind];
+        record = data[type.query.field] ?? null;
       } catch (err) {
         throw jobberFailure(err);
       }
@@ -72,27 +85,34 @@ export function createActivities(deps: ActivityDeps) {
       return {
         found: true,
         applied,
-        updatedAt: record.updatedAt,
-        invoiceStatus: input.kind === 'invoice' ? (record as { invoiceStatus: string }).invoiceStatus : undefined,
+        updatedAt: record.updatedAt ?? undefined,
+        invoiceStatus: input.kind === 'invoice' ? (record as unknown as { invoiceStatus: string }).invoiceStatus : undefined,
+        facts: input.action ? factsDue(type, input.action, record) : undefined,
       };
     },
 
     async tombstone(input: { accountId: string; kind: RecordKind; itemId: string; deletedAt: string }): Promise<{ applied: boolean; skipped?: string }> {
+      if (!recordType(input.kind)) return { applied: false, skipped: NOT_SYNCED };
       const status = await statusOf(input.accountId);
       if (status !== 'connected') return { applied: false, skipped: `account ${status}` };
       return tombstoneRecord(models, input.kind, input.accountId, input.itemId, new Date(input.deletedAt));
     },
 
-    /** Posts the alert for a fact (a new job, a paid invoice) at most once, from the synced data. */
-    async sendAlert(input: { kind: AlertKind; accountId: string; itemId: string; owner: string }): Promise<{ sent: boolean; reason?: string }> {
+    /**
+     * Posts the alert for a fact (a new job, a paid invoice, …) at most once, from the synced data.
+     * The fact's type builds the message (src/records/types): a fact without a builder never posts.
+     */
+    async sendAlert(input: { kind: AlertKind | FactName; accountId: string; itemId: string; owner: string }): Promise<{ sent: boolean; reason?: string }> {
+      const declared = factByName(input.kind);
+      if (!declared?.fact.message) return { sent: false, reason: `no alert message for ${input.kind}` };
       const connection = await models.Connection.findById(input.accountId, { slackChannel: 1 }).lean();
       const channel = alertChannelFor(connection, deps.alertChannel);
-      const found = await alertMessageFor(models, input.kind, input.itemId);
-      if (!found) return { sent: false, reason: `${input.kind === 'job-created' ? 'job' : 'invoice'} not synced` };
+      const found = await declared.fact.message({ models, alerts }, input.itemId);
+      if (!found) return { sent: false, reason: `${declared.type.kind} not synced` };
       const { message } = found;
       try {
         const result = await sendAlertOnce(deps, {
-          key: alertKey(input.kind, input.itemId),
+          key: alertKey(input.kind as AlertKind, input.itemId),
           accountId: input.accountId,
           channel,
           owner: input.owner,
