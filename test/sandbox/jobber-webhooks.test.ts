@@ -80,6 +80,55 @@ describe('Jobber sandbox webhooks', () => {
     });
   });
 
+  it('creates, changes and deletes requests through the admin API, each with its REQUEST_* webhook', async () => {
+    const client = started.sandbox.store.createClient(accountId, { firstName: 'Lead', emails: [{ address: 'lead@example.com' }] }, { webhook: false });
+    const created = await admin<{ request: { id: string; clientId: string; email: string; requestStatus: string; updatedAt: string }; webhookIds: string[] }>(
+      origin,
+      'POST',
+      `/admin/accounts/${accountId}/requests`,
+      { clientId: client.id, title: 'Hedges' },
+    );
+    expect(created.status).toBe(201);
+    expect(created.body.request).toMatchObject({ clientId: client.id, email: 'lead@example.com', requestStatus: 'new' });
+    const id = created.body.request.id;
+    expect((await admin(origin, 'PATCH', `/admin/requests/${id}`, { requestStatus: 'converted' })).status).toBe(200);
+    expect((await admin<{ requestStatus: string }>(origin, 'GET', `/admin/requests/${id}`)).body.requestStatus).toBe('converted');
+    expect((await admin(origin, 'PATCH', `/admin/requests/${id}`, { requestStatus: 'sold' })).status).toBe(400);
+    const deleted = await admin<{ deleted: { requests: string[] } }>(origin, 'DELETE', `/admin/requests/${id}`);
+    expect(deleted.body.deleted.requests).toEqual([id]);
+    expect((await admin(origin, 'GET', `/admin/requests/${id}`)).status).toBe(404);
+    const hooks = await receiver.waitFor(3);
+    expect(hooks.map((h) => [json(h).data.webHookEvent.topic, json(h).data.webHookEvent.itemId])).toEqual([
+      ['REQUEST_CREATE', id],
+      ['REQUEST_UPDATE', id],
+      ['REQUEST_DESTROY', id],
+    ]);
+  });
+
+  it('creates, sends, approves and deletes quotes through the admin API: QUOTE_SENT and QUOTE_APPROVED by name', async () => {
+    const client = started.sandbox.store.createClient(accountId, { firstName: 'Quoted' }, { webhook: false });
+    const request = started.sandbox.store.createRequest(accountId, { clientId: client.id }, { webhook: false });
+    const created = await admin<{ quote: { id: string; quoteNumber: number; quoteStatus: string; requestId: string; amounts: { total: number } } }>(
+      origin,
+      'POST',
+      `/admin/accounts/${accountId}/quotes`,
+      { clientId: client.id, requestId: request.id, amounts: { subtotal: 500, taxAmount: 65 } },
+    );
+    expect(created.status).toBe(201);
+    expect(created.body.quote).toMatchObject({ quoteNumber: 1, quoteStatus: 'draft', requestId: request.id, amounts: { total: 565 } });
+    const id = created.body.quote.id;
+    const sent = await admin<{ quote: { sentAt: string | null } }>(origin, 'PATCH', `/admin/quotes/${id}`, { quoteStatus: 'awaiting_response' });
+    expect(sent.body.quote.sentAt).not.toBeNull();
+    await admin(origin, 'PATCH', `/admin/quotes/${id}`, { quoteStatus: 'approved' });
+    await admin(origin, 'PATCH', `/admin/quotes/${id}`, { title: 'Approved plan' });
+    const other = started.sandbox.store.createClient(accountId, {}, { webhook: false });
+    const job = started.sandbox.store.createJob(accountId, { clientId: other.id }, { webhook: false });
+    expect((await admin(origin, 'PATCH', `/admin/quotes/${id}`, { jobIds: [job.id] })).status).toBe(400);
+    expect((await admin<{ deleted: { quotes: string[] } }>(origin, 'DELETE', `/admin/quotes/${id}`)).body.deleted.quotes).toEqual([id]);
+    const hooks = await receiver.waitFor(5);
+    expect(hooks.map((h) => json(h).data.webHookEvent.topic)).toEqual(['QUOTE_CREATE', 'QUOTE_SENT', 'QUOTE_APPROVED', 'QUOTE_UPDATE', 'QUOTE_DESTROY']);
+  });
+
   it('form encoding and the old `occuredAt` spelling, also verifiable over the raw body', async () => {
     const client = started.sandbox.store.createClient(accountId, {}, { webhook: false });
     await admin(origin, 'PATCH', `/admin/clients/${client.id}`, {

@@ -2,7 +2,17 @@ import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { GraphQLSchema } from 'graphql';
 import { JOBBER_SANDBOX_SDL } from './schema';
-import { jobberWebUri, streetOf, type JobberStore, type StoredClient, type StoredInvoice, type StoredJob, type StoredUser } from './store';
+import {
+  jobberWebUri,
+  streetOf,
+  type JobberStore,
+  type StoredClient,
+  type StoredInvoice,
+  type StoredJob,
+  type StoredQuote,
+  type StoredRequest,
+  type StoredUser,
+} from './store';
 
 /** Largest page a connection returns; `first`/`last` above it is an error (the sandbox's choice). */
 export const MAX_PAGE_SIZE = 100;
@@ -150,6 +160,62 @@ export function createSandboxSchema(): GraphQLSchema {
         client: (_p, args: { id: string }, ctx) => ctx.store.find('Client', ctx.accountId, args.id) ?? null,
         job: (_p, args: { id: string }, ctx) => ctx.store.find('Job', ctx.accountId, args.id) ?? null,
         invoice: (_p, args: { id: string }, ctx) => ctx.store.find('Invoice', ctx.accountId, args.id) ?? null,
+        request: (_p, args: { id: string }, ctx) => ctx.store.find('Request', ctx.accountId, args.id) ?? null,
+        quote: (_p, args: { id: string }, ctx) => ctx.store.find('Quote', ctx.accountId, args.id) ?? null,
+        quotes: (
+          _p,
+          args: PageArgs & {
+            searchTerm?: string | null;
+            filter?: {
+              clientId?: string | null;
+              quoteNumber?: { min?: number | null; max?: number | null; eq?: number | null } | null;
+              status?: string | null;
+              cost?: FloatRange;
+              sentAt?: DateRange;
+              updatedAt?: DateRange;
+              createdAt?: DateRange;
+            } | null;
+          },
+          ctx,
+        ) => {
+          const f = args.filter ?? {};
+          const clientId = f.clientId ? (ctx.store.find('Client', ctx.accountId, f.clientId)?.id ?? -1) : undefined;
+          const items = ctx.store.quotesOf(ctx.accountId).filter(
+            (q) =>
+              (clientId === undefined || q.clientId === clientId) &&
+              inFloatRange(q.quoteNumber, f.quoteNumber) &&
+              (f.status == null || q.quoteStatus === f.status) &&
+              // The sandbox's quotes have no line-item costs: cost filters on the subtotal.
+              inFloatRange(q.amounts.subtotal, f.cost) &&
+              inDateRange(q.sentAt, f.sentAt) &&
+              inDateRange(q.updatedAt, f.updatedAt) &&
+              inDateRange(q.createdAt, f.createdAt) &&
+              matches(args.searchTerm, q.title, String(q.quoteNumber)),
+          );
+          return paginate(items, args);
+        },
+        requests: (
+          _p,
+          args: PageArgs & {
+            searchTerm?: string | null;
+            filter?: { clientId?: string | null; propertyId?: string | null; status?: string | null; updatedAt?: DateRange; createdAt?: DateRange } | null;
+          },
+          ctx,
+        ) => {
+          const f = args.filter ?? {};
+          const clientId = f.clientId ? (ctx.store.find('Client', ctx.accountId, f.clientId)?.id ?? -1) : undefined;
+          const items = ctx.store.requestsOf(ctx.accountId).filter(
+            (r) =>
+              (clientId === undefined || r.clientId === clientId) &&
+              // The sandbox's requests have no property: a property filter matches none.
+              !f.propertyId &&
+              (f.status == null || r.requestStatus === f.status) &&
+              inDateRange(r.updatedAt, f.updatedAt) &&
+              inDateRange(r.createdAt, f.createdAt) &&
+              matches(args.searchTerm, r.title, r.contactName, r.companyName, r.email),
+          );
+          return paginate(items, args);
+        },
         clients: (
           _p,
           args: PageArgs & {
@@ -288,6 +354,28 @@ export function createSandboxSchema(): GraphQLSchema {
         client: (j: StoredJob, _a, ctx) => ctx.store.clientByNumber(j.clientId),
         jobberWebUri: (j: StoredJob) => jobberWebUri('Job', j.id),
         invoices: (j: StoredJob, args: PageArgs, ctx) => paginate(ctx.store.invoicesOfJob(j.id), args),
+      },
+      Quote: {
+        id: (q: StoredQuote, _a, ctx) => ctx.store.enc('Quote', q.id),
+        quoteNumber: (q: StoredQuote) => String(q.quoteNumber),
+        amounts: (q: StoredQuote) => ({ ...q.amounts, nonTaxAmount: 0, depositAmount: 0, outstandingDepositAmount: 0 }),
+        cost: (q: StoredQuote) => q.amounts.subtotal,
+        client: (q: StoredQuote, _a, ctx) => ctx.store.clientByNumber(q.clientId) ?? null,
+        request: (q: StoredQuote, _a, ctx) => (q.requestId === null ? null : (ctx.store.requestByNumber(q.requestId) ?? null)),
+        jobs: (q: StoredQuote, args: PageArgs, ctx) =>
+          paginate(
+            q.jobIds
+              .map((id) => ctx.store.jobByNumber(id))
+              .filter((j): j is StoredJob => j !== undefined)
+              .sort((a, b) => a.id - b.id),
+            args,
+          ),
+        jobberWebUri: (q: StoredQuote) => jobberWebUri('Quote', q.id),
+      },
+      Request: {
+        id: (r: StoredRequest, _a, ctx) => ctx.store.enc('Request', r.id),
+        client: (r: StoredRequest, _a, ctx) => ctx.store.clientByNumber(r.clientId),
+        jobberWebUri: (r: StoredRequest) => jobberWebUri('Request', r.id),
       },
       Invoice: {
         id: (i: StoredInvoice, _a, ctx) => ctx.store.enc('Invoice', i.id),

@@ -35,6 +35,27 @@ export const JOBBER_SANDBOX_SDL = /* GraphQL */ `
     bad_debt
   }
 
+  enum RequestStatusTypeEnum {
+    new
+    completed
+    converted
+    archived
+    upcoming
+    overdue
+    unscheduled
+    assessment_completed
+    today
+  }
+
+  enum QuoteStatusTypeEnum {
+    draft
+    awaiting_response
+    archived
+    approved
+    converted
+    changes_requested
+  }
+
   enum JobTypeTypeEnum {
     ONE_OFF
     RECURRING
@@ -84,6 +105,30 @@ export const JOBBER_SANDBOX_SDL = /* GraphQL */ `
     updatedAt: Iso8601DateTimeRangeInput
     createdAt: Iso8601DateTimeRangeInput
     status: InvoiceStatusTypeEnum
+  }
+
+  input RequestFilterAttributes {
+    clientId: EncodedId
+    propertyId: EncodedId
+    status: RequestStatusTypeEnum
+    updatedAt: Iso8601DateTimeRangeInput
+    createdAt: Iso8601DateTimeRangeInput
+  }
+
+  input IntRangeInput {
+    min: Int
+    max: Int
+    eq: Int
+  }
+
+  input QuoteFilterAttributes {
+    clientId: EncodedId
+    quoteNumber: IntRangeInput
+    status: QuoteStatusTypeEnum
+    cost: FloatRangeInput
+    sentAt: Iso8601DateTimeRangeInput
+    updatedAt: Iso8601DateTimeRangeInput
+    createdAt: Iso8601DateTimeRangeInput
   }
 
   type Account {
@@ -215,6 +260,73 @@ export const JOBBER_SANDBOX_SDL = /* GraphQL */ `
     updatedAt: ISO8601DateTime!
   }
 
+  type Request {
+    client: Client!
+    companyName: String
+    contactName: String
+    createdAt: ISO8601DateTime!
+    email: String
+    id: EncodedId!
+    jobberWebUri: String!
+    phone: String
+    requestStatus: RequestStatusTypeEnum!
+    source: String!
+    title: String
+    updatedAt: ISO8601DateTime!
+  }
+
+  type QuoteAmounts {
+    depositAmount: Float!
+    discountAmount: Float!
+    nonTaxAmount: Float!
+    outstandingDepositAmount: Float!
+    subtotal: Float!
+    taxAmount: Float!
+    total: Float!
+  }
+
+  type Quote {
+    amounts: QuoteAmounts!
+    client: Client
+    cost: Float!
+    createdAt: ISO8601DateTime!
+    id: EncodedId!
+    jobberWebUri: String!
+    jobs(after: String, before: String, first: Int, last: Int): JobConnection
+    message: String
+    quoteNumber: String!
+    quoteStatus: QuoteStatusTypeEnum!
+    request: Request
+    sentAt: ISO8601DateTime
+    title: String
+    transitionedAt: ISO8601DateTime!
+    updatedAt: ISO8601DateTime!
+  }
+
+  type QuoteEdge {
+    cursor: String!
+    node: Quote!
+  }
+
+  type QuoteConnection {
+    edges: [QuoteEdge!]
+    nodes: [Quote!]!
+    pageInfo: PageInfo!
+    totalCount: Int!
+  }
+
+  type RequestEdge {
+    cursor: String!
+    node: Request!
+  }
+
+  type RequestConnection {
+    edges: [RequestEdge!]
+    nodes: [Request!]!
+    pageInfo: PageInfo!
+    totalCount: Int!
+  }
+
   type ClientEdge {
     cursor: String!
     node: Client!
@@ -280,6 +392,10 @@ export const JOBBER_SANDBOX_SDL = /* GraphQL */ `
     invoices(filter: InvoiceFilterAttributes, searchTerm: String, after: String, before: String, first: Int, last: Int): InvoiceConnection!
     job(id: EncodedId!): Job
     jobs(filter: JobFilterAttributes, searchTerm: String, after: String, before: String, first: Int, last: Int): JobConnection!
+    quote(id: EncodedId!): Quote
+    quotes(filter: QuoteFilterAttributes, searchTerm: String, after: String, before: String, first: Int, last: Int): QuoteConnection!
+    request(id: EncodedId!): Request
+    requests(filter: RequestFilterAttributes, searchTerm: String, after: String, before: String, first: Int, last: Int): RequestConnection!
     user(id: EncodedId): User
   }
 

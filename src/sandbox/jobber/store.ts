@@ -8,19 +8,25 @@ import {
   invoiceInputSchema,
   jobCreateSchema,
   jobInputSchema,
+  quoteCreateSchema,
+  quoteInputSchema,
+  requestCreateSchema,
+  requestInputSchema,
   seedSchema,
   writeOptionsSchema,
   type DeliveryOptions,
   type InvoiceStatus,
   type JobStatus,
   type JobType,
+  type QuoteStatus,
+  type RequestStatus,
   type SeedInput,
   type WriteOptions,
 } from './inputs';
 
 /** Where Jobber's web app shows a record; the sandbox mimics the URL shape. */
-export function jobberWebUri(kind: 'Client' | 'Job' | 'Invoice', id: number): string {
-  const path = { Client: 'clients', Job: 'work_orders', Invoice: 'invoices' }[kind];
+export function jobberWebUri(kind: 'Client' | 'Job' | 'Invoice' | 'Request' | 'Quote', id: number): string {
+  const path = { Client: 'clients', Job: 'work_orders', Invoice: 'invoices', Request: 'requests', Quote: 'quotes' }[kind];
   return `https://secure.getjobber.com/${path}/${id}`;
 }
 
@@ -111,6 +117,54 @@ export interface StoredInvoice {
   updatedAt: string;
 }
 
+export interface StoredRequest {
+  id: number;
+  accountId: number;
+  clientId: number;
+  title: string | null;
+  requestStatus: RequestStatus;
+  contactName: string | null;
+  companyName: string | null;
+  email: string | null;
+  phone: string | null;
+  source: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface RequestView extends Omit<StoredRequest, 'id' | 'accountId' | 'clientId'> {
+  id: string;
+  accountId: string;
+  clientId: string;
+  jobberWebUri: string;
+}
+
+export interface StoredQuote {
+  id: number;
+  accountId: number;
+  clientId: number;
+  requestId: number | null;
+  jobIds: number[];
+  quoteNumber: number;
+  quoteStatus: QuoteStatus;
+  title: string | null;
+  message: string | null;
+  amounts: { subtotal: number; taxAmount: number; discountAmount: number; total: number };
+  sentAt: string | null;
+  transitionedAt: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface QuoteView extends Omit<StoredQuote, 'id' | 'accountId' | 'clientId' | 'requestId' | 'jobIds'> {
+  id: string;
+  accountId: string;
+  clientId: string;
+  requestId: string | null;
+  jobIds: string[];
+  jobberWebUri: string;
+}
+
 export interface AccountView {
   id: string;
   name: string;
@@ -177,6 +231,10 @@ export interface DeletedView {
   clients: string[];
   jobs: string[];
   invoices: string[];
+  /** Present when requests were deleted (or seeded). */
+  requests?: string[];
+  /** Present when quotes were deleted (or seeded). */
+  quotes?: string[];
 }
 
 /** A change that Jobber would announce with a webhook. */
@@ -189,7 +247,7 @@ export interface ChangeEvent {
 
 export type ChangeListener = (events: ChangeEvent[], delivery: DeliveryOptions | undefined) => void;
 
-type RecordType = 'Account' | 'User' | 'Client' | 'Job' | 'Invoice' | 'Email' | 'ClientPhoneNumber';
+type RecordType = 'Account' | 'User' | 'Client' | 'Job' | 'Invoice' | 'Request' | 'Quote' | 'Email' | 'ClientPhoneNumber';
 
 const round2 = (n: number): number => Math.round(n * 100) / 100;
 const FIRST_NAMES = ['Ada', 'Grace', 'Alan', 'Katherine', 'Linus', 'Margaret', 'Dennis', 'Barbara', 'Ken', 'Frances'];
@@ -207,6 +265,9 @@ export class JobberStore {
   private readonly clients = new Map<number, StoredClient>();
   private readonly jobs = new Map<number, StoredJob>();
   private readonly invoices = new Map<number, StoredInvoice>();
+  private readonly requests = new Map<number, StoredRequest>();
+  private readonly quotes = new Map<number, StoredQuote>();
+  private readonly quoteNumbers = new Map<number, number>();
   private readonly jobNumbers = new Map<number, number>();
   private readonly invoiceNumbers = new Map<number, number>();
   private readonly seq: Record<RecordType, number>;
@@ -217,7 +278,17 @@ export class JobberStore {
     private readonly clock: SandboxClock,
     idBase = 0,
   ) {
-    this.seq = { Account: idBase, User: idBase, Client: idBase, Job: idBase, Invoice: idBase, Email: idBase, ClientPhoneNumber: idBase };
+    this.seq = {
+      Account: idBase,
+      User: idBase,
+      Client: idBase,
+      Job: idBase,
+      Invoice: idBase,
+      Request: idBase,
+      Quote: idBase,
+      Email: idBase,
+      ClientPhoneNumber: idBase,
+    };
   }
 
   /** Called with the events of every write that asks for webhooks. */
@@ -227,7 +298,18 @@ export class JobberStore {
 
   /** Forgets all data. Id counters keep going. */
   reset(): void {
-    for (const map of [this.accounts, this.users, this.clients, this.jobs, this.invoices, this.jobNumbers, this.invoiceNumbers]) {
+    for (const map of [
+      this.accounts,
+      this.users,
+      this.clients,
+      this.jobs,
+      this.invoices,
+      this.requests,
+      this.quotes,
+      this.jobNumbers,
+      this.invoiceNumbers,
+      this.quoteNumbers,
+    ]) {
       map.clear();
     }
   }
@@ -300,11 +382,21 @@ export class JobberStore {
     return this.clientView(client);
   }
 
-  /** Deletes the client with its jobs and invoices (each gets its own DESTROY webhook). */
+  /** Deletes the client with its quotes, requests, jobs and invoices (each gets its own DESTROY webhook). */
   deleteClient(clientId: string, write?: WriteOptions): DeletedView {
     const client = this.requireRecord('Client', this.clients, clientId);
     const events: ChangeEvent[] = [];
     const deleted: DeletedView = { clients: [], jobs: [], invoices: [] };
+    for (const quote of this.quotesOfClient(client.id)) {
+      this.quotes.delete(quote.id);
+      (deleted.quotes ??= []).push(this.enc('Quote', quote.id));
+      events.push(this.event('QUOTE_DESTROY', client.accountId, 'Quote', quote.id, this.clock.stamp().toISOString()));
+    }
+    for (const request of this.requestsOfClient(client.id)) {
+      this.requests.delete(request.id);
+      (deleted.requests ??= []).push(this.enc('Request', request.id));
+      events.push(this.event('REQUEST_DESTROY', client.accountId, 'Request', request.id, this.clock.stamp().toISOString()));
+    }
     for (const invoice of this.invoicesOfClient(client.id)) {
       this.invoices.delete(invoice.id);
       deleted.invoices.push(this.enc('Invoice', invoice.id));
@@ -329,6 +421,127 @@ export class JobberStore {
 
   listClients(accountId: string): ClientView[] {
     return this.clientsOf(this.requireAccount(accountId).id).map((c) => this.clientView(c));
+  }
+
+  // ---- requests -------------------------------------------------------------------------------
+
+  createRequest(accountId: string, input: z.input<typeof requestCreateSchema>, write?: WriteOptions): RequestView {
+    const account = this.requireAccount(accountId);
+    const parsed = requestCreateSchema.parse(input);
+    const client = this.requireRecord('Client', this.clients, parsed.clientId);
+    if (client.accountId !== account.id) throw new SandboxError(400, `client ${parsed.clientId} belongs to another account`);
+    const id = this.next('Request');
+    const at = this.clock.stamp().toISOString();
+    const request: StoredRequest = {
+      id,
+      accountId: account.id,
+      clientId: client.id,
+      title: parsed.title !== undefined ? parsed.title : `Request from ${clientName(client)}`,
+      requestStatus: parsed.requestStatus ?? 'new',
+      contactName: parsed.contactName !== undefined ? parsed.contactName : clientName(client),
+      companyName: parsed.companyName ?? client.companyName,
+      email: parsed.email !== undefined ? parsed.email : (client.emails.find((e) => e.primary)?.address ?? null),
+      phone: parsed.phone !== undefined ? parsed.phone : (client.phones.find((p) => p.primary)?.number ?? null),
+      source: parsed.source ?? 'online_booking',
+      createdAt: at,
+      updatedAt: at,
+    };
+    this.requests.set(id, request);
+    this.emit(write, [this.event('REQUEST_CREATE', account.id, 'Request', id, at)]);
+    return this.requestView(request);
+  }
+
+  updateRequest(requestId: string, input: z.input<typeof requestInputSchema>, write?: WriteOptions): RequestView {
+    const request = this.requireRecord('Request', this.requests, requestId);
+    const parsed = requestInputSchema.parse(input);
+    for (const [key, value] of Object.entries(parsed)) {
+      if (value !== undefined) Object.assign(request, { [key]: value });
+    }
+    request.updatedAt = this.clock.stamp().toISOString();
+    this.emit(write, [this.event('REQUEST_UPDATE', request.accountId, 'Request', request.id, request.updatedAt)]);
+    return this.requestView(request);
+  }
+
+  deleteRequest(requestId: string, write?: WriteOptions): DeletedView {
+    const request = this.requireRecord('Request', this.requests, requestId);
+    this.requests.delete(request.id);
+    // Quotes made from it lose the link silently, as invoices lose a deleted job.
+    for (const quote of this.quotes.values()) if (quote.requestId === request.id) quote.requestId = null;
+    this.emit(write, [this.event('REQUEST_DESTROY', request.accountId, 'Request', request.id, this.clock.stamp().toISOString())]);
+    return { clients: [], jobs: [], invoices: [], requests: [this.enc('Request', request.id)] };
+  }
+
+  getRequest(requestId: string): RequestView | undefined {
+    const request = this.requests.get(this.decode('Request', requestId) ?? -1);
+    return request && this.requestView(request);
+  }
+
+  listRequests(accountId: string): RequestView[] {
+    return this.requestsOf(this.requireAccount(accountId).id).map((r) => this.requestView(r));
+  }
+
+  // ---- quotes ---------------------------------------------------------------------------------
+
+  createQuote(accountId: string, input: z.input<typeof quoteCreateSchema>, write?: WriteOptions): QuoteView {
+    const account = this.requireAccount(accountId);
+    const parsed = quoteCreateSchema.parse(input);
+    const client = this.requireRecord('Client', this.clients, parsed.clientId);
+    if (client.accountId !== account.id) throw new SandboxError(400, `client ${parsed.clientId} belongs to another account`);
+    const id = this.next('Quote');
+    const quoteNumber = (this.quoteNumbers.get(account.id) ?? 0) + 1;
+    this.quoteNumbers.set(account.id, quoteNumber);
+    const at = this.clock.stamp().toISOString();
+    const quote: StoredQuote = {
+      id,
+      accountId: account.id,
+      clientId: client.id,
+      requestId: null,
+      jobIds: [],
+      quoteNumber,
+      quoteStatus: 'draft',
+      title: parsed.title !== undefined ? parsed.title : `Quote #${quoteNumber}`,
+      message: parsed.message ?? null,
+      amounts: { subtotal: 0, taxAmount: 0, discountAmount: 0, total: 0 },
+      sentAt: null,
+      transitionedAt: at,
+      createdAt: at,
+      updatedAt: at,
+    };
+    this.applyQuote(quote, parsed, at);
+    this.quotes.set(id, quote);
+    this.emit(write, [this.event('QUOTE_CREATE', account.id, 'Quote', id, at)]);
+    return this.quoteView(quote);
+  }
+
+  /** QUOTE_SENT when the status moves to awaiting_response, QUOTE_APPROVED when to approved, else QUOTE_UPDATE. */
+  updateQuote(quoteId: string, input: z.input<typeof quoteInputSchema>, write?: WriteOptions): QuoteView {
+    const quote = this.requireRecord('Quote', this.quotes, quoteId);
+    const parsed = quoteInputSchema.parse(input);
+    const before = quote.quoteStatus;
+    const at = this.clock.stamp().toISOString();
+    this.applyQuote(quote, parsed, at);
+    quote.updatedAt = at;
+    const moved = quote.quoteStatus !== before;
+    const topic =
+      moved && quote.quoteStatus === 'awaiting_response' ? 'QUOTE_SENT' : moved && quote.quoteStatus === 'approved' ? 'QUOTE_APPROVED' : 'QUOTE_UPDATE';
+    this.emit(write, [this.event(topic, quote.accountId, 'Quote', quote.id, at)]);
+    return this.quoteView(quote);
+  }
+
+  deleteQuote(quoteId: string, write?: WriteOptions): DeletedView {
+    const quote = this.requireRecord('Quote', this.quotes, quoteId);
+    this.quotes.delete(quote.id);
+    this.emit(write, [this.event('QUOTE_DESTROY', quote.accountId, 'Quote', quote.id, this.clock.stamp().toISOString())]);
+    return { clients: [], jobs: [], invoices: [], quotes: [this.enc('Quote', quote.id)] };
+  }
+
+  getQuote(quoteId: string): QuoteView | undefined {
+    const quote = this.quotes.get(this.decode('Quote', quoteId) ?? -1);
+    return quote && this.quoteView(quote);
+  }
+
+  listQuotes(accountId: string): QuoteView[] {
+    return this.quotesOf(this.requireAccount(accountId).id).map((q) => this.quoteView(q));
   }
 
   // ---- jobs -----------------------------------------------------------------------------------
@@ -374,11 +587,12 @@ export class JobberStore {
     return this.jobView(job);
   }
 
-  /** Deletes the job; invoices that named it silently drop it from their jobs. */
+  /** Deletes the job; invoices and quotes that named it silently drop it from their jobs. */
   deleteJob(jobId: string, write?: WriteOptions): DeletedView {
     const job = this.requireRecord('Job', this.jobs, jobId);
     this.jobs.delete(job.id);
     for (const invoice of this.invoices.values()) invoice.jobIds = invoice.jobIds.filter((id) => id !== job.id);
+    for (const quote of this.quotes.values()) quote.jobIds = quote.jobIds.filter((id) => id !== job.id);
     this.emit(write, [this.event('JOB_DESTROY', job.accountId, 'Job', job.id, this.clock.stamp().toISOString())]);
     return { clients: [], jobs: [this.enc('Job', job.id)], invoices: [] };
   }
@@ -463,8 +677,14 @@ export class JobberStore {
   /** Bulk data for backfill tests; sends no webhooks. Returns the new ids in creation order. */
   seed(accountId: string, input: SeedInput): DeletedView {
     this.requireAccount(accountId);
-    const { clients, jobsPerClient, invoicesPerJob } = seedSchema.parse(input);
-    const out: DeletedView = { clients: [], jobs: [], invoices: [] };
+    const { clients, jobsPerClient, invoicesPerJob, requestsPerClient, quotesPerClient } = seedSchema.parse(input);
+    const out: DeletedView = {
+      clients: [],
+      jobs: [],
+      invoices: [],
+      ...(requestsPerClient > 0 ? { requests: [] } : {}),
+      ...(quotesPerClient > 0 ? { quotes: [] } : {}),
+    };
     const quiet = { webhook: false };
     for (let c = 0; c < clients; c++) {
       const n = this.seq.Client + 1;
@@ -484,6 +704,12 @@ export class JobberStore {
         quiet,
       );
       out.clients.push(client.id);
+      for (let r = 0; r < requestsPerClient; r++) {
+        out.requests!.push(this.createRequest(accountId, { clientId: client.id, title: `Quote request ${r + 1}` }, quiet).id);
+      }
+      for (let q = 0; q < quotesPerClient; q++) {
+        out.quotes!.push(this.createQuote(accountId, { clientId: client.id, title: `Hedge plan ${q + 1}`, amounts: { subtotal: 200 + q * 50 } }, quiet).id);
+      }
       for (let j = 0; j < jobsPerClient; j++) {
         const job = this.createJob(accountId, { clientId: client.id, title: `Lawn care visit ${j + 1}`, jobStatus: 'active', total: 100 + j * 25 }, quiet);
         out.jobs.push(job.id);
@@ -514,11 +740,20 @@ export class JobberStore {
   find(type: 'Client', accountId: number, encodedId: string): StoredClient | undefined;
   find(type: 'Job', accountId: number, encodedId: string): StoredJob | undefined;
   find(type: 'Invoice', accountId: number, encodedId: string): StoredInvoice | undefined;
+  find(type: 'Request', accountId: number, encodedId: string): StoredRequest | undefined;
+  find(type: 'Quote', accountId: number, encodedId: string): StoredQuote | undefined;
   find(type: 'User', accountId: number, encodedId: string): StoredUser | undefined;
-  find(type: 'Client' | 'Job' | 'Invoice' | 'User', accountId: number, encodedId: string): { accountId: number } | undefined {
+  find(type: 'Client' | 'Job' | 'Invoice' | 'Request' | 'Quote' | 'User', accountId: number, encodedId: string): { accountId: number } | undefined {
     const id = this.decode(type, encodedId);
     if (id === undefined) return undefined;
-    const map: Map<number, { accountId: number }> = { Client: this.clients, Job: this.jobs, Invoice: this.invoices, User: this.users }[type];
+    const map: Map<number, { accountId: number }> = {
+      Client: this.clients,
+      Job: this.jobs,
+      Invoice: this.invoices,
+      Request: this.requests,
+      Quote: this.quotes,
+      User: this.users,
+    }[type];
     const record = map.get(id);
     return record && record.accountId === accountId ? record : undefined;
   }
@@ -542,6 +777,26 @@ export class JobberStore {
 
   invoicesOf(accountId: number): StoredInvoice[] {
     return [...this.invoices.values()].filter((i) => i.accountId === accountId);
+  }
+
+  requestsOf(accountId: number): StoredRequest[] {
+    return [...this.requests.values()].filter((r) => r.accountId === accountId);
+  }
+
+  requestByNumber(id: number): StoredRequest | undefined {
+    return this.requests.get(id);
+  }
+
+  quotesOf(accountId: number): StoredQuote[] {
+    return [...this.quotes.values()].filter((q) => q.accountId === accountId);
+  }
+
+  quotesOfClient(clientId: number): StoredQuote[] {
+    return [...this.quotes.values()].filter((q) => q.clientId === clientId);
+  }
+
+  requestsOfClient(clientId: number): StoredRequest[] {
+    return [...this.requests.values()].filter((r) => r.clientId === clientId);
   }
 
   jobsOfClient(clientId: number): StoredJob[] {
@@ -622,7 +877,57 @@ export class JobberStore {
     };
   }
 
+  requestView(r: StoredRequest): RequestView {
+    return {
+      ...r,
+      id: this.enc('Request', r.id),
+      accountId: this.enc('Account', r.accountId),
+      clientId: this.enc('Client', r.clientId),
+      jobberWebUri: jobberWebUri('Request', r.id),
+    };
+  }
+
+  quoteView(q: StoredQuote): QuoteView {
+    return {
+      ...q,
+      id: this.enc('Quote', q.id),
+      accountId: this.enc('Account', q.accountId),
+      clientId: this.enc('Client', q.clientId),
+      requestId: q.requestId === null ? null : this.enc('Request', q.requestId),
+      jobIds: q.jobIds.map((id) => this.enc('Job', id)),
+      amounts: { ...q.amounts },
+      jobberWebUri: jobberWebUri('Quote', q.id),
+    };
+  }
+
   // ---- helpers --------------------------------------------------------------------------------
+
+  /** Applies a quote's input: links must be of the quote's client; a status change stamps transitionedAt (and sentAt). */
+  private applyQuote(quote: StoredQuote, parsed: z.infer<typeof quoteInputSchema>, at: string): void {
+    if (parsed.title !== undefined) quote.title = parsed.title;
+    if (parsed.message !== undefined) quote.message = parsed.message;
+    if (parsed.requestId !== undefined) {
+      const request = parsed.requestId === null ? undefined : this.requireRecord('Request', this.requests, parsed.requestId);
+      if (request && request.clientId !== quote.clientId) throw new SandboxError(400, `request ${parsed.requestId} is another client's`);
+      quote.requestId = request?.id ?? null;
+    }
+    if (parsed.jobIds !== undefined) {
+      quote.jobIds = parsed.jobIds.map((jobId) => {
+        const job = this.requireRecord('Job', this.jobs, jobId);
+        if (job.clientId !== quote.clientId) throw new SandboxError(400, `job ${jobId} is another client's`);
+        return job.id;
+      });
+    }
+    if (parsed.amounts) {
+      const a = { ...quote.amounts, ...Object.fromEntries(Object.entries(parsed.amounts).filter(([, v]) => v !== undefined)) };
+      quote.amounts = { ...a, total: round2(a.subtotal + a.taxAmount - a.discountAmount) };
+    }
+    if (parsed.quoteStatus !== undefined && parsed.quoteStatus !== quote.quoteStatus) {
+      quote.quoteStatus = parsed.quoteStatus;
+      quote.transitionedAt = at;
+      if (parsed.quoteStatus === 'awaiting_response') quote.sentAt = at;
+    }
+  }
 
   private next(type: RecordType): number {
     this.seq[type] += 1;
