@@ -78,8 +78,19 @@ function replaceableFilter(id: string, updatedAt: unknown, fetchedAt: Date): Rec
   };
 }
 
+/** For a type without `updatedAt`: live, and fetched earlier (or never) than this copy. */
+function fetchedEarlierFilter(id: string, fetchedAt: Date): Record<string, unknown> {
+  return { _id: id, deletedAt: null, $or: [{ fetchedAt: null }, { fetchedAt: { $lt: fetchedAt } }] };
+}
+
+const byFetch = (kind: RecordKind): boolean => typeOf(kind).orderedBy === 'fetchedAt';
+
 function recordUpdate(kind: RecordKind, accountId: string, record: JobberRecord, fetchedAt: Date, now: Date) {
   const doc = toDocument(kind, accountId, record);
+  if (byFetch(kind)) {
+    // No updatedAt to compare: the copy from the fetch that started last is the newest we can know.
+    return { filter: fetchedEarlierFilter(record.id, fetchedAt), update: { $set: { ...doc, fetchedAt, settled: true, syncedAt: now } } };
+  }
   const updatedAt = doc.updatedAt as Date | undefined;
   const settled = updatedAt !== undefined && fetchedAt.getTime() >= settledAfter(updatedAt).getTime();
   return { filter: replaceableFilter(record.id, updatedAt, fetchedAt), update: { $set: { ...doc, fetchedAt, settled, syncedAt: now } } };
@@ -133,9 +144,10 @@ interface HeldState {
   settled?: boolean | null;
 }
 
-/** What replaceableFilter decides, for a document already read: false means the write is stale. */
-function replaceable(held: HeldState, updatedAt: Date | undefined, fetchedAt: Date): boolean {
+/** What replaceableFilter (or fetchedEarlierFilter) decides, for a document already read: false means the write is stale. */
+function replaceable(held: HeldState, updatedAt: Date | undefined, fetchedAt: Date, orderedByFetch = false): boolean {
   if (held.deletedAt) return false;
+  if (orderedByFetch) return !held.fetchedAt || held.fetchedAt.getTime() < fetchedAt.getTime();
   if (!held.updatedAt || !updatedAt) return !held.updatedAt;
   if (held.updatedAt.getTime() !== updatedAt.getTime()) return held.updatedAt.getTime() < updatedAt.getTime();
   return !held.settled && (!held.fetchedAt || held.fetchedAt.getTime() < fetchedAt.getTime());
@@ -197,7 +209,7 @@ export async function upsertRecords<R extends JobberRecord>(
       for (const record of records) {
         const state = held.get(record.id);
         if (!state && !seen.has(record.id)) inserts.push(record);
-        else if (!state || replaceable(state, record.updatedAt ? new Date(record.updatedAt) : undefined, fetchedAt))
+        else if (!state || replaceable(state, record.updatedAt ? new Date(record.updatedAt) : undefined, fetchedAt, byFetch(kind)))
           conditional.push({ record, retried: false });
         seen.add(record.id);
       }

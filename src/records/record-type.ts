@@ -54,6 +54,11 @@ export interface RecordType<R extends JobberRecordBase = JobberRecordBase> {
   page: { field: string; name: string; document: string };
   /** Jobber's page query takes `filter: { updatedAt: { after } }`: a reconciliation asks only for changes. */
   pageFilterByUpdatedAt: boolean;
+  /**
+   * What orders two fetched copies: Jobber's `updatedAt` (the default), or, for a type that has
+   * none (visits, properties, payments), when the fetch started: the copy from the later fetch wins.
+   */
+  orderedBy?: 'updatedAt' | 'fetchedAt';
   /** The mongoose model: its name in Models, its schema with indexes (collection named in the schema). */
   model: RecordModel;
   /** The stored fields of a record, beside the common ones (accountId, createdAt, updatedAt, jobberWebUri). */

@@ -174,12 +174,14 @@ describe('every document the service sends executes against the sandbox', () => 
       title: 'Engine plan',
       amounts: { subtotal: 900 },
     });
+    const visit = store.createVisit(account.id, { jobId: job.id, startAt: '2025-06-02T09:00:00Z', completedAt: '2025-06-02T10:00:00Z', invoiceId: invoice.id });
     Object.assign(ids, {
       client: client.id,
       job: job.id,
       invoice: invoice.id,
       request: request.id,
       quote: quote.id,
+      visit: visit.id,
       account: account.id,
       user: account.user.id,
     });
@@ -248,6 +250,17 @@ describe('every document the service sends executes against the sandbox', () => 
       request: { id: ids.request },
       jobs: { nodes: [{ id: ids.job }] },
       sentAt: null,
+    });
+    const visit = (await gql(started.url, fresh, ALL_DOCUMENTS.VISIT_QUERY!, { id: ids.visit })).body.data!.visit;
+    expect(visit).toMatchObject({
+      id: ids.visit,
+      visitStatus: 'COMPLETED',
+      isComplete: true,
+      startAt: '2025-06-02T09:00:00.000Z',
+      completedAt: '2025-06-02T10:00:00.000Z',
+      job: { id: ids.job, jobNumber: 1 },
+      client: { id: ids.client },
+      invoice: { id: ids.invoice },
     });
     const account = (await gql(started.url, fresh, ALL_DOCUMENTS.ACCOUNT_QUERY!)).body.data!;
     expect(account).toMatchObject({ account: { id: ids.account, name: 'Documents' }, user: { id: ids.user } });

@@ -129,6 +129,37 @@ describe('Jobber sandbox webhooks', () => {
     expect(hooks.map((h) => json(h).data.webHookEvent.topic)).toEqual(['QUOTE_CREATE', 'QUOTE_SENT', 'QUOTE_APPROVED', 'QUOTE_UPDATE', 'QUOTE_DESTROY']);
   });
 
+  it('creates, completes and deletes visits through the admin API: VISIT_COMPLETE by name, a deleted job takes its visits', async () => {
+    const client = started.sandbox.store.createClient(accountId, {}, { webhook: false });
+    const job = started.sandbox.store.createJob(accountId, { clientId: client.id, title: 'Roof' }, { webhook: false });
+    const created = await admin<{ visit: { id: string; jobId: string; clientId: string; title: string; visitStatus: string } }>(
+      origin,
+      'POST',
+      `/admin/accounts/${accountId}/visits`,
+      { jobId: job.id, startAt: '2025-06-02T09:00:00Z' },
+    );
+    expect(created.status).toBe(201);
+    expect(created.body.visit).toMatchObject({ jobId: job.id, clientId: client.id, title: 'Roof', visitStatus: 'UPCOMING' });
+    const id = created.body.visit.id;
+    const done = await admin<{ visit: { visitStatus: string; isComplete: boolean } }>(origin, 'PATCH', `/admin/visits/${id}`, {
+      completedAt: '2025-06-02T10:00:00Z',
+    });
+    expect(done.body.visit).toMatchObject({ visitStatus: 'COMPLETED', isComplete: true });
+    await admin(origin, 'PATCH', `/admin/visits/${id}`, { title: 'Roof, done' });
+    const second = started.sandbox.store.createVisit(accountId, { jobId: job.id }, { webhook: false });
+    expect((await admin<{ deleted: { visits: string[] } }>(origin, 'DELETE', `/admin/visits/${id}`)).body.deleted.visits).toEqual([id]);
+    expect((await admin<{ deleted: { visits: string[] } }>(origin, 'DELETE', `/admin/jobs/${job.id}`)).body.deleted.visits).toEqual([second.id]);
+    const hooks = await receiver.waitFor(6);
+    expect(hooks.map((h) => json(h).data.webHookEvent.topic)).toEqual([
+      'VISIT_CREATE',
+      'VISIT_COMPLETE',
+      'VISIT_UPDATE',
+      'VISIT_DESTROY',
+      'VISIT_DESTROY',
+      'JOB_DESTROY',
+    ]);
+  });
+
   it('form encoding and the old `occuredAt` spelling, also verifiable over the raw body', async () => {
     const client = started.sandbox.store.createClient(accountId, {}, { webhook: false });
     await admin(origin, 'PATCH', `/admin/clients/${client.id}`, {

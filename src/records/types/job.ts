@@ -108,6 +108,8 @@ export const job = defineRecordType({
       due: (action) => action === 'CREATE',
       message: ({ models, alerts }, itemId) => alerts.alertMessageFor(models, 'job-created', itemId),
     },
+    // JOB_CLOSED (not in the 2023 enum) refreshes the job like JOB_UPDATE; the fact has no message builder yet.
+    { name: 'job-closed', summary: '{item} closed', due: (action) => action === 'CLOSED' },
   ],
   ask: { summary: (doc) => `#${String(doc.jobNumber ?? '?')} ${String(doc.title ?? 'Untitled')}` },
 });

@@ -55,6 +55,7 @@ export function registerAdminRoutes(router: Router, deps: SandboxDeps, reset: ()
         invoices: store.invoicesOf(n).length,
         requests: store.requestsOf(n).length,
         quotes: store.quotesOf(n).length,
+        visits: store.visitsOf(n).length,
       },
     };
   };
@@ -162,6 +163,15 @@ export function registerAdminRoutes(router: Router, deps: SandboxDeps, reset: ()
       get: (id: string) => store.getQuote(id),
       update: (id: string, f: Record<string, unknown>, w: WriteOptions) => store.updateQuote(id, f, w),
       remove: (id: string, w: WriteOptions) => store.deleteQuote(id, w),
+    },
+    {
+      plural: 'visits',
+      singular: 'visit',
+      list: (a: string) => store.listVisits(a),
+      create: (a: string, f: Record<string, unknown>, w: WriteOptions) => store.createVisit(a, f as never, w),
+      get: (id: string) => store.getVisit(id),
+      update: (id: string, f: Record<string, unknown>, w: WriteOptions) => store.updateVisit(id, f, w),
+      remove: (id: string, w: WriteOptions) => store.deleteVisit(id, w),
     },
   ];
   for (const kind of kinds) {

@@ -13,7 +13,11 @@ export const REQUEST_STATUSES = ['new', 'completed', 'converted', 'archived', 'u
 /** Values of Jobber's QuoteStatusTypeEnum. */
 export const QUOTE_STATUSES = ['draft', 'awaiting_response', 'archived', 'approved', 'converted', 'changes_requested'] as const;
 
+/** Values of Jobber's VisitStatusTypeEnum. */
+export const VISIT_STATUSES = ['ACTIVE', 'COMPLETED', 'LATE', 'TODAY', 'UNSCHEDULED', 'UPCOMING'] as const;
+
 export type JobStatus = (typeof JOB_STATUSES)[number];
+export type VisitStatus = (typeof VISIT_STATUSES)[number];
 export type QuoteStatus = (typeof QUOTE_STATUSES)[number];
 export type RequestStatus = (typeof REQUEST_STATUSES)[number];
 export type InvoiceStatus = (typeof INVOICE_STATUSES)[number];
@@ -158,6 +162,19 @@ export const quoteInputSchema = z
   .strict();
 export const quoteCreateSchema = quoteInputSchema.extend({ clientId: z.string() });
 
+export const visitInputSchema = z
+  .object({
+    title: z.string().nullable().optional(),
+    instructions: z.string().nullable().optional(),
+    startAt: isoDateTime.nullable().optional(),
+    endAt: isoDateTime.nullable().optional(),
+    /** Setting it on an incomplete visit completes it (VISIT_COMPLETE instead of VISIT_UPDATE). */
+    completedAt: isoDateTime.nullable().optional(),
+    invoiceId: z.string().nullable().optional(),
+  })
+  .strict();
+export const visitCreateSchema = visitInputSchema.extend({ jobId: z.string() });
+
 export const accountInputSchema = z
   .object({
     name: z.string().min(1).optional(),
@@ -173,6 +190,7 @@ export const seedSchema = z
     invoicesPerJob: z.number().int().min(0).max(20).default(0),
     requestsPerClient: z.number().int().min(0).max(20).default(0),
     quotesPerClient: z.number().int().min(0).max(20).default(0),
+    visitsPerJob: z.number().int().min(0).max(20).default(0),
   })
   .strict();
 export type SeedInput = z.input<typeof seedSchema>;

@@ -12,6 +12,8 @@ import {
   type StoredQuote,
   type StoredRequest,
   type StoredUser,
+  type StoredVisit,
+  visitStatusOf,
 } from './store';
 
 /** Largest page a connection returns; `first`/`last` above it is an error (the sandbox's choice). */
@@ -162,6 +164,27 @@ export function createSandboxSchema(): GraphQLSchema {
         invoice: (_p, args: { id: string }, ctx) => ctx.store.find('Invoice', ctx.accountId, args.id) ?? null,
         request: (_p, args: { id: string }, ctx) => ctx.store.find('Request', ctx.accountId, args.id) ?? null,
         quote: (_p, args: { id: string }, ctx) => ctx.store.find('Quote', ctx.accountId, args.id) ?? null,
+        visit: (_p, args: { id: string }, ctx) => ctx.store.find('Visit', ctx.accountId, args.id) ?? null,
+        visits: (
+          _p,
+          args: PageArgs & {
+            filter?: { status?: string | null; createdAt?: DateRange; startAt?: DateRange; endAt?: DateRange; completedAt?: DateRange } | null;
+          },
+          ctx,
+        ) => {
+          const f = args.filter ?? {};
+          const items = ctx.store
+            .visitsOf(ctx.accountId)
+            .filter(
+              (v) =>
+                (f.status == null || visitStatusOf(v) === f.status) &&
+                inDateRange(v.createdAt, f.createdAt) &&
+                inDateRange(v.startAt, f.startAt) &&
+                inDateRange(v.endAt, f.endAt) &&
+                inDateRange(v.completedAt, f.completedAt),
+            );
+          return paginate(items, args);
+        },
         quotes: (
           _p,
           args: PageArgs & {
@@ -354,6 +377,14 @@ export function createSandboxSchema(): GraphQLSchema {
         client: (j: StoredJob, _a, ctx) => ctx.store.clientByNumber(j.clientId),
         jobberWebUri: (j: StoredJob) => jobberWebUri('Job', j.id),
         invoices: (j: StoredJob, args: PageArgs, ctx) => paginate(ctx.store.invoicesOfJob(j.id), args),
+      },
+      Visit: {
+        id: (v: StoredVisit, _a, ctx) => ctx.store.enc('Visit', v.id),
+        job: (v: StoredVisit, _a, ctx) => ctx.store.jobByNumber(v.jobId),
+        client: (v: StoredVisit, _a, ctx) => ctx.store.clientByNumber(ctx.store.jobByNumber(v.jobId)!.clientId),
+        invoice: (v: StoredVisit, _a, ctx) => (v.invoiceId === null ? null : (ctx.store.invoiceByNumber(v.invoiceId) ?? null)),
+        visitStatus: (v: StoredVisit) => visitStatusOf(v),
+        isComplete: (v: StoredVisit) => v.completedAt !== null,
       },
       Quote: {
         id: (q: StoredQuote, _a, ctx) => ctx.store.enc('Quote', q.id),

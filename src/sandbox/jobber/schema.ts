@@ -56,6 +56,15 @@ export const JOBBER_SANDBOX_SDL = /* GraphQL */ `
     changes_requested
   }
 
+  enum VisitStatusTypeEnum {
+    ACTIVE
+    COMPLETED
+    LATE
+    TODAY
+    UNSCHEDULED
+    UPCOMING
+  }
+
   enum JobTypeTypeEnum {
     ONE_OFF
     RECURRING
@@ -119,6 +128,14 @@ export const JOBBER_SANDBOX_SDL = /* GraphQL */ `
     min: Int
     max: Int
     eq: Int
+  }
+
+  input VisitFilterAttributes {
+    status: VisitStatusTypeEnum
+    createdAt: Iso8601DateTimeRangeInput
+    startAt: Iso8601DateTimeRangeInput
+    endAt: Iso8601DateTimeRangeInput
+    completedAt: Iso8601DateTimeRangeInput
   }
 
   input QuoteFilterAttributes {
@@ -275,6 +292,33 @@ export const JOBBER_SANDBOX_SDL = /* GraphQL */ `
     updatedAt: ISO8601DateTime!
   }
 
+  type Visit {
+    client: Client!
+    completedAt: ISO8601DateTime
+    createdAt: ISO8601DateTime!
+    endAt: ISO8601DateTime
+    id: EncodedId!
+    instructions: String
+    invoice: Invoice
+    isComplete: Boolean!
+    job: Job!
+    startAt: ISO8601DateTime
+    title: String
+    visitStatus: VisitStatusTypeEnum!
+  }
+
+  type VisitEdge {
+    cursor: String!
+    node: Visit!
+  }
+
+  type VisitConnection {
+    edges: [VisitEdge!]
+    nodes: [Visit!]!
+    pageInfo: PageInfo!
+    totalCount: Int!
+  }
+
   type QuoteAmounts {
     depositAmount: Float!
     discountAmount: Float!
@@ -397,6 +441,8 @@ export const JOBBER_SANDBOX_SDL = /* GraphQL */ `
     request(id: EncodedId!): Request
     requests(filter: RequestFilterAttributes, searchTerm: String, after: String, before: String, first: Int, last: Int): RequestConnection!
     user(id: EncodedId): User
+    visit(id: EncodedId!): Visit
+    visits(filter: VisitFilterAttributes, after: String, before: String, first: Int, last: Int): VisitConnection!
   }
 
   type Mutation {

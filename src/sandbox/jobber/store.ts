@@ -12,6 +12,8 @@ import {
   quoteInputSchema,
   requestCreateSchema,
   requestInputSchema,
+  visitCreateSchema,
+  visitInputSchema,
   seedSchema,
   writeOptionsSchema,
   type DeliveryOptions,
@@ -20,13 +22,14 @@ import {
   type JobType,
   type QuoteStatus,
   type RequestStatus,
+  type VisitStatus,
   type SeedInput,
   type WriteOptions,
 } from './inputs';
 
 /** Where Jobber's web app shows a record; the sandbox mimics the URL shape. */
-export function jobberWebUri(kind: 'Client' | 'Job' | 'Invoice' | 'Request' | 'Quote', id: number): string {
-  const path = { Client: 'clients', Job: 'work_orders', Invoice: 'invoices', Request: 'requests', Quote: 'quotes' }[kind];
+export function jobberWebUri(kind: 'Client' | 'Job' | 'Invoice' | 'Request' | 'Quote' | 'Visit', id: number): string {
+  const path = { Client: 'clients', Job: 'work_orders', Invoice: 'invoices', Request: 'requests', Quote: 'quotes', Visit: 'visits' }[kind];
   return `https://secure.getjobber.com/${path}/${id}`;
 }
 
@@ -165,6 +168,35 @@ export interface QuoteView extends Omit<StoredQuote, 'id' | 'accountId' | 'clien
   jobberWebUri: string;
 }
 
+/** A job's visit. Jobber's Visit has no updatedAt (2023 schema): nor has this one. */
+export interface StoredVisit {
+  id: number;
+  accountId: number;
+  jobId: number;
+  invoiceId: number | null;
+  title: string | null;
+  instructions: string | null;
+  startAt: string | null;
+  endAt: string | null;
+  completedAt: string | null;
+  createdAt: string;
+}
+
+export interface VisitView extends Omit<StoredVisit, 'id' | 'accountId' | 'jobId' | 'invoiceId'> {
+  id: string;
+  accountId: string;
+  jobId: string;
+  clientId: string;
+  invoiceId: string | null;
+  visitStatus: VisitStatus;
+  isComplete: boolean;
+}
+
+/** Jobber's status of a visit, from what the sandbox keeps (LATE, TODAY and ACTIVE are not modelled). */
+export function visitStatusOf(v: StoredVisit): VisitStatus {
+  return v.completedAt ? 'COMPLETED' : v.startAt ? 'UPCOMING' : 'UNSCHEDULED';
+}
+
 export interface AccountView {
   id: string;
   name: string;
@@ -235,6 +267,8 @@ export interface DeletedView {
   requests?: string[];
   /** Present when quotes were deleted (or seeded). */
   quotes?: string[];
+  /** Present when visits were deleted (or seeded). */
+  visits?: string[];
 }
 
 /** A change that Jobber would announce with a webhook. */
@@ -247,7 +281,7 @@ export interface ChangeEvent {
 
 export type ChangeListener = (events: ChangeEvent[], delivery: DeliveryOptions | undefined) => void;
 
-type RecordType = 'Account' | 'User' | 'Client' | 'Job' | 'Invoice' | 'Request' | 'Quote' | 'Email' | 'ClientPhoneNumber';
+type RecordType = 'Account' | 'User' | 'Client' | 'Job' | 'Invoice' | 'Request' | 'Quote' | 'Visit' | 'Email' | 'ClientPhoneNumber';
 
 const round2 = (n: number): number => Math.round(n * 100) / 100;
 const FIRST_NAMES = ['Ada', 'Grace', 'Alan', 'Katherine', 'Linus', 'Margaret', 'Dennis', 'Barbara', 'Ken', 'Frances'];
@@ -267,6 +301,7 @@ export class JobberStore {
   private readonly invoices = new Map<number, StoredInvoice>();
   private readonly requests = new Map<number, StoredRequest>();
   private readonly quotes = new Map<number, StoredQuote>();
+  private readonly visits = new Map<number, StoredVisit>();
   private readonly quoteNumbers = new Map<number, number>();
   private readonly jobNumbers = new Map<number, number>();
   private readonly invoiceNumbers = new Map<number, number>();
@@ -286,6 +321,7 @@ export class JobberStore {
       Invoice: idBase,
       Request: idBase,
       Quote: idBase,
+      Visit: idBase,
       Email: idBase,
       ClientPhoneNumber: idBase,
     };
@@ -306,6 +342,7 @@ export class JobberStore {
       this.invoices,
       this.requests,
       this.quotes,
+      this.visits,
       this.jobNumbers,
       this.invoiceNumbers,
       this.quoteNumbers,
@@ -403,6 +440,11 @@ export class JobberStore {
       events.push(this.event('INVOICE_DESTROY', client.accountId, 'Invoice', invoice.id, this.clock.stamp().toISOString()));
     }
     for (const job of this.jobsOfClient(client.id)) {
+      for (const visit of this.visitsOfJob(job.id)) {
+        this.visits.delete(visit.id);
+        (deleted.visits ??= []).push(this.enc('Visit', visit.id));
+        events.push(this.event('VISIT_DESTROY', client.accountId, 'Visit', visit.id, this.clock.stamp().toISOString()));
+      }
       this.jobs.delete(job.id);
       deleted.jobs.push(this.enc('Job', job.id));
       events.push(this.event('JOB_DESTROY', client.accountId, 'Job', job.id, this.clock.stamp().toISOString()));
@@ -544,6 +586,60 @@ export class JobberStore {
     return this.quotesOf(this.requireAccount(accountId).id).map((q) => this.quoteView(q));
   }
 
+  // ---- visits ---------------------------------------------------------------------------------
+
+  createVisit(accountId: string, input: z.input<typeof visitCreateSchema>, write?: WriteOptions): VisitView {
+    const account = this.requireAccount(accountId);
+    const parsed = visitCreateSchema.parse(input);
+    const job = this.requireRecord('Job', this.jobs, parsed.jobId);
+    if (job.accountId !== account.id) throw new SandboxError(400, `job ${parsed.jobId} belongs to another account`);
+    const id = this.next('Visit');
+    const at = this.clock.stamp().toISOString();
+    const visit: StoredVisit = {
+      id,
+      accountId: account.id,
+      jobId: job.id,
+      invoiceId: null,
+      title: job.title,
+      instructions: null,
+      startAt: null,
+      endAt: null,
+      completedAt: null,
+      createdAt: at,
+    };
+    this.applyVisit(visit, parsed);
+    this.visits.set(id, visit);
+    this.emit(write, [this.event('VISIT_CREATE', account.id, 'Visit', id, at)]);
+    return this.visitView(visit);
+  }
+
+  /** VISIT_COMPLETE when the change completes the visit (sets completedAt), else VISIT_UPDATE. */
+  updateVisit(visitId: string, input: z.input<typeof visitInputSchema>, write?: WriteOptions): VisitView {
+    const visit = this.requireRecord('Visit', this.visits, visitId);
+    const parsed = visitInputSchema.parse(input);
+    const wasComplete = visit.completedAt !== null;
+    this.applyVisit(visit, parsed);
+    const topic = !wasComplete && visit.completedAt !== null ? 'VISIT_COMPLETE' : 'VISIT_UPDATE';
+    this.emit(write, [this.event(topic, visit.accountId, 'Visit', visit.id, this.clock.stamp().toISOString())]);
+    return this.visitView(visit);
+  }
+
+  deleteVisit(visitId: string, write?: WriteOptions): DeletedView {
+    const visit = this.requireRecord('Visit', this.visits, visitId);
+    this.visits.delete(visit.id);
+    this.emit(write, [this.event('VISIT_DESTROY', visit.accountId, 'Visit', visit.id, this.clock.stamp().toISOString())]);
+    return { clients: [], jobs: [], invoices: [], visits: [this.enc('Visit', visit.id)] };
+  }
+
+  getVisit(visitId: string): VisitView | undefined {
+    const visit = this.visits.get(this.decode('Visit', visitId) ?? -1);
+    return visit && this.visitView(visit);
+  }
+
+  listVisits(accountId: string): VisitView[] {
+    return this.visitsOf(this.requireAccount(accountId).id).map((v) => this.visitView(v));
+  }
+
   // ---- jobs -----------------------------------------------------------------------------------
 
   createJob(accountId: string, input: z.input<typeof jobCreateSchema>, write?: WriteOptions): JobView {
@@ -579,22 +675,28 @@ export class JobberStore {
   updateJob(jobId: string, input: z.input<typeof jobInputSchema>, write?: WriteOptions): JobView {
     const job = this.requireRecord('Job', this.jobs, jobId);
     const parsed = jobInputSchema.parse(input);
+    const before = job.jobStatus;
     for (const [key, value] of Object.entries(parsed)) {
       if (value !== undefined) Object.assign(job, { [key]: key === 'total' ? round2(value as number) : value });
     }
     job.updatedAt = this.clock.stamp().toISOString();
-    this.emit(write, [this.event('JOB_UPDATE', job.accountId, 'Job', job.id, job.updatedAt)]);
+    // Closing a job (it moves to archived) is announced as JOB_CLOSED, not JOB_UPDATE (the sandbox's reading).
+    const topic = parsed.jobStatus === 'archived' && before !== 'archived' ? 'JOB_CLOSED' : 'JOB_UPDATE';
+    this.emit(write, [this.event(topic, job.accountId, 'Job', job.id, job.updatedAt)]);
     return this.jobView(job);
   }
 
-  /** Deletes the job; invoices and quotes that named it silently drop it from their jobs. */
+  /** Deletes the job with its visits (VISIT_DESTROY each); invoices and quotes that named it silently drop it from their jobs. */
   deleteJob(jobId: string, write?: WriteOptions): DeletedView {
     const job = this.requireRecord('Job', this.jobs, jobId);
+    const visits = this.visitsOfJob(job.id);
+    for (const visit of visits) this.visits.delete(visit.id);
     this.jobs.delete(job.id);
     for (const invoice of this.invoices.values()) invoice.jobIds = invoice.jobIds.filter((id) => id !== job.id);
     for (const quote of this.quotes.values()) quote.jobIds = quote.jobIds.filter((id) => id !== job.id);
-    this.emit(write, [this.event('JOB_DESTROY', job.accountId, 'Job', job.id, this.clock.stamp().toISOString())]);
-    return { clients: [], jobs: [this.enc('Job', job.id)], invoices: [] };
+    const visitEvents = visits.map((v) => this.event('VISIT_DESTROY', job.accountId, 'Visit', v.id, this.clock.stamp().toISOString()));
+    this.emit(write, [...visitEvents, this.event('JOB_DESTROY', job.accountId, 'Job', job.id, this.clock.stamp().toISOString())]);
+    return { clients: [], jobs: [this.enc('Job', job.id)], invoices: [], ...(visits.length ? { visits: visits.map((v) => this.enc('Visit', v.id)) } : {}) };
   }
 
   getJob(jobId: string): JobView | undefined {
@@ -677,13 +779,14 @@ export class JobberStore {
   /** Bulk data for backfill tests; sends no webhooks. Returns the new ids in creation order. */
   seed(accountId: string, input: SeedInput): DeletedView {
     this.requireAccount(accountId);
-    const { clients, jobsPerClient, invoicesPerJob, requestsPerClient, quotesPerClient } = seedSchema.parse(input);
+    const { clients, jobsPerClient, invoicesPerJob, requestsPerClient, quotesPerClient, visitsPerJob } = seedSchema.parse(input);
     const out: DeletedView = {
       clients: [],
       jobs: [],
       invoices: [],
       ...(requestsPerClient > 0 ? { requests: [] } : {}),
       ...(quotesPerClient > 0 ? { quotes: [] } : {}),
+      ...(visitsPerJob > 0 && jobsPerClient > 0 ? { visits: [] } : {}),
     };
     const quiet = { webhook: false };
     for (let c = 0; c < clients; c++) {
@@ -713,6 +816,9 @@ export class JobberStore {
       for (let j = 0; j < jobsPerClient; j++) {
         const job = this.createJob(accountId, { clientId: client.id, title: `Lawn care visit ${j + 1}`, jobStatus: 'active', total: 100 + j * 25 }, quiet);
         out.jobs.push(job.id);
+        for (let v = 0; v < visitsPerJob; v++) {
+          out.visits!.push(this.createVisit(accountId, { jobId: job.id, startAt: new Date(Date.UTC(2025, 5, 1 + v, 9)).toISOString() }, quiet).id);
+        }
         for (let i = 0; i < invoicesPerJob; i++) {
           const invoice = this.createInvoice(
             accountId,
@@ -742,8 +848,9 @@ export class JobberStore {
   find(type: 'Invoice', accountId: number, encodedId: string): StoredInvoice | undefined;
   find(type: 'Request', accountId: number, encodedId: string): StoredRequest | undefined;
   find(type: 'Quote', accountId: number, encodedId: string): StoredQuote | undefined;
+  find(type: 'Visit', accountId: number, encodedId: string): StoredVisit | undefined;
   find(type: 'User', accountId: number, encodedId: string): StoredUser | undefined;
-  find(type: 'Client' | 'Job' | 'Invoice' | 'Request' | 'Quote' | 'User', accountId: number, encodedId: string): { accountId: number } | undefined {
+  find(type: 'Client' | 'Job' | 'Invoice' | 'Request' | 'Quote' | 'Visit' | 'User', accountId: number, encodedId: string): { accountId: number } | undefined {
     const id = this.decode(type, encodedId);
     if (id === undefined) return undefined;
     const map: Map<number, { accountId: number }> = {
@@ -752,6 +859,7 @@ export class JobberStore {
       Invoice: this.invoices,
       Request: this.requests,
       Quote: this.quotes,
+      Visit: this.visits,
       User: this.users,
     }[type];
     const record = map.get(id);
@@ -785,6 +893,18 @@ export class JobberStore {
 
   requestByNumber(id: number): StoredRequest | undefined {
     return this.requests.get(id);
+  }
+
+  invoiceByNumber(id: number): StoredInvoice | undefined {
+    return this.invoices.get(id);
+  }
+
+  visitsOf(accountId: number): StoredVisit[] {
+    return [...this.visits.values()].filter((v) => v.accountId === accountId);
+  }
+
+  visitsOfJob(jobId: number): StoredVisit[] {
+    return [...this.visits.values()].filter((v) => v.jobId === jobId);
   }
 
   quotesOf(accountId: number): StoredQuote[] {
@@ -900,7 +1020,32 @@ export class JobberStore {
     };
   }
 
+  visitView(v: StoredVisit): VisitView {
+    return {
+      ...v,
+      id: this.enc('Visit', v.id),
+      accountId: this.enc('Account', v.accountId),
+      jobId: this.enc('Job', v.jobId),
+      clientId: this.enc('Client', this.jobs.get(v.jobId)!.clientId),
+      invoiceId: v.invoiceId === null ? null : this.enc('Invoice', v.invoiceId),
+      visitStatus: visitStatusOf(v),
+      isComplete: v.completedAt !== null,
+    };
+  }
+
   // ---- helpers --------------------------------------------------------------------------------
+
+  /** Applies a visit's input; its invoice must be of the job's client. */
+  private applyVisit(visit: StoredVisit, parsed: z.infer<typeof visitInputSchema>): void {
+    for (const key of ['title', 'instructions', 'startAt', 'endAt', 'completedAt'] as const) {
+      if (parsed[key] !== undefined) visit[key] = parsed[key];
+    }
+    if (parsed.invoiceId !== undefined) {
+      const invoice = parsed.invoiceId === null ? undefined : this.requireRecord('Invoice', this.invoices, parsed.invoiceId);
+      if (invoice && invoice.clientId !== this.jobs.get(visit.jobId)!.clientId) throw new SandboxError(400, `invoice ${parsed.invoiceId} is another client's`);
+      visit.invoiceId = invoice?.id ?? null;
+    }
+  }
 
   /** Applies a quote's input: links must be of the quote's client; a status change stamps transitionedAt (and sentAt). */
   private applyQuote(quote: StoredQuote, parsed: z.infer<typeof quoteInputSchema>, at: string): void {
