@@ -175,6 +175,7 @@ describe('every document the service sends executes against the sandbox', () => 
       amounts: { subtotal: 900 },
     });
     const visit = store.createVisit(account.id, { jobId: job.id, startAt: '2025-06-02T09:00:00Z', completedAt: '2025-06-02T10:00:00Z', invoiceId: invoice.id });
+    const property = store.createProperty(account.id, { clientId: client.id, street1: '1 Analytical Way', city: 'London', country: 'UK' });
     Object.assign(ids, {
       client: client.id,
       job: job.id,
@@ -182,6 +183,7 @@ describe('every document the service sends executes against the sandbox', () => 
       request: request.id,
       quote: quote.id,
       visit: visit.id,
+      property: property.id,
       account: account.id,
       user: account.user.id,
     });
@@ -262,6 +264,8 @@ describe('every document the service sends executes against the sandbox', () => 
       client: { id: ids.client },
       invoice: { id: ids.invoice },
     });
+    const property = (await gql(started.url, fresh, ALL_DOCUMENTS.PROPERTY_QUERY!, { id: ids.property })).body.data!.property;
+    expect(property).toMatchObject({ id: ids.property, street: '1 Analytical Way', city: 'London', country: 'UK', postalCode: '', client: { id: ids.client } });
     const account = (await gql(started.url, fresh, ALL_DOCUMENTS.ACCOUNT_QUERY!)).body.data!;
     expect(account).toMatchObject({ account: { id: ids.account, name: 'Documents' }, user: { id: ids.user } });
   });

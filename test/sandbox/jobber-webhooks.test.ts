@@ -160,6 +160,25 @@ describe('Jobber sandbox webhooks', () => {
     ]);
   });
 
+  it('creates, changes and deletes properties through the admin API; deleting the client takes them', async () => {
+    const client = started.sandbox.store.createClient(accountId, {}, { webhook: false });
+    const created = await admin<{ property: { id: string; clientId: string; street: string } }>(origin, 'POST', `/admin/accounts/${accountId}/properties`, {
+      clientId: client.id,
+      street1: '5 Oak Road',
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.property).toMatchObject({ clientId: client.id, street: '5 Oak Road' });
+    const id = created.body.property.id;
+    expect((await admin<{ property: { street: string } }>(origin, 'PATCH', `/admin/properties/${id}`, { street2: 'Rear' })).body.property.street).toBe(
+      '5 Oak Road Rear',
+    );
+    expect((await admin(origin, 'PATCH', `/admin/properties/${id}`, { latitude: '1' })).status).toBe(400);
+    const deleted = await admin<{ deleted: { properties: string[] } }>(origin, 'DELETE', `/admin/clients/${client.id}`);
+    expect(deleted.body.deleted.properties).toEqual([id]);
+    const hooks = await receiver.waitFor(4);
+    expect(hooks.map((h) => json(h).data.webHookEvent.topic)).toEqual(['PROPERTY_CREATE', 'PROPERTY_UPDATE', 'PROPERTY_DESTROY', 'CLIENT_DESTROY']);
+  });
+
   it('form encoding and the old `occuredAt` spelling, also verifiable over the raw body', async () => {
     const client = started.sandbox.store.createClient(accountId, {}, { webhook: false });
     await admin(origin, 'PATCH', `/admin/clients/${client.id}`, {

@@ -56,6 +56,7 @@ export function registerAdminRoutes(router: Router, deps: SandboxDeps, reset: ()
         requests: store.requestsOf(n).length,
         quotes: store.quotesOf(n).length,
         visits: store.visitsOf(n).length,
+        properties: store.propertiesOf(n).length,
       },
     };
   };
@@ -172,6 +173,15 @@ export function registerAdminRoutes(router: Router, deps: SandboxDeps, reset: ()
       get: (id: string) => store.getVisit(id),
       update: (id: string, f: Record<string, unknown>, w: WriteOptions) => store.updateVisit(id, f, w),
       remove: (id: string, w: WriteOptions) => store.deleteVisit(id, w),
+    },
+    {
+      plural: 'properties',
+      singular: 'property',
+      list: (a: string) => store.listProperties(a),
+      create: (a: string, f: Record<string, unknown>, w: WriteOptions) => store.createProperty(a, f as never, w),
+      get: (id: string) => store.getProperty(id),
+      update: (id: string, f: Record<string, unknown>, w: WriteOptions) => store.updateProperty(id, f, w),
+      remove: (id: string, w: WriteOptions) => store.deleteProperty(id, w),
     },
   ];
   for (const kind of kinds) {

@@ -175,6 +175,19 @@ export const visitInputSchema = z
   .strict();
 export const visitCreateSchema = visitInputSchema.extend({ jobId: z.string() });
 
+export const propertyInputSchema = z
+  .object({
+    street1: z.string().optional(),
+    street2: z.string().optional(),
+    city: z.string().optional(),
+    province: z.string().optional(),
+    postalCode: z.string().optional(),
+    country: z.string().optional(),
+    isBillingAddress: z.boolean().optional(),
+  })
+  .strict();
+export const propertyCreateSchema = propertyInputSchema.extend({ clientId: z.string() });
+
 export const accountInputSchema = z
   .object({
     name: z.string().min(1).optional(),
@@ -191,6 +204,7 @@ export const seedSchema = z
     requestsPerClient: z.number().int().min(0).max(20).default(0),
     quotesPerClient: z.number().int().min(0).max(20).default(0),
     visitsPerJob: z.number().int().min(0).max(20).default(0),
+    propertiesPerClient: z.number().int().min(0).max(20).default(0),
   })
   .strict();
 export type SeedInput = z.input<typeof seedSchema>;

@@ -12,6 +12,7 @@ import {
   type StoredQuote,
   type StoredRequest,
   type StoredUser,
+  type StoredProperty,
   type StoredVisit,
   visitStatusOf,
 } from './store';
@@ -165,6 +166,15 @@ export function createSandboxSchema(): GraphQLSchema {
         request: (_p, args: { id: string }, ctx) => ctx.store.find('Request', ctx.accountId, args.id) ?? null,
         quote: (_p, args: { id: string }, ctx) => ctx.store.find('Quote', ctx.accountId, args.id) ?? null,
         visit: (_p, args: { id: string }, ctx) => ctx.store.find('Visit', ctx.accountId, args.id) ?? null,
+        property: (_p, args: { id: string }, ctx) => ctx.store.find('Property', ctx.accountId, args.id) ?? null,
+        properties: (_p, args: PageArgs & { searchTerm?: string | null; filter?: { clientId?: string | null } | null }, ctx) => {
+          const f = args.filter ?? {};
+          const clientId = f.clientId ? (ctx.store.find('Client', ctx.accountId, f.clientId)?.id ?? -1) : undefined;
+          const items = ctx.store
+            .propertiesOf(ctx.accountId)
+            .filter((p) => (clientId === undefined || p.clientId === clientId) && matches(args.searchTerm, streetOf(p), p.city, p.postalCode));
+          return paginate(items, args);
+        },
         visits: (
           _p,
           args: PageArgs & {
@@ -377,6 +387,12 @@ export function createSandboxSchema(): GraphQLSchema {
         client: (j: StoredJob, _a, ctx) => ctx.store.clientByNumber(j.clientId),
         jobberWebUri: (j: StoredJob) => jobberWebUri('Job', j.id),
         invoices: (j: StoredJob, args: PageArgs, ctx) => paginate(ctx.store.invoicesOfJob(j.id), args),
+      },
+      Property: {
+        id: (p: StoredProperty, _a, ctx) => ctx.store.enc('Property', p.id),
+        street: (p: StoredProperty) => streetOf(p),
+        client: (p: StoredProperty, _a, ctx) => ctx.store.clientByNumber(p.clientId) ?? null,
+        jobberWebUri: (p: StoredProperty) => jobberWebUri('Property', p.id),
       },
       Visit: {
         id: (v: StoredVisit, _a, ctx) => ctx.store.enc('Visit', v.id),

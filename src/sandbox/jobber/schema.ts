@@ -130,6 +130,10 @@ export const JOBBER_SANDBOX_SDL = /* GraphQL */ `
     eq: Int
   }
 
+  input PropertiesFilterAttributes {
+    clientId: EncodedId
+  }
+
   input VisitFilterAttributes {
     status: VisitStatusTypeEnum
     createdAt: Iso8601DateTimeRangeInput
@@ -292,6 +296,32 @@ export const JOBBER_SANDBOX_SDL = /* GraphQL */ `
     updatedAt: ISO8601DateTime!
   }
 
+  type Property {
+    city: String!
+    client: Client
+    country: String!
+    id: EncodedId!
+    isBillingAddress: Boolean
+    jobberWebUri: String!
+    postalCode: String!
+    province: String!
+    street: String!
+    street1: String!
+    street2: String!
+  }
+
+  type PropertyEdge {
+    cursor: String!
+    node: Property!
+  }
+
+  type PropertyConnection {
+    edges: [PropertyEdge!]
+    nodes: [Property!]!
+    pageInfo: PageInfo!
+    totalCount: Int!
+  }
+
   type Visit {
     client: Client!
     completedAt: ISO8601DateTime
@@ -436,6 +466,8 @@ export const JOBBER_SANDBOX_SDL = /* GraphQL */ `
     invoices(filter: InvoiceFilterAttributes, searchTerm: String, after: String, before: String, first: Int, last: Int): InvoiceConnection!
     job(id: EncodedId!): Job
     jobs(filter: JobFilterAttributes, searchTerm: String, after: String, before: String, first: Int, last: Int): JobConnection!
+    properties(filter: PropertiesFilterAttributes, searchTerm: String, after: String, before: String, first: Int, last: Int): PropertyConnection!
+    property(id: EncodedId!): Property
     quote(id: EncodedId!): Quote
     quotes(filter: QuoteFilterAttributes, searchTerm: String, after: String, before: String, first: Int, last: Int): QuoteConnection!
     request(id: EncodedId!): Request

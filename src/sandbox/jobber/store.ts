@@ -10,6 +10,8 @@ import {
   jobInputSchema,
   quoteCreateSchema,
   quoteInputSchema,
+  propertyCreateSchema,
+  propertyInputSchema,
   requestCreateSchema,
   requestInputSchema,
   visitCreateSchema,
@@ -28,8 +30,10 @@ import {
 } from './inputs';
 
 /** Where Jobber's web app shows a record; the sandbox mimics the URL shape. */
-export function jobberWebUri(kind: 'Client' | 'Job' | 'Invoice' | 'Request' | 'Quote' | 'Visit', id: number): string {
-  const path = { Client: 'clients', Job: 'work_orders', Invoice: 'invoices', Request: 'requests', Quote: 'quotes', Visit: 'visits' }[kind];
+export function jobberWebUri(kind: 'Client' | 'Job' | 'Invoice' | 'Request' | 'Quote' | 'Visit' | 'Property', id: number): string {
+  const path = { Client: 'clients', Job: 'work_orders', Invoice: 'invoices', Request: 'requests', Quote: 'quotes', Visit: 'visits', Property: 'properties' }[
+    kind
+  ];
   return `https://secure.getjobber.com/${path}/${id}`;
 }
 
@@ -197,6 +201,22 @@ export function visitStatusOf(v: StoredVisit): VisitStatus {
   return v.completedAt ? 'COMPLETED' : v.startAt ? 'UPCOMING' : 'UNSCHEDULED';
 }
 
+/** A client's service address. Jobber's Property has no updatedAt (2023 schema): nor has this one. */
+export interface StoredProperty extends StoredAddress {
+  id: number;
+  accountId: number;
+  clientId: number;
+  isBillingAddress: boolean;
+}
+
+export interface PropertyView extends Omit<StoredProperty, 'id' | 'accountId' | 'clientId'> {
+  id: string;
+  accountId: string;
+  clientId: string;
+  street: string;
+  jobberWebUri: string;
+}
+
 export interface AccountView {
   id: string;
   name: string;
@@ -269,6 +289,8 @@ export interface DeletedView {
   quotes?: string[];
   /** Present when visits were deleted (or seeded). */
   visits?: string[];
+  /** Present when properties were deleted (or seeded). */
+  properties?: string[];
 }
 
 /** A change that Jobber would announce with a webhook. */
@@ -281,7 +303,7 @@ export interface ChangeEvent {
 
 export type ChangeListener = (events: ChangeEvent[], delivery: DeliveryOptions | undefined) => void;
 
-type RecordType = 'Account' | 'User' | 'Client' | 'Job' | 'Invoice' | 'Request' | 'Quote' | 'Visit' | 'Email' | 'ClientPhoneNumber';
+type RecordType = 'Account' | 'User' | 'Client' | 'Job' | 'Invoice' | 'Request' | 'Quote' | 'Visit' | 'Property' | 'Email' | 'ClientPhoneNumber';
 
 const round2 = (n: number): number => Math.round(n * 100) / 100;
 const FIRST_NAMES = ['Ada', 'Grace', 'Alan', 'Katherine', 'Linus', 'Margaret', 'Dennis', 'Barbara', 'Ken', 'Frances'];
@@ -302,6 +324,7 @@ export class JobberStore {
   private readonly requests = new Map<number, StoredRequest>();
   private readonly quotes = new Map<number, StoredQuote>();
   private readonly visits = new Map<number, StoredVisit>();
+  private readonly properties = new Map<number, StoredProperty>();
   private readonly quoteNumbers = new Map<number, number>();
   private readonly jobNumbers = new Map<number, number>();
   private readonly invoiceNumbers = new Map<number, number>();
@@ -322,6 +345,7 @@ export class JobberStore {
       Request: idBase,
       Quote: idBase,
       Visit: idBase,
+      Property: idBase,
       Email: idBase,
       ClientPhoneNumber: idBase,
     };
@@ -343,6 +367,7 @@ export class JobberStore {
       this.requests,
       this.quotes,
       this.visits,
+      this.properties,
       this.jobNumbers,
       this.invoiceNumbers,
       this.quoteNumbers,
@@ -419,11 +444,16 @@ export class JobberStore {
     return this.clientView(client);
   }
 
-  /** Deletes the client with its quotes, requests, jobs and invoices (each gets its own DESTROY webhook). */
+  /** Deletes the client with its properties, quotes, requests, jobs (with visits) and invoices (each gets its own DESTROY webhook). */
   deleteClient(clientId: string, write?: WriteOptions): DeletedView {
     const client = this.requireRecord('Client', this.clients, clientId);
     const events: ChangeEvent[] = [];
     const deleted: DeletedView = { clients: [], jobs: [], invoices: [] };
+    for (const prop of this.propertiesOfClient(client.id)) {
+      this.properties.delete(prop.id);
+      (deleted.properties ??= []).push(this.enc('Property', prop.id));
+      events.push(this.event('PROPERTY_DESTROY', client.accountId, 'Property', prop.id, this.clock.stamp().toISOString()));
+    }
     for (const quote of this.quotesOfClient(client.id)) {
       this.quotes.delete(quote.id);
       (deleted.quotes ??= []).push(this.enc('Quote', quote.id));
@@ -584,6 +614,57 @@ export class JobberStore {
 
   listQuotes(accountId: string): QuoteView[] {
     return this.quotesOf(this.requireAccount(accountId).id).map((q) => this.quoteView(q));
+  }
+
+  // ---- properties -----------------------------------------------------------------------------
+
+  createProperty(accountId: string, input: z.input<typeof propertyCreateSchema>, write?: WriteOptions): PropertyView {
+    const account = this.requireAccount(accountId);
+    const parsed = propertyCreateSchema.parse(input);
+    const client = this.requireRecord('Client', this.clients, parsed.clientId);
+    if (client.accountId !== account.id) throw new SandboxError(400, `client ${parsed.clientId} belongs to another account`);
+    const id = this.next('Property');
+    const prop: StoredProperty = {
+      id,
+      accountId: account.id,
+      clientId: client.id,
+      street1: parsed.street1 ?? '',
+      street2: parsed.street2 ?? '',
+      city: parsed.city ?? '',
+      province: parsed.province ?? '',
+      postalCode: parsed.postalCode ?? '',
+      country: parsed.country ?? '',
+      isBillingAddress: parsed.isBillingAddress ?? false,
+    };
+    this.properties.set(id, prop);
+    this.emit(write, [this.event('PROPERTY_CREATE', account.id, 'Property', id, this.clock.stamp().toISOString())]);
+    return this.propertyView(prop);
+  }
+
+  updateProperty(propertyId: string, input: z.input<typeof propertyInputSchema>, write?: WriteOptions): PropertyView {
+    const prop = this.requireRecord('Property', this.properties, propertyId);
+    const parsed = propertyInputSchema.parse(input);
+    for (const [key, value] of Object.entries(parsed)) {
+      if (value !== undefined) Object.assign(prop, { [key]: value });
+    }
+    this.emit(write, [this.event('PROPERTY_UPDATE', prop.accountId, 'Property', prop.id, this.clock.stamp().toISOString())]);
+    return this.propertyView(prop);
+  }
+
+  deleteProperty(propertyId: string, write?: WriteOptions): DeletedView {
+    const prop = this.requireRecord('Property', this.properties, propertyId);
+    this.properties.delete(prop.id);
+    this.emit(write, [this.event('PROPERTY_DESTROY', prop.accountId, 'Property', prop.id, this.clock.stamp().toISOString())]);
+    return { clients: [], jobs: [], invoices: [], properties: [this.enc('Property', prop.id)] };
+  }
+
+  getProperty(propertyId: string): PropertyView | undefined {
+    const prop = this.properties.get(this.decode('Property', propertyId) ?? -1);
+    return prop && this.propertyView(prop);
+  }
+
+  listProperties(accountId: string): PropertyView[] {
+    return this.propertiesOf(this.requireAccount(accountId).id).map((p) => this.propertyView(p));
   }
 
   // ---- visits ---------------------------------------------------------------------------------
@@ -779,7 +860,7 @@ export class JobberStore {
   /** Bulk data for backfill tests; sends no webhooks. Returns the new ids in creation order. */
   seed(accountId: string, input: SeedInput): DeletedView {
     this.requireAccount(accountId);
-    const { clients, jobsPerClient, invoicesPerJob, requestsPerClient, quotesPerClient, visitsPerJob } = seedSchema.parse(input);
+    const { clients, jobsPerClient, invoicesPerJob, requestsPerClient, quotesPerClient, visitsPerJob, propertiesPerClient } = seedSchema.parse(input);
     const out: DeletedView = {
       clients: [],
       jobs: [],
@@ -787,6 +868,7 @@ export class JobberStore {
       ...(requestsPerClient > 0 ? { requests: [] } : {}),
       ...(quotesPerClient > 0 ? { quotes: [] } : {}),
       ...(visitsPerJob > 0 && jobsPerClient > 0 ? { visits: [] } : {}),
+      ...(propertiesPerClient > 0 ? { properties: [] } : {}),
     };
     const quiet = { webhook: false };
     for (let c = 0; c < clients; c++) {
@@ -809,6 +891,12 @@ export class JobberStore {
       out.clients.push(client.id);
       for (let r = 0; r < requestsPerClient; r++) {
         out.requests!.push(this.createRequest(accountId, { clientId: client.id, title: `Quote request ${r + 1}` }, quiet).id);
+      }
+      for (let a = 0; a < propertiesPerClient; a++) {
+        const street1 = `${n + a * 1000} Garden Row`;
+        out.properties!.push(
+          this.createProperty(accountId, { clientId: client.id, street1, city: 'Springfield', province: 'ON', country: 'Canada' }, quiet).id,
+        );
       }
       for (let q = 0; q < quotesPerClient; q++) {
         out.quotes!.push(this.createQuote(accountId, { clientId: client.id, title: `Hedge plan ${q + 1}`, amounts: { subtotal: 200 + q * 50 } }, quiet).id);
@@ -849,8 +937,13 @@ export class JobberStore {
   find(type: 'Request', accountId: number, encodedId: string): StoredRequest | undefined;
   find(type: 'Quote', accountId: number, encodedId: string): StoredQuote | undefined;
   find(type: 'Visit', accountId: number, encodedId: string): StoredVisit | undefined;
+  find(type: 'Property', accountId: number, encodedId: string): StoredProperty | undefined;
   find(type: 'User', accountId: number, encodedId: string): StoredUser | undefined;
-  find(type: 'Client' | 'Job' | 'Invoice' | 'Request' | 'Quote' | 'Visit' | 'User', accountId: number, encodedId: string): { accountId: number } | undefined {
+  find(
+    type: 'Client' | 'Job' | 'Invoice' | 'Request' | 'Quote' | 'Visit' | 'Property' | 'User',
+    accountId: number,
+    encodedId: string,
+  ): { accountId: number } | undefined {
     const id = this.decode(type, encodedId);
     if (id === undefined) return undefined;
     const map: Map<number, { accountId: number }> = {
@@ -860,6 +953,7 @@ export class JobberStore {
       Request: this.requests,
       Quote: this.quotes,
       Visit: this.visits,
+      Property: this.properties,
       User: this.users,
     }[type];
     const record = map.get(id);
@@ -897,6 +991,14 @@ export class JobberStore {
 
   invoiceByNumber(id: number): StoredInvoice | undefined {
     return this.invoices.get(id);
+  }
+
+  propertiesOf(accountId: number): StoredProperty[] {
+    return [...this.properties.values()].filter((p) => p.accountId === accountId);
+  }
+
+  propertiesOfClient(clientId: number): StoredProperty[] {
+    return [...this.properties.values()].filter((p) => p.clientId === clientId);
   }
 
   visitsOf(accountId: number): StoredVisit[] {
@@ -1017,6 +1119,17 @@ export class JobberStore {
       jobIds: q.jobIds.map((id) => this.enc('Job', id)),
       amounts: { ...q.amounts },
       jobberWebUri: jobberWebUri('Quote', q.id),
+    };
+  }
+
+  propertyView(p: StoredProperty): PropertyView {
+    return {
+      ...p,
+      id: this.enc('Property', p.id),
+      accountId: this.enc('Account', p.accountId),
+      clientId: this.enc('Client', p.clientId),
+      street: streetOf(p),
+      jobberWebUri: jobberWebUri('Property', p.id),
     };
   }
 
