@@ -19,8 +19,9 @@ describe('quotes: webhook → workflow → stored quote with its client, request
   it('stores a quote with its links, and follows it through QUOTE_SENT and QUOTE_APPROVED', async () => {
     const client = store().createClient(account, { firstName: 'Ida', lastName: 'Wells' }, { webhook: false });
     const request = store().createRequest(account, { clientId: client.id, title: 'Patio' }, { webhook: false });
+    const property = store().createProperty(account, { clientId: client.id, street1: '3 Stone Lane' }, { webhook: false });
     const created = capture(() =>
-      store().createQuote(account, { clientId: client.id, requestId: request.id, title: 'Patio stones', amounts: { subtotal: 1200 } }),
+      store().createQuote(account, { clientId: client.id, requestId: request.id, propertyId: property.id, title: 'Patio stones', amounts: { subtotal: 1200 } }),
     );
     expect(await p.outcomes(created.webhookIds)).toEqual([expect.objectContaining({ status: 'synced', kind: 'quote', applied: true })]);
     expect(await p.models.Quote.findById(created.result.id).lean()).toMatchObject({
@@ -32,6 +33,7 @@ describe('quotes: webhook → workflow → stored quote with its client, request
       clientId: client.id,
       clientName: 'Ida Wells',
       requestId: request.id,
+      propertyId: property.id,
       jobIds: [],
     });
 

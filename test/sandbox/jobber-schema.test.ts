@@ -167,15 +167,16 @@ describe('every document the service sends executes against the sandbox', () => 
     const job = store.createJob(account.id, { clientId: client.id, title: 'Engine tune-up', total: 250 });
     const invoice = store.createInvoice(account.id, { clientId: client.id, jobIds: [job.id], amounts: { subtotal: 250 } });
     const request = store.createRequest(account.id, { clientId: client.id, title: 'New engine', phone: '555-0100' });
+    const property = store.createProperty(account.id, { clientId: client.id, street1: '1 Analytical Way', city: 'London', country: 'UK' });
     const quote = store.createQuote(account.id, {
       clientId: client.id,
       requestId: request.id,
+      propertyId: property.id,
       jobIds: [job.id],
       title: 'Engine plan',
       amounts: { subtotal: 900 },
     });
     const visit = store.createVisit(account.id, { jobId: job.id, startAt: '2025-06-02T09:00:00Z', completedAt: '2025-06-02T10:00:00Z', invoiceId: invoice.id });
-    const property = store.createProperty(account.id, { clientId: client.id, street1: '1 Analytical Way', city: 'London', country: 'UK' });
     Object.assign(ids, {
       client: client.id,
       job: job.id,
@@ -250,6 +251,7 @@ describe('every document the service sends executes against the sandbox', () => 
       amounts: { subtotal: 900, total: 900 },
       client: { id: ids.client },
       request: { id: ids.request },
+      property: { id: ids.property },
       jobs: { nodes: [{ id: ids.job }] },
       sentAt: null,
     });

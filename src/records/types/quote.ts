@@ -14,6 +14,7 @@ export interface JobberQuoteRecord {
   amounts: { subtotal: number; total: number };
   client: { id: string; name: string } | null;
   request: { id: string } | null;
+  property: { id: string } | null;
   jobs: { nodes: { id: string }[] } | null;
   sentAt: string | null;
   transitionedAt: string;
@@ -37,6 +38,9 @@ export const QUOTE_FIELDS = /* GraphQL */ `
       name
     }
     request {
+      id
+    }
+    property {
       id
     }
     jobs(first: ${QUOTE_JOBS_PAGE}) {
@@ -89,6 +93,7 @@ const quoteSchema = new Schema(
     clientId: { type: String, index: true },
     clientName: String,
     requestId: { type: String, index: true },
+    propertyId: { type: String, index: true },
     jobIds: [String],
   },
   { versionKey: false, collection: 'quotes' },
@@ -114,9 +119,10 @@ export const quote = defineRecordType({
     clientId: q.client?.id,
     clientName: q.client?.name,
     requestId: q.request?.id,
+    propertyId: q.property?.id,
     jobIds: q.jobs?.nodes.map((n) => n.id) ?? [],
   }),
-  links: { clientId: 'client', requestId: 'request', jobIds: 'job' },
+  links: { clientId: 'client', requestId: 'request', propertyId: 'property', jobIds: 'job' },
   facts: [
     {
       // Any fetch that finds it approved reports it (the alert key makes it once per quote).

@@ -156,6 +156,7 @@ export const quoteInputSchema = z
     /** Moving to `awaiting_response` sends QUOTE_SENT, to `approved` QUOTE_APPROVED, instead of QUOTE_UPDATE. */
     quoteStatus: z.enum(QUOTE_STATUSES).optional(),
     requestId: z.string().nullable().optional(),
+    propertyId: z.string().nullable().optional(),
     jobIds: z.array(z.string()).optional(),
     amounts: z.object({ subtotal: money.optional(), taxAmount: money.optional(), discountAmount: money.optional() }).strict().optional(),
   })

@@ -409,6 +409,7 @@ export function createSandboxSchema(): GraphQLSchema {
         cost: (q: StoredQuote) => q.amounts.subtotal,
         client: (q: StoredQuote, _a, ctx) => ctx.store.clientByNumber(q.clientId) ?? null,
         request: (q: StoredQuote, _a, ctx) => (q.requestId === null ? null : (ctx.store.requestByNumber(q.requestId) ?? null)),
+        property: (q: StoredQuote, _a, ctx) => (q.propertyId === null ? null : (ctx.store.propertyByNumber(q.propertyId) ?? null)),
         jobs: (q: StoredQuote, args: PageArgs, ctx) =>
           paginate(
             q.jobIds

@@ -368,6 +368,7 @@ export const JOBBER_SANDBOX_SDL = /* GraphQL */ `
     jobberWebUri: String!
     jobs(after: String, before: String, first: Int, last: Int): JobConnection
     message: String
+    property: Property
     quoteNumber: String!
     quoteStatus: QuoteStatusTypeEnum!
     request: Request

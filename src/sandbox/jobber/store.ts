@@ -151,6 +151,7 @@ export interface StoredQuote {
   accountId: number;
   clientId: number;
   requestId: number | null;
+  propertyId: number | null;
   jobIds: number[];
   quoteNumber: number;
   quoteStatus: QuoteStatus;
@@ -163,11 +164,12 @@ export interface StoredQuote {
   updatedAt: string;
 }
 
-export interface QuoteView extends Omit<StoredQuote, 'id' | 'accountId' | 'clientId' | 'requestId' | 'jobIds'> {
+export interface QuoteView extends Omit<StoredQuote, 'id' | 'accountId' | 'clientId' | 'requestId' | 'propertyId' | 'jobIds'> {
   id: string;
   accountId: string;
   clientId: string;
   requestId: string | null;
+  propertyId: string | null;
   jobIds: string[];
   jobberWebUri: string;
 }
@@ -568,6 +570,7 @@ export class JobberStore {
       accountId: account.id,
       clientId: client.id,
       requestId: null,
+      propertyId: null,
       jobIds: [],
       quoteNumber,
       quoteStatus: 'draft',
@@ -654,6 +657,7 @@ export class JobberStore {
   deleteProperty(propertyId: string, write?: WriteOptions): DeletedView {
     const prop = this.requireRecord('Property', this.properties, propertyId);
     this.properties.delete(prop.id);
+    for (const quote of this.quotes.values()) if (quote.propertyId === prop.id) quote.propertyId = null;
     this.emit(write, [this.event('PROPERTY_DESTROY', prop.accountId, 'Property', prop.id, this.clock.stamp().toISOString())]);
     return { clients: [], jobs: [], invoices: [], properties: [this.enc('Property', prop.id)] };
   }
@@ -993,6 +997,10 @@ export class JobberStore {
     return this.invoices.get(id);
   }
 
+  propertyByNumber(id: number): StoredProperty | undefined {
+    return this.properties.get(id);
+  }
+
   propertiesOf(accountId: number): StoredProperty[] {
     return [...this.properties.values()].filter((p) => p.accountId === accountId);
   }
@@ -1116,6 +1124,7 @@ export class JobberStore {
       accountId: this.enc('Account', q.accountId),
       clientId: this.enc('Client', q.clientId),
       requestId: q.requestId === null ? null : this.enc('Request', q.requestId),
+      propertyId: q.propertyId === null ? null : this.enc('Property', q.propertyId),
       jobIds: q.jobIds.map((id) => this.enc('Job', id)),
       amounts: { ...q.amounts },
       jobberWebUri: jobberWebUri('Quote', q.id),
@@ -1168,6 +1177,11 @@ export class JobberStore {
       const request = parsed.requestId === null ? undefined : this.requireRecord('Request', this.requests, parsed.requestId);
       if (request && request.clientId !== quote.clientId) throw new SandboxError(400, `request ${parsed.requestId} is another client's`);
       quote.requestId = request?.id ?? null;
+    }
+    if (parsed.propertyId !== undefined) {
+      const prop = parsed.propertyId === null ? undefined : this.requireRecord('Property', this.properties, parsed.propertyId);
+      if (prop && prop.clientId !== quote.clientId) throw new SandboxError(400, `property ${parsed.propertyId} is another client's`);
+      quote.propertyId = prop?.id ?? null;
     }
     if (parsed.jobIds !== undefined) {
       quote.jobIds = parsed.jobIds.map((jobId) => {
