@@ -13,14 +13,15 @@ import { request, requestModel } from './types/request';
 import { quote, quoteModel } from './types/quote';
 import { visit, visitModel } from './types/visit';
 import { property, propertyModel } from './types/property';
+import { payment, paymentModel } from './types/payment';
 
 export type { FactContext, FactDeclaration, FactMessage, FactName, JobberRecordBase, RecordType } from './record-type';
 
 /** In backfill order: a record's links point to types earlier in the list where they can. */
-export const RECORD_TYPES: RecordType[] = [client, property, job, invoice, request, quote, visit] as RecordType[];
+export const RECORD_TYPES: RecordType[] = [client, property, job, invoice, request, quote, visit, payment] as RecordType[];
 
 /** Their models, listed apart so Models is typed per type (see RecordModel). */
-const RECORD_MODELS = [clientModel, jobModel, invoiceModel, requestModel, quoteModel, visitModel, propertyModel] as const;
+const RECORD_MODELS = [clientModel, jobModel, invoiceModel, requestModel, quoteModel, visitModel, propertyModel, paymentModel] as const;
 
 /** One typed mongoose model per type, under its model name (models.Client, models.Job, …). */
 export type RecordModels = { [T in (typeof RECORD_MODELS)[number] as T['name']]: Model<InferSchemaType<T['schema']>> };

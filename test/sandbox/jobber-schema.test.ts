@@ -177,6 +177,7 @@ describe('every document the service sends executes against the sandbox', () => 
       amounts: { subtotal: 900 },
     });
     const visit = store.createVisit(account.id, { jobId: job.id, startAt: '2025-06-02T09:00:00Z', completedAt: '2025-06-02T10:00:00Z', invoiceId: invoice.id });
+    const payment = store.createPayment(account.id, { invoiceId: invoice.id, amount: 100, paymentType: 'CREDIT_CARD', entryDate: '2025-06-03T12:00:00Z' });
     Object.assign(ids, {
       client: client.id,
       job: job.id,
@@ -185,6 +186,7 @@ describe('every document the service sends executes against the sandbox', () => 
       quote: quote.id,
       visit: visit.id,
       property: property.id,
+      payment: payment.id,
       account: account.id,
       user: account.user.id,
     });
@@ -268,6 +270,17 @@ describe('every document the service sends executes against the sandbox', () => 
     });
     const property = (await gql(started.url, fresh, ALL_DOCUMENTS.PROPERTY_QUERY!, { id: ids.property })).body.data!.property;
     expect(property).toMatchObject({ id: ids.property, street: '1 Analytical Way', city: 'London', country: 'UK', postalCode: '', client: { id: ids.client } });
+    const payment = (await gql(started.url, fresh, ALL_DOCUMENTS.PAYMENT_QUERY!, { id: ids.payment })).body.data!.paymentRecord;
+    expect(payment).toMatchObject({
+      __typename: 'CreditCardPaymentRecord',
+      id: ids.payment,
+      amount: 100,
+      paymentType: 'CREDIT_CARD',
+      adjustmentType: 'PAYMENT',
+      entryDate: '2025-06-03T12:00:00.000Z',
+      client: { id: ids.client },
+      invoice: { id: ids.invoice },
+    });
     const account = (await gql(started.url, fresh, ALL_DOCUMENTS.ACCOUNT_QUERY!)).body.data!;
     expect(account).toMatchObject({ account: { id: ids.account, name: 'Documents' }, user: { id: ids.user } });
   });

@@ -179,6 +179,31 @@ describe('Jobber sandbox webhooks', () => {
     expect(hooks.map((h) => json(h).data.webHookEvent.topic)).toEqual(['PROPERTY_CREATE', 'PROPERTY_UPDATE', 'PROPERTY_DESTROY', 'CLIENT_DESTROY']);
   });
 
+  it('records, changes and deletes payments through the admin API, each with its PAYMENT_* webhook', async () => {
+    const client = started.sandbox.store.createClient(accountId, {}, { webhook: false });
+    const invoice = started.sandbox.store.createInvoice(accountId, { clientId: client.id, amounts: { subtotal: 90 } }, { webhook: false });
+    const created = await admin<{ payment: { id: string; invoiceId: string; clientId: string; amount: number; paymentType: string } }>(
+      origin,
+      'POST',
+      `/admin/accounts/${accountId}/payments`,
+      { invoiceId: invoice.id, amount: 90 },
+    );
+    expect(created.status).toBe(201);
+    expect(created.body.payment).toMatchObject({ invoiceId: invoice.id, clientId: client.id, amount: 90, paymentType: 'CASH' });
+    const id = created.body.payment.id;
+    expect((await admin(origin, 'POST', `/admin/accounts/${accountId}/payments`, { invoiceId: invoice.id })).status).toBe(400);
+    expect(
+      (await admin<{ payment: { paymentType: string } }>(origin, 'PATCH', `/admin/payments/${id}`, { paymentType: 'MONEY_ORDER' })).body.payment.paymentType,
+    ).toBe('MONEY_ORDER');
+    expect((await admin<{ deleted: { payments: string[] } }>(origin, 'DELETE', `/admin/payments/${id}`)).body.deleted.payments).toEqual([id]);
+    const hooks = await receiver.waitFor(3);
+    expect(hooks.map((h) => [json(h).data.webHookEvent.topic, json(h).data.webHookEvent.itemId])).toEqual([
+      ['PAYMENT_CREATE', id],
+      ['PAYMENT_UPDATE', id],
+      ['PAYMENT_DESTROY', id],
+    ]);
+  });
+
   it('form encoding and the old `occuredAt` spelling, also verifiable over the raw body', async () => {
     const client = started.sandbox.store.createClient(accountId, {}, { webhook: false });
     await admin(origin, 'PATCH', `/admin/clients/${client.id}`, {

@@ -57,6 +57,7 @@ export function registerAdminRoutes(router: Router, deps: SandboxDeps, reset: ()
         quotes: store.quotesOf(n).length,
         visits: store.visitsOf(n).length,
         properties: store.propertiesOf(n).length,
+        payments: store.paymentsOf(n).length,
       },
     };
   };
@@ -182,6 +183,15 @@ export function registerAdminRoutes(router: Router, deps: SandboxDeps, reset: ()
       get: (id: string) => store.getProperty(id),
       update: (id: string, f: Record<string, unknown>, w: WriteOptions) => store.updateProperty(id, f, w),
       remove: (id: string, w: WriteOptions) => store.deleteProperty(id, w),
+    },
+    {
+      plural: 'payments',
+      singular: 'payment',
+      list: (a: string) => store.listPayments(a),
+      create: (a: string, f: Record<string, unknown>, w: WriteOptions) => store.createPayment(a, f as never, w),
+      get: (id: string) => store.getPayment(id),
+      update: (id: string, f: Record<string, unknown>, w: WriteOptions) => store.updatePayment(id, f, w),
+      remove: (id: string, w: WriteOptions) => store.deletePayment(id, w),
     },
   ];
   for (const kind of kinds) {

@@ -16,7 +16,11 @@ export const QUOTE_STATUSES = ['draft', 'awaiting_response', 'archived', 'approv
 /** Values of Jobber's VisitStatusTypeEnum. */
 export const VISIT_STATUSES = ['ACTIVE', 'COMPLETED', 'LATE', 'TODAY', 'UNSCHEDULED', 'UPCOMING'] as const;
 
+/** The payment methods the sandbox records, with Jobber's PaymentType values. */
+export const PAYMENT_TYPES = ['CASH', 'CHEQUE', 'CREDIT_CARD', 'BANK_TRANSFER', 'MONEY_ORDER', 'OTHER'] as const;
+
 export type JobStatus = (typeof JOB_STATUSES)[number];
+export type PaymentType = (typeof PAYMENT_TYPES)[number];
 export type VisitStatus = (typeof VISIT_STATUSES)[number];
 export type QuoteStatus = (typeof QUOTE_STATUSES)[number];
 export type RequestStatus = (typeof REQUEST_STATUSES)[number];
@@ -189,6 +193,16 @@ export const propertyInputSchema = z
   .strict();
 export const propertyCreateSchema = propertyInputSchema.extend({ clientId: z.string() });
 
+export const paymentInputSchema = z
+  .object({
+    amount: money.optional(),
+    paymentType: z.enum(PAYMENT_TYPES).optional(),
+    details: z.string().nullable().optional(),
+    entryDate: isoDateTime.optional(),
+  })
+  .strict();
+export const paymentCreateSchema = paymentInputSchema.extend({ invoiceId: z.string(), amount: money });
+
 export const accountInputSchema = z
   .object({
     name: z.string().min(1).optional(),
@@ -206,6 +220,7 @@ export const seedSchema = z
     quotesPerClient: z.number().int().min(0).max(20).default(0),
     visitsPerJob: z.number().int().min(0).max(20).default(0),
     propertiesPerClient: z.number().int().min(0).max(20).default(0),
+    paymentsPerInvoice: z.number().int().min(0).max(20).default(0),
   })
   .strict();
 export type SeedInput = z.input<typeof seedSchema>;

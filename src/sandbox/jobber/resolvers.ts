@@ -12,7 +12,9 @@ import {
   type StoredQuote,
   type StoredRequest,
   type StoredUser,
+  type StoredPayment,
   type StoredProperty,
+  PAYMENT_RECORD_TYPES,
   type StoredVisit,
   visitStatusOf,
 } from './store';
@@ -150,6 +152,14 @@ const EncodedId = new GraphQLScalarType({
 
 const clientName = (c: StoredClient): string => (c.isCompany && c.companyName ? c.companyName : `${c.firstName} ${c.lastName}`.trim());
 
+/** Every payment record type resolves alike (the sandbox records payments only: adjustmentType PAYMENT). */
+const paymentRecordResolvers = {
+  id: (p: StoredPayment, _a: unknown, ctx: GraphQLContext) => ctx.store.enc('PaymentRecord', p.id),
+  adjustmentType: () => 'PAYMENT',
+  client: (p: StoredPayment, _a: unknown, ctx: GraphQLContext) => ctx.store.clientByNumber(p.clientId) ?? null,
+  invoice: (p: StoredPayment, _a: unknown, ctx: GraphQLContext) => (p.invoiceId === null ? null : (ctx.store.invoiceByNumber(p.invoiceId) ?? null)),
+};
+
 export function createSandboxSchema(): GraphQLSchema {
   return makeExecutableSchema<GraphQLContext>({
     typeDefs: JOBBER_SANDBOX_SDL,
@@ -167,6 +177,23 @@ export function createSandboxSchema(): GraphQLSchema {
         quote: (_p, args: { id: string }, ctx) => ctx.store.find('Quote', ctx.accountId, args.id) ?? null,
         visit: (_p, args: { id: string }, ctx) => ctx.store.find('Visit', ctx.accountId, args.id) ?? null,
         property: (_p, args: { id: string }, ctx) => ctx.store.find('Property', ctx.accountId, args.id) ?? null,
+        paymentRecord: (_p, args: { id: string }, ctx) => ctx.store.find('PaymentRecord', ctx.accountId, args.id) ?? null,
+        paymentRecords: (
+          _p,
+          args: PageArgs & { filter?: { entryDate?: DateRange; adjustmentType?: string | null; paymentType?: string | null } | null },
+          ctx,
+        ) => {
+          const f = args.filter ?? {};
+          const items = ctx.store
+            .paymentsOf(ctx.accountId)
+            .filter(
+              (p) =>
+                inDateRange(p.entryDate, f.entryDate) &&
+                (f.adjustmentType == null || f.adjustmentType === 'PAYMENT') &&
+                (f.paymentType == null || p.paymentType === f.paymentType),
+            );
+          return paginate(items, args);
+        },
         properties: (_p, args: PageArgs & { searchTerm?: string | null; filter?: { clientId?: string | null } | null }, ctx) => {
           const f = args.filter ?? {};
           const clientId = f.clientId ? (ctx.store.find('Client', ctx.accountId, f.clientId)?.id ?? -1) : undefined;
@@ -388,6 +415,10 @@ export function createSandboxSchema(): GraphQLSchema {
         jobberWebUri: (j: StoredJob) => jobberWebUri('Job', j.id),
         invoices: (j: StoredJob, args: PageArgs, ctx) => paginate(ctx.store.invoicesOfJob(j.id), args),
       },
+      PaymentRecordInterface: {
+        __resolveType: (p: StoredPayment) => PAYMENT_RECORD_TYPES[p.paymentType],
+      },
+      ...Object.fromEntries(Object.values(PAYMENT_RECORD_TYPES).map((type) => [type, paymentRecordResolvers])),
       Property: {
         id: (p: StoredProperty, _a, ctx) => ctx.store.enc('Property', p.id),
         street: (p: StoredProperty) => streetOf(p),

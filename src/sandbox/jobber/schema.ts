@@ -65,6 +65,29 @@ export const JOBBER_SANDBOX_SDL = /* GraphQL */ `
     UPCOMING
   }
 
+  enum IncomeAdjustmentType {
+    INVOICE
+    REFUND
+    CORRECTION
+    INITIAL_BALANCE
+    FAILED_ACH_PAYMENT
+    PAYMENT
+    DEPOSIT
+    BAD_DEBT
+  }
+
+  enum PaymentType {
+    CASH
+    CHEQUE
+    CREDIT_CARD
+    BANK_TRANSFER
+    MONEY_ORDER
+    OTHER
+    JOBBER_PAYMENTS
+    EPAYMENT
+    CONSUMER_FINANCING
+  }
+
   enum JobTypeTypeEnum {
     ONE_OFF
     RECURRING
@@ -128,6 +151,12 @@ export const JOBBER_SANDBOX_SDL = /* GraphQL */ `
     min: Int
     max: Int
     eq: Int
+  }
+
+  input PaymentRecordFilterAttributes {
+    entryDate: Iso8601DateTimeRangeInput
+    adjustmentType: IncomeAdjustmentType
+    paymentType: PaymentType
   }
 
   input PropertiesFilterAttributes {
@@ -294,6 +323,95 @@ export const JOBBER_SANDBOX_SDL = /* GraphQL */ `
     source: String!
     title: String
     updatedAt: ISO8601DateTime!
+  }
+
+  interface PaymentRecordInterface {
+    adjustmentType: IncomeAdjustmentType!
+    amount: Float!
+    client: Client
+    details: String
+    entryDate: ISO8601DateTime!
+    id: EncodedId!
+    invoice: Invoice
+    paymentType: PaymentType
+  }
+
+  type CashPaymentRecord implements PaymentRecordInterface {
+    adjustmentType: IncomeAdjustmentType!
+    amount: Float!
+    client: Client
+    details: String
+    entryDate: ISO8601DateTime!
+    id: EncodedId!
+    invoice: Invoice
+    paymentType: PaymentType
+  }
+
+  type CheckPaymentRecord implements PaymentRecordInterface {
+    adjustmentType: IncomeAdjustmentType!
+    amount: Float!
+    client: Client
+    details: String
+    entryDate: ISO8601DateTime!
+    id: EncodedId!
+    invoice: Invoice
+    paymentType: PaymentType
+  }
+
+  type CreditCardPaymentRecord implements PaymentRecordInterface {
+    adjustmentType: IncomeAdjustmentType!
+    amount: Float!
+    client: Client
+    details: String
+    entryDate: ISO8601DateTime!
+    id: EncodedId!
+    invoice: Invoice
+    paymentType: PaymentType
+  }
+
+  type BankTransferPaymentRecord implements PaymentRecordInterface {
+    adjustmentType: IncomeAdjustmentType!
+    amount: Float!
+    client: Client
+    details: String
+    entryDate: ISO8601DateTime!
+    id: EncodedId!
+    invoice: Invoice
+    paymentType: PaymentType
+  }
+
+  type MoneyOrderPaymentRecord implements PaymentRecordInterface {
+    adjustmentType: IncomeAdjustmentType!
+    amount: Float!
+    client: Client
+    details: String
+    entryDate: ISO8601DateTime!
+    id: EncodedId!
+    invoice: Invoice
+    paymentType: PaymentType
+  }
+
+  type OtherPaymentRecord implements PaymentRecordInterface {
+    adjustmentType: IncomeAdjustmentType!
+    amount: Float!
+    client: Client
+    details: String
+    entryDate: ISO8601DateTime!
+    id: EncodedId!
+    invoice: Invoice
+    paymentType: PaymentType
+  }
+
+  type PaymentRecordInterfaceEdge {
+    cursor: String!
+    node: PaymentRecordInterface!
+  }
+
+  type PaymentRecordInterfaceConnection {
+    edges: [PaymentRecordInterfaceEdge!]
+    nodes: [PaymentRecordInterface!]!
+    pageInfo: PageInfo!
+    totalCount: Int!
   }
 
   type Property {
@@ -467,6 +585,8 @@ export const JOBBER_SANDBOX_SDL = /* GraphQL */ `
     invoices(filter: InvoiceFilterAttributes, searchTerm: String, after: String, before: String, first: Int, last: Int): InvoiceConnection!
     job(id: EncodedId!): Job
     jobs(filter: JobFilterAttributes, searchTerm: String, after: String, before: String, first: Int, last: Int): JobConnection!
+    paymentRecord(id: EncodedId!): PaymentRecordInterface
+    paymentRecords(filter: PaymentRecordFilterAttributes, after: String, before: String, first: Int, last: Int): PaymentRecordInterfaceConnection
     properties(filter: PropertiesFilterAttributes, searchTerm: String, after: String, before: String, first: Int, last: Int): PropertyConnection!
     property(id: EncodedId!): Property
     quote(id: EncodedId!): Quote

@@ -10,6 +10,8 @@ import {
   jobInputSchema,
   quoteCreateSchema,
   quoteInputSchema,
+  paymentCreateSchema,
+  paymentInputSchema,
   propertyCreateSchema,
   propertyInputSchema,
   requestCreateSchema,
@@ -22,6 +24,7 @@ import {
   type InvoiceStatus,
   type JobStatus,
   type JobType,
+  type PaymentType,
   type QuoteStatus,
   type RequestStatus,
   type VisitStatus,
@@ -219,6 +222,39 @@ export interface PropertyView extends Omit<StoredProperty, 'id' | 'accountId' | 
   jobberWebUri: string;
 }
 
+/**
+ * A payment recorded against an invoice. Jobber's PaymentRecordInterface has no updatedAt, nor
+ * has this one; recording it leaves the invoice's amounts as they are (the sandbox's choice).
+ */
+export interface StoredPayment {
+  id: number;
+  accountId: number;
+  invoiceId: number | null;
+  clientId: number;
+  amount: number;
+  paymentType: PaymentType;
+  details: string | null;
+  entryDate: string;
+}
+
+export interface PaymentView extends Omit<StoredPayment, 'id' | 'accountId' | 'invoiceId' | 'clientId'> {
+  id: string;
+  accountId: string;
+  invoiceId: string | null;
+  clientId: string;
+  adjustmentType: 'PAYMENT';
+}
+
+/** Jobber's type of a payment record, by its method. */
+export const PAYMENT_RECORD_TYPES: Record<PaymentType, string> = {
+  CASH: 'CashPaymentRecord',
+  CHEQUE: 'CheckPaymentRecord',
+  CREDIT_CARD: 'CreditCardPaymentRecord',
+  BANK_TRANSFER: 'BankTransferPaymentRecord',
+  MONEY_ORDER: 'MoneyOrderPaymentRecord',
+  OTHER: 'OtherPaymentRecord',
+};
+
 export interface AccountView {
   id: string;
   name: string;
@@ -293,6 +329,8 @@ export interface DeletedView {
   visits?: string[];
   /** Present when properties were deleted (or seeded). */
   properties?: string[];
+  /** Present when payments were deleted (or seeded). */
+  payments?: string[];
 }
 
 /** A change that Jobber would announce with a webhook. */
@@ -305,7 +343,8 @@ export interface ChangeEvent {
 
 export type ChangeListener = (events: ChangeEvent[], delivery: DeliveryOptions | undefined) => void;
 
-type RecordType = 'Account' | 'User' | 'Client' | 'Job' | 'Invoice' | 'Request' | 'Quote' | 'Visit' | 'Property' | 'Email' | 'ClientPhoneNumber';
+type RecordType =
+  'Account' | 'User' | 'Client' | 'Job' | 'Invoice' | 'Request' | 'Quote' | 'Visit' | 'Property' | 'PaymentRecord' | 'Email' | 'ClientPhoneNumber';
 
 const round2 = (n: number): number => Math.round(n * 100) / 100;
 const FIRST_NAMES = ['Ada', 'Grace', 'Alan', 'Katherine', 'Linus', 'Margaret', 'Dennis', 'Barbara', 'Ken', 'Frances'];
@@ -327,6 +366,7 @@ export class JobberStore {
   private readonly quotes = new Map<number, StoredQuote>();
   private readonly visits = new Map<number, StoredVisit>();
   private readonly properties = new Map<number, StoredProperty>();
+  private readonly payments = new Map<number, StoredPayment>();
   private readonly quoteNumbers = new Map<number, number>();
   private readonly jobNumbers = new Map<number, number>();
   private readonly invoiceNumbers = new Map<number, number>();
@@ -348,6 +388,7 @@ export class JobberStore {
       Quote: idBase,
       Visit: idBase,
       Property: idBase,
+      PaymentRecord: idBase,
       Email: idBase,
       ClientPhoneNumber: idBase,
     };
@@ -370,6 +411,7 @@ export class JobberStore {
       this.quotes,
       this.visits,
       this.properties,
+      this.payments,
       this.jobNumbers,
       this.invoiceNumbers,
       this.quoteNumbers,
@@ -451,6 +493,11 @@ export class JobberStore {
     const client = this.requireRecord('Client', this.clients, clientId);
     const events: ChangeEvent[] = [];
     const deleted: DeletedView = { clients: [], jobs: [], invoices: [] };
+    for (const pay of [...this.payments.values()].filter((x) => x.clientId === client.id)) {
+      this.payments.delete(pay.id);
+      (deleted.payments ??= []).push(this.enc('PaymentRecord', pay.id));
+      events.push(this.event('PAYMENT_DESTROY', client.accountId, 'PaymentRecord', pay.id, this.clock.stamp().toISOString()));
+    }
     for (const prop of this.propertiesOfClient(client.id)) {
       this.properties.delete(prop.id);
       (deleted.properties ??= []).push(this.enc('Property', prop.id));
@@ -617,6 +664,56 @@ export class JobberStore {
 
   listQuotes(accountId: string): QuoteView[] {
     return this.quotesOf(this.requireAccount(accountId).id).map((q) => this.quoteView(q));
+  }
+
+  // ---- payments -------------------------------------------------------------------------------
+
+  createPayment(accountId: string, input: z.input<typeof paymentCreateSchema>, write?: WriteOptions): PaymentView {
+    const account = this.requireAccount(accountId);
+    const parsed = paymentCreateSchema.parse(input);
+    const invoice = this.requireRecord('Invoice', this.invoices, parsed.invoiceId);
+    if (invoice.accountId !== account.id) throw new SandboxError(400, `invoice ${parsed.invoiceId} belongs to another account`);
+    const id = this.next('PaymentRecord');
+    const at = this.clock.stamp().toISOString();
+    const pay: StoredPayment = {
+      id,
+      accountId: account.id,
+      invoiceId: invoice.id,
+      clientId: invoice.clientId,
+      amount: round2(parsed.amount),
+      paymentType: parsed.paymentType ?? 'CASH',
+      details: parsed.details ?? null,
+      entryDate: parsed.entryDate ?? at,
+    };
+    this.payments.set(id, pay);
+    this.emit(write, [this.event('PAYMENT_CREATE', account.id, 'PaymentRecord', id, at)]);
+    return this.paymentView(pay);
+  }
+
+  updatePayment(paymentId: string, input: z.input<typeof paymentInputSchema>, write?: WriteOptions): PaymentView {
+    const pay = this.requireRecord('PaymentRecord', this.payments, paymentId);
+    const parsed = paymentInputSchema.parse(input);
+    for (const [key, value] of Object.entries(parsed)) {
+      if (value !== undefined) Object.assign(pay, { [key]: key === 'amount' ? round2(value as number) : value });
+    }
+    this.emit(write, [this.event('PAYMENT_UPDATE', pay.accountId, 'PaymentRecord', pay.id, this.clock.stamp().toISOString())]);
+    return this.paymentView(pay);
+  }
+
+  deletePayment(paymentId: string, write?: WriteOptions): DeletedView {
+    const pay = this.requireRecord('PaymentRecord', this.payments, paymentId);
+    this.payments.delete(pay.id);
+    this.emit(write, [this.event('PAYMENT_DESTROY', pay.accountId, 'PaymentRecord', pay.id, this.clock.stamp().toISOString())]);
+    return { clients: [], jobs: [], invoices: [], payments: [this.enc('PaymentRecord', pay.id)] };
+  }
+
+  getPayment(paymentId: string): PaymentView | undefined {
+    const pay = this.payments.get(this.decode('PaymentRecord', paymentId) ?? -1);
+    return pay && this.paymentView(pay);
+  }
+
+  listPayments(accountId: string): PaymentView[] {
+    return this.paymentsOf(this.requireAccount(accountId).id).map((p) => this.paymentView(p));
   }
 
   // ---- properties -----------------------------------------------------------------------------
@@ -848,6 +945,8 @@ export class JobberStore {
   deleteInvoice(invoiceId: string, write?: WriteOptions): DeletedView {
     const invoice = this.requireRecord('Invoice', this.invoices, invoiceId);
     this.invoices.delete(invoice.id);
+    // Its payments stay, no longer linked (the sandbox's choice).
+    for (const pay of this.payments.values()) if (pay.invoiceId === invoice.id) pay.invoiceId = null;
     this.emit(write, [this.event('INVOICE_DESTROY', invoice.accountId, 'Invoice', invoice.id, this.clock.stamp().toISOString())]);
     return { clients: [], jobs: [], invoices: [this.enc('Invoice', invoice.id)] };
   }
@@ -864,7 +963,8 @@ export class JobberStore {
   /** Bulk data for backfill tests; sends no webhooks. Returns the new ids in creation order. */
   seed(accountId: string, input: SeedInput): DeletedView {
     this.requireAccount(accountId);
-    const { clients, jobsPerClient, invoicesPerJob, requestsPerClient, quotesPerClient, visitsPerJob, propertiesPerClient } = seedSchema.parse(input);
+    const { clients, jobsPerClient, invoicesPerJob, requestsPerClient, quotesPerClient, visitsPerJob, propertiesPerClient, paymentsPerInvoice } =
+      seedSchema.parse(input);
     const out: DeletedView = {
       clients: [],
       jobs: [],
@@ -873,6 +973,7 @@ export class JobberStore {
       ...(quotesPerClient > 0 ? { quotes: [] } : {}),
       ...(visitsPerJob > 0 && jobsPerClient > 0 ? { visits: [] } : {}),
       ...(propertiesPerClient > 0 ? { properties: [] } : {}),
+      ...(paymentsPerInvoice > 0 && invoicesPerJob > 0 && jobsPerClient > 0 ? { payments: [] } : {}),
     };
     const quiet = { webhook: false };
     for (let c = 0; c < clients; c++) {
@@ -918,6 +1019,7 @@ export class JobberStore {
             quiet,
           );
           out.invoices.push(invoice.id);
+          for (let k = 0; k < paymentsPerInvoice; k++) out.payments!.push(this.createPayment(accountId, { invoiceId: invoice.id, amount: 25 }, quiet).id);
         }
       }
     }
@@ -942,9 +1044,10 @@ export class JobberStore {
   find(type: 'Quote', accountId: number, encodedId: string): StoredQuote | undefined;
   find(type: 'Visit', accountId: number, encodedId: string): StoredVisit | undefined;
   find(type: 'Property', accountId: number, encodedId: string): StoredProperty | undefined;
+  find(type: 'PaymentRecord', accountId: number, encodedId: string): StoredPayment | undefined;
   find(type: 'User', accountId: number, encodedId: string): StoredUser | undefined;
   find(
-    type: 'Client' | 'Job' | 'Invoice' | 'Request' | 'Quote' | 'Visit' | 'Property' | 'User',
+    type: 'Client' | 'Job' | 'Invoice' | 'Request' | 'Quote' | 'Visit' | 'Property' | 'PaymentRecord' | 'User',
     accountId: number,
     encodedId: string,
   ): { accountId: number } | undefined {
@@ -958,6 +1061,7 @@ export class JobberStore {
       Quote: this.quotes,
       Visit: this.visits,
       Property: this.properties,
+      PaymentRecord: this.payments,
       User: this.users,
     }[type];
     const record = map.get(id);
@@ -995,6 +1099,10 @@ export class JobberStore {
 
   invoiceByNumber(id: number): StoredInvoice | undefined {
     return this.invoices.get(id);
+  }
+
+  paymentsOf(accountId: number): StoredPayment[] {
+    return [...this.payments.values()].filter((p) => p.accountId === accountId);
   }
 
   propertyByNumber(id: number): StoredProperty | undefined {
@@ -1128,6 +1236,17 @@ export class JobberStore {
       jobIds: q.jobIds.map((id) => this.enc('Job', id)),
       amounts: { ...q.amounts },
       jobberWebUri: jobberWebUri('Quote', q.id),
+    };
+  }
+
+  paymentView(p: StoredPayment): PaymentView {
+    return {
+      ...p,
+      id: this.enc('PaymentRecord', p.id),
+      accountId: this.enc('Account', p.accountId),
+      invoiceId: p.invoiceId === null ? null : this.enc('Invoice', p.invoiceId),
+      clientId: this.enc('Client', p.clientId),
+      adjustmentType: 'PAYMENT',
     };
   }
 
