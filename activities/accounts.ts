@@ -2,9 +2,10 @@ import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { WebClient } from '@slack/web-api';
 import type { Models } from '../src/db/models';
-import { upsertRecords, type JobberRecord } from '../src/db/records';
+import { modelFor, upsertRecords, type JobberRecord } from '../src/db/records';
 import { JobberApiError, type JobberGraphQL, type QueryCost } from '../src/jobber/client';
-import { APP_DISCONNECT_MUTATION, CLIENTS_PAGE_QUERY, INVOICES_PAGE_QUERY, JOBS_PAGE_QUERY } from '../src/jobber/queries';
+import { APP_DISCONNECT_MUTATION } from '../src/jobber/queries';
+import { RECORD_KINDS, recordType } from '../src/records';
 import { OAuthError, type JobberOAuth } from '../src/accounts/oauth';
 import { AccountNotConnectedError, StaleTokenVersionError, type TokenStore } from '../src/accounts/token-store';
 import { alertChannelFor, sendAlertOnce } from '../src/slack/alerts';
@@ -187,8 +188,6 @@ export async function withAccessToken<T>(
   }
 }
 
-const PAGE_QUERIES: Record<RecordKind, string> = { client: CLIENTS_PAGE_QUERY, job: JOBS_PAGE_QUERY, invoice: INVOICES_PAGE_QUERY };
-const PLURAL: Record<RecordKind, 'clients' | 'jobs' | 'invoices'> = { client: 'clients', job: 'jobs', invoice: 'invoices' };
 const DEFAULT_PAGE = 25;
 
 /** The largest page whose cost stays within half the bucket, so webhooks keep their share. */
@@ -370,9 +369,7 @@ export function createAccountActivities(deps: AccountDeps) {
       // connectedAt has milliseconds, and Jobber stamps whole seconds: a change made just after the
       // connection, within the same second, carries a stamp before it.
       const changed = lastWebhookAt ? { $gt: lastWebhookAt } : { $gte: new Date(startOfSecond(since)) };
-      const healed = await Promise.all(
-        [models.Client, models.Job, models.Invoice].map((m) => (m as typeof models.Client).countDocuments({ accountId: input.accountId, updatedAt: changed })),
-      );
+      const healed = await Promise.all(RECORD_KINDS.map((kind) => modelFor(models, kind).countDocuments({ accountId: input.accountId, updatedAt: changed })));
       if (healed.every((n) => n === 0)) return { silent: false };
       await alertOperators(
         deps,
@@ -384,6 +381,11 @@ export function createAccountActivities(deps: AccountDeps) {
       return { silent: true };
     },
 
+    /** The kinds a backfill or reconciliation pages through, in order: every type of the registry. */
+    async recordKinds(): Promise<RecordKind[]> {
+      return RECORD_KINDS;
+    },
+
     /** One page of a backfill or reconciliation, stored through the ordered upsert; never alerts. Counts records written. */
     async syncPage(input: { accountId: string; kind: RecordKind; after?: string; pageSize?: number; updatedSince?: string }): Promise<{
       count: number;
@@ -391,10 +393,12 @@ export function createAccountActivities(deps: AccountDeps) {
       endCursor?: string;
       nextPageSize: number;
     }> {
+      const type = recordType(input.kind);
+      if (!type) throw ApplicationFailure.nonRetryable(`no record type ${JSON.stringify(input.kind)} in the registry`, 'UnknownRecordKind');
       let first = input.pageSize ?? DEFAULT_PAGE;
-      // Jobber filters clients and invoices by updatedAt; jobs have no such filter, so a
-      // reconciliation pages through all of them and the ordered upsert skips what is unchanged.
-      const filter = input.updatedSince && input.kind !== 'job' ? { updatedAt: { after: changedSince(input.updatedSince) } } : undefined;
+      // A type whose page query has no updatedAt filter (jobs) is paged through whole by a
+      // reconciliation, and the ordered upsert skips what is unchanged.
+      const filter = input.updatedSince && type.pageFilterByUpdatedAt ? { updatedAt: { after: changedSince(input.updatedSince) } } : undefined;
       type Page = { nodes: JobberRecord[]; pageInfo: { endCursor: string | null; hasNextPage: boolean } };
       let result: { data: Record<string, Page>; cost?: QueryCost } | undefined;
       let fetchedAt = new Date();
@@ -403,7 +407,7 @@ export function createAccountActivities(deps: AccountDeps) {
         fetchedAt = new Date();
         try {
           result = await withAccessToken(deps, input.accountId, (accessToken) =>
-            deps.jobber.request<Record<string, Page>>({ accountId: input.accountId, accessToken }, PAGE_QUERIES[input.kind], {
+            deps.jobber.request<Record<string, Page>>({ accountId: input.accountId, accessToken }, type.page.document, {
               first,
               after: input.after ?? null,
               ...(filter ? { filter } : {}),
@@ -419,7 +423,7 @@ export function createAccountActivities(deps: AccountDeps) {
           throw jobberFailure(err);
         }
       }
-      const page = result.data[PLURAL[input.kind]]!;
+      const page = result.data[type.page.field]!;
       const { applied: count } = await upsertRecords(models, input.kind, input.accountId, page.nodes, fetchedAt);
       // "Last sync" goes on this run's own document (one writer: the run's pages come one at a time).
       const run = Context.current().info.workflowExecution?.workflowId ?? `${input.accountId}/unattributed`;

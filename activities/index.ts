@@ -1,8 +1,9 @@
 import { log } from '@temporalio/activity';
 import { tombstoneRecord, upsertRecord, type JobberRecord } from '../src/db/records';
-import { CLIENT_QUERY, INVOICE_QUERY, JOB_QUERY } from '../src/jobber/queries';
+import { factByName, factsDue, recordType, type FactName } from '../src/records';
+import * as alerts from '../src/slack/alerts';
 import { AccountNotConnectedError } from '../src/accounts/token-store';
-import { alertKey, alertMessageFor, type AlertKind } from '../src/slack/alerts';
+import { alertKey } from '../src/slack/alerts';
 import { operatorOnly, sendAccountAlert } from '../src/slack/alert-targets';
 import type { ConnectionStatus, JobberEvent, RecordKind } from '../workflows/definitions';
 import { createAccountActivities, withAccessToken, type AccountDeps } from './accounts';
@@ -14,7 +15,8 @@ export interface ActivityDeps extends AccountDeps {
   metrics?: WorkerMetrics;
 }
 
-const QUERIES: Record<RecordKind, string> = { client: CLIENT_QUERY, job: JOB_QUERY, invoice: INVOICE_QUERY };
+/** What the workflow records for a kind the registry (src/records) does not hold. */
+const NOT_SYNCED = 'topic not synced';
 
 export function createActivities(deps: ActivityDeps) {
   const { models, tokens, jobber } = deps;
@@ -33,14 +35,25 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** Fetches the full record (one GraphQL request) and writes it unless we hold newer data. */
-    async syncRecord(input: { accountId: string; kind: RecordKind; itemId: string }): Promise<{
+    async syncRecord(input: {
+      accountId: string;
+      kind: RecordKind;
+      itemId: string;
+      /** The topic's action (CREATE, APPROVED, …): which facts are due. Absent from workflows before `records-registry`. */
+      action?: string;
+    }): Promise<{
       found: boolean;
       applied: boolean;
       updatedAt?: string;
+      /** For workflows before `records-registry`, which decide the invoice-paid alert themselves. */
       invoiceStatus?: string;
-      /** Set when the account is not connected (or unknown): nothing was fetched or written. */
+      /** The alert facts due, each with a message builder: the workflow sends one alert per fact. */
+      facts?: { name: FactName; summary: string }[];
+      /** Set when the account is not connected (or unknown), or the kind is not synced: nothing was fetched or written. */
       skipped?: string;
     }> {
+      const type = recordType(input.kind);
+      if (!type) return { found: false, applied: false, skipped: NOT_SYNCED };
       // The account's status comes with its tokens: an account we do not hold is skipped here,
       // without an activity of its own.
       let accountTokens;
@@ -58,12 +71,12 @@ export function createActivities(deps: ActivityDeps) {
           deps,
           input.accountId,
           (accessToken) =>
-            jobber.request<Record<RecordKind, JobberRecord | null>>({ accountId: input.accountId, accessToken }, QUERIES[input.kind], {
+            jobber.request<Record<string, JobberRecord | null>>({ accountId: input.accountId, accessToken }, type.query.document, {
               id: input.itemId,
             }),
           accountTokens,
         );
-        record = data[input.kind];
+        record = data[type.query.field] ?? null;
       } catch (err) {
         throw jobberFailure(err);
       }
@@ -73,44 +86,41 @@ export function createActivities(deps: ActivityDeps) {
       return {
         found: true,
         applied,
-        updatedAt: record.updatedAt,
-        invoiceStatus: input.kind === 'invoice' ? (record as { invoiceStatus: string }).invoiceStatus : undefined,
+        updatedAt: record.updatedAt ?? undefined,
+        invoiceStatus: input.kind === 'invoice' ? (record as unknown as { invoiceStatus: string }).invoiceStatus : undefined,
+        facts: input.action ? factsDue(type, input.action, record) : undefined,
       };
     },
 
     async tombstone(input: { accountId: string; kind: RecordKind; itemId: string; deletedAt: string }): Promise<{ applied: boolean; skipped?: string }> {
+      if (!recordType(input.kind)) return { applied: false, skipped: NOT_SYNCED };
       const status = await statusOf(input.accountId);
       if (status !== 'connected') return { applied: false, skipped: `account ${status}` };
       return tombstoneRecord(models, input.kind, input.accountId, input.itemId, new Date(input.deletedAt));
     },
 
-    /** Posts the alert for a fact (a new job, a paid invoice) at most once, from the synced data. */
-    async sendAlert(input: { kind: AlertKind; accountId: string; itemId: string; owner: string }): Promise<{ sent: boolean; reason?: string }> {
-      const found = await alertMessageFor(models, input.kind, input.itemId);
-      if (!found) return { sent: false, reason: `${input.kind === 'job-created' ? 'job' : 'invoice'} not synced` };
+    /**
+     * Posts the alert for a fact (a new job, a paid invoice, …) at most once, from the synced data.
+     * The fact's type builds the message (src/records/types): a fact without a builder never posts.
+     * The account's alert rules are read now: a fact turned off is recorded as such, not posted.
+     */
+    async sendAlert(input: { kind: FactName; accountId: string; itemId: string; owner: string }): Promise<{ sent: boolean; reason?: string }> {
+      const declared = factByName(input.kind);
+      if (!declared?.fact.message) return { sent: false, reason: `no alert message for ${input.kind}` };
+      const found = await declared.fact.message({ models, alerts }, input.itemId);
+      if (!found) return { sent: false, reason: `${declared.type.kind} not synced` };
       const { message } = found;
-      // The account's alert rules, read now: a fact turned off is recorded as such, not posted.
+      const key = alertKey(input.kind, input.itemId);
       const rule = await alertRuleFor(models, input.accountId, input.kind);
       if (!rule.on) {
-        const off = await recordTurnedOff(models, {
-          key: alertKey(input.kind, input.itemId),
-          accountId: input.accountId,
-          owner: input.owner,
-          fact: input.kind,
-        });
+        const off = await recordTurnedOff(models, { key, accountId: input.accountId, owner: input.owner, fact: input.kind });
         if (off) return { sent: false, reason: off };
       }
       try {
         // The account's own workspace (or the operator's): never another account's.
         const result = await sendAccountAlert(
           { models, slackFor: deps.slackFor ?? operatorOnly(deps) },
-          {
-            key: alertKey(input.kind, input.itemId),
-            accountId: input.accountId,
-            owner: input.owner,
-            channel: rule.channel,
-            message,
-          },
+          { key, accountId: input.accountId, owner: input.owner, channel: rule.channel, message },
         );
         deps.metrics?.slackPosts.add(1, { kind: input.kind, outcome: result.sent ? 'sent' : 'duplicate' });
         return { sent: result.sent, reason: result.reason };

@@ -55,7 +55,12 @@ export type EventOutcome =
   | { status: 'recorded'; reason: string }
   | { status: 'disconnected' };
 
-export type RecordKind = 'client' | 'job' | 'invoice';
+/**
+ * A Jobber record type, as its webhook topics name it in lower case (CLIENT_UPDATE → client). The
+ * types the service syncs are listed in the registry (src/records), which workflows never import:
+ * the activities answer "topic not synced" for a kind it does not hold.
+ */
+export type RecordKind = string;
 
 /* ---------- The account workflow: messages ---------- */
 
@@ -186,7 +191,29 @@ export function changedSince(at: string): string {
 
 const KINDS: Record<string, RecordKind> = { CLIENT: 'client', JOB: 'job', INVOICE: 'invoice' };
 
-/** CLIENT_UPDATE → { kind: 'client', action: 'UPDATE' }; topics we do not sync → undefined. */
+/**
+ * What a record topic asks: DESTROY tombstones, every other action fetches the record (QUOTE_SENT,
+ * QUOTE_APPROVED, VISIT_COMPLETE and JOB_CLOSED are not in the 2023 schema's enum: by name).
+ */
+export const RECORD_ACTIONS = ['CREATE', 'UPDATE', 'DESTROY', 'SENT', 'APPROVED', 'COMPLETE', 'CLOSED'] as const;
+export type RecordAction = (typeof RECORD_ACTIONS)[number];
+
+const RECORD_TOPIC = new RegExp(`^([A-Z]+(?:_[A-Z]+)*?)_(${RECORD_ACTIONS.join('|')})$`);
+
+/**
+ * QUOTE_APPROVED → { kind: 'quote', action: 'APPROVED' }, for any kind: whether the service syncs
+ * it is the registry's answer (the activities'). PAYMENT_* is the kind `payment` (Jobber's
+ * paymentRecord). Not of the form <KIND>_<ACTION> → undefined.
+ */
+export function parseRecordTopic(topic: string): { kind: RecordKind; action: RecordAction } | undefined {
+  const match = RECORD_TOPIC.exec(topic);
+  return match ? { kind: match[1]!.toLowerCase(), action: match[2] as RecordAction } : undefined;
+}
+
+/** The topic that refreshes a record of `kind` like a webhook would (the Slack Refresh button). */
+export const refreshTopic = (kind: RecordKind): string => `${kind.toUpperCase()}_UPDATE`;
+
+/** Before `records-registry`: CLIENT_UPDATE → { kind: 'client', action: 'UPDATE' }; topics we do not sync → undefined. */
 export function parseTopic(topic: string): { kind: RecordKind; action: 'CREATE' | 'UPDATE' | 'DESTROY' } | undefined {
   const match = /^(CLIENT|JOB|INVOICE)_(CREATE|UPDATE|DESTROY)$/.exec(topic);
   return match ? { kind: KINDS[match[1]!]!, action: match[2] as 'CREATE' | 'UPDATE' | 'DESTROY' } : undefined;

@@ -1,5 +1,6 @@
 import mongoose, { Schema, type Connection, type InferSchemaType, type Model } from 'mongoose';
 import { CONNECTION_STATUSES } from '../../workflows/definitions';
+import { bindRecordModels } from '../records';
 
 /**
  * Every collection: its schema here, its model in bindModels. Only single-document atomic
@@ -66,78 +67,6 @@ const syncRunSchema = new Schema(
   { versionKey: false, collection: 'sync_runs' },
 );
 syncRunSchema.index({ accountId: 1, lastPageAt: -1 });
-
-const address = new Schema({ street: String, city: String, province: String, postalCode: String, country: String }, { _id: false });
-
-/** Fields every synced record has: Jobber's updatedAt orders writes; deletedAt is the tombstone. */
-const recordFields = {
-  _id: { type: String, required: true }, // Jobber EncodedId
-  accountId: { type: String, required: true, index: true },
-  createdAt: { type: Date },
-  updatedAt: { type: Date },
-  deletedAt: { type: Date },
-  syncedAt: { type: Date },
-  /** When the fetch that returned this copy started; breaks ties of equal updatedAt. */
-  fetchedAt: { type: Date },
-  /** The fetch started after updatedAt's second ended (plus margin): final for this updatedAt. */
-  settled: { type: Boolean },
-  jobberWebUri: { type: String },
-};
-
-const clientSchema = new Schema(
-  {
-    ...recordFields,
-    firstName: String,
-    lastName: String,
-    companyName: String,
-    isCompany: Boolean,
-    isArchived: Boolean,
-    isLead: Boolean,
-    emails: [{ _id: false, address: String, primary: Boolean }],
-    phones: [{ _id: false, number: String, primary: Boolean }],
-    billingAddress: { type: address },
-    /** Lowercased name for `/jobber client <name>` lookups. */
-    searchName: { type: String, index: true },
-  },
-  { versionKey: false, collection: 'clients' },
-);
-
-const jobSchema = new Schema(
-  {
-    ...recordFields,
-    jobNumber: Number,
-    title: String,
-    jobStatus: String,
-    total: Number,
-    startAt: Date,
-    endAt: Date,
-    completedAt: Date,
-    clientId: { type: String, index: true },
-    /** As Jobber named the client when the job was fetched: alerts need it before the client syncs. */
-    clientName: String,
-  },
-  { versionKey: false, collection: 'jobs' },
-);
-
-const invoiceSchema = new Schema(
-  {
-    ...recordFields,
-    invoiceNumber: String,
-    invoiceStatus: String,
-    subject: String,
-    issuedDate: Date,
-    dueDate: Date,
-    receivedDate: Date,
-    total: Number,
-    subtotal: Number,
-    invoiceBalance: Number,
-    paymentsTotal: Number,
-    clientId: { type: String, index: true },
-    clientName: String,
-    jobIds: [String],
-  },
-  { versionKey: false, collection: 'invoices' },
-);
 
 /** Every webhook the service was handed, by its natural key, and what became of it. */
 const eventSchema = new Schema(
@@ -309,9 +238,8 @@ function bindModels(connection: Connection) {
     Connection: connection.model('Connection', connectionSchema),
     Grant: connection.model('Grant', grantSchema),
     SyncRun: connection.model('SyncRun', syncRunSchema),
-    Client: connection.model('Client', clientSchema),
-    Job: connection.model('Job', jobSchema),
-    Invoice: connection.model('Invoice', invoiceSchema),
+    // Client, Job, Invoice, …: one per record type of the registry.
+    ...bindRecordModels(connection),
     Event: connection.model('Event', eventSchema),
     Alert: connection.model('Alert', alertSchema),
     AlertAcknowledgement: connection.model('AlertAcknowledgement', alertAcknowledgementSchema),

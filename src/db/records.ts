@@ -1,77 +1,31 @@
 import type { Model } from 'mongoose';
-import type { JobberClientRecord, JobberInvoiceRecord, JobberJobRecord } from '../jobber/queries';
 import { isDuplicateKey, type Models } from './models';
+import { recordType, type JobberRecordBase, type RecordType } from '../records';
+import { date } from '../records/fields';
 import { settledAfter, type RecordKind } from '../../workflows/definitions';
 
-export type JobberRecord = JobberClientRecord | JobberJobRecord | JobberInvoiceRecord;
+/** A record as Jobber returns it, of any registered type (src/records/types). */
+export type JobberRecord = JobberRecordBase;
 
-const date = (value: string | null | undefined): Date | undefined => (value ? new Date(value) : undefined);
+function typeOf(kind: RecordKind): RecordType {
+  const type = recordType(kind);
+  if (!type) throw new Error(`no record type ${JSON.stringify(kind)} in the registry (src/records)`);
+  return type;
+}
 
-/** Maps a Jobber record to the fields we keep, with links (job→client, invoice→client and jobs). */
+/** Maps a Jobber record to the fields we keep, with its links (see each type's toDocument). */
 export function toDocument(kind: RecordKind, accountId: string, record: JobberRecord): Record<string, unknown> {
-  const common = {
+  return {
     accountId,
     createdAt: date(record.createdAt),
     updatedAt: date(record.updatedAt),
     jobberWebUri: record.jobberWebUri,
+    ...typeOf(kind).toDocument(record),
   };
-  switch (kind) {
-    case 'client': {
-      const c = record as JobberClientRecord;
-      const name = [c.firstName, c.lastName].filter(Boolean).join(' ');
-      return {
-        ...common,
-        firstName: c.firstName,
-        lastName: c.lastName,
-        companyName: c.companyName ?? undefined,
-        isCompany: c.isCompany,
-        isArchived: c.isArchived,
-        isLead: c.isLead,
-        emails: c.emails,
-        phones: c.phones,
-        billingAddress: c.billingAddress ?? undefined,
-        searchName: `${name} ${c.companyName ?? ''}`.trim().toLowerCase(),
-      };
-    }
-    case 'job': {
-      const j = record as JobberJobRecord;
-      return {
-        ...common,
-        jobNumber: j.jobNumber,
-        title: j.title ?? undefined,
-        jobStatus: j.jobStatus,
-        total: j.total,
-        startAt: date(j.startAt),
-        endAt: date(j.endAt),
-        completedAt: date(j.completedAt),
-        clientId: j.client.id,
-        clientName: j.client.name,
-      };
-    }
-    case 'invoice': {
-      const i = record as JobberInvoiceRecord;
-      return {
-        ...common,
-        invoiceNumber: i.invoiceNumber,
-        invoiceStatus: i.invoiceStatus,
-        subject: i.subject,
-        issuedDate: date(i.issuedDate),
-        dueDate: date(i.dueDate),
-        receivedDate: date(i.receivedDate),
-        total: i.amounts?.total,
-        subtotal: i.amounts?.subtotal,
-        invoiceBalance: i.amounts?.invoiceBalance,
-        paymentsTotal: i.amounts?.paymentsTotal,
-        clientId: i.client?.id,
-        clientName: i.client?.name,
-        jobIds: i.jobs.nodes.map((n) => n.id),
-      };
-    }
-  }
 }
 
 export function modelFor(models: Models, kind: RecordKind): Model<unknown> {
-  return { client: models.Client, job: models.Job, invoice: models.Invoice }[kind] as unknown as Model<unknown>;
+  return (models as unknown as Record<string, Model<unknown>>)[typeOf(kind).model.name]!;
 }
 
 /**
@@ -124,8 +78,19 @@ function replaceableFilter(id: string, updatedAt: unknown, fetchedAt: Date): Rec
   };
 }
 
+/** For a type without `updatedAt`: live, and fetched earlier (or never) than this copy. */
+function fetchedEarlierFilter(id: string, fetchedAt: Date): Record<string, unknown> {
+  return { _id: id, deletedAt: null, $or: [{ fetchedAt: null }, { fetchedAt: { $lt: fetchedAt } }] };
+}
+
+const byFetch = (kind: RecordKind): boolean => typeOf(kind).orderedBy === 'fetchedAt';
+
 function recordUpdate(kind: RecordKind, accountId: string, record: JobberRecord, fetchedAt: Date, now: Date) {
   const doc = toDocument(kind, accountId, record);
+  if (byFetch(kind)) {
+    // No updatedAt to compare: the copy from the fetch that started last is the newest we can know.
+    return { filter: fetchedEarlierFilter(record.id, fetchedAt), update: { $set: { ...doc, fetchedAt, settled: true, syncedAt: now } } };
+  }
   const updatedAt = doc.updatedAt as Date | undefined;
   const settled = updatedAt !== undefined && fetchedAt.getTime() >= settledAfter(updatedAt).getTime();
   return { filter: replaceableFilter(record.id, updatedAt, fetchedAt), update: { $set: { ...doc, fetchedAt, settled, syncedAt: now } } };
@@ -154,11 +119,11 @@ async function conditionalUpsert(write: () => Promise<unknown>): Promise<{ appli
  * started. When the filter matches nothing the upsert tries to insert a second document with the
  * same _id and fails with a duplicate key: that is "stale" (after one retry, see conditionalUpsert).
  */
-export async function upsertRecord(
+export async function upsertRecord<R extends JobberRecord>(
   models: Models,
   kind: RecordKind,
   accountId: string,
-  record: JobberRecord,
+  record: R,
   fetchedAt = new Date(),
   now = new Date(),
 ): Promise<{ applied: boolean }> {
@@ -179,9 +144,10 @@ interface HeldState {
   settled?: boolean | null;
 }
 
-/** What replaceableFilter decides, for a document already read: false means the write is stale. */
-function replaceable(held: HeldState, updatedAt: Date | undefined, fetchedAt: Date): boolean {
+/** What replaceableFilter (or fetchedEarlierFilter) decides, for a document already read: false means the write is stale. */
+function replaceable(held: HeldState, updatedAt: Date | undefined, fetchedAt: Date, orderedByFetch = false): boolean {
   if (held.deletedAt) return false;
+  if (orderedByFetch) return !held.fetchedAt || held.fetchedAt.getTime() < fetchedAt.getTime();
   if (!held.updatedAt || !updatedAt) return !held.updatedAt;
   if (held.updatedAt.getTime() !== updatedAt.getTime()) return held.updatedAt.getTime() < updatedAt.getTime();
   return !held.settled && (!held.fetchedAt || held.fetchedAt.getTime() < fetchedAt.getTime());
@@ -213,11 +179,11 @@ function duplicateKeys(
  * too. FerretDB v1 stops a bulk write at its first error even when unordered: the counts show it,
  * and the writes it did not run are sent again. Returns how many records were written.
  */
-export async function upsertRecords(
+export async function upsertRecords<R extends JobberRecord>(
   models: Models,
   kind: RecordKind,
   accountId: string,
-  records: JobberRecord[],
+  records: R[],
   fetchedAt: Date,
   now = new Date(),
 ): Promise<{ applied: number }> {
@@ -243,7 +209,7 @@ export async function upsertRecords(
       for (const record of records) {
         const state = held.get(record.id);
         if (!state && !seen.has(record.id)) inserts.push(record);
-        else if (!state || replaceable(state, record.updatedAt ? new Date(record.updatedAt) : undefined, fetchedAt))
+        else if (!state || replaceable(state, record.updatedAt ? new Date(record.updatedAt) : undefined, fetchedAt, byFetch(kind)))
           conditional.push({ record, retried: false });
         seen.add(record.id);
       }

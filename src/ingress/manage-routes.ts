@@ -6,6 +6,8 @@ import { connectionStatusLabel } from '../../workflows/definitions';
 import type { AccountControl } from '../workflow-client/account-control';
 import { counted } from '../slack/format';
 import { ALERT_FACT_LABELS, ALERT_FACTS, parseAlertRulesForm, readAlertRules, saveAlertRules, type AlertRules } from '../slack/alert-rules';
+import { RECORD_TYPES } from '../records';
+import { modelFor } from '../db/records';
 import { accountActivity } from '../accounts/activity';
 import { SESSION_COOKIE, type Session, type Sessions } from './sessions';
 import type { Logger } from '../logger';
@@ -98,10 +100,10 @@ ${ended}<div class="actions"><a class="button primary" href="/auth/jobber">Conne
       );
       return;
     }
-    const [clients, jobs, invoices, state, activity] = await Promise.all([
-      deps.models.Client.countDocuments({ accountId, deletedAt: null }),
-      deps.models.Job.countDocuments({ accountId, deletedAt: null }),
-      deps.models.Invoice.countDocuments({ accountId, deletedAt: null }),
+    const [counts, state, activity] = await Promise.all([
+      Promise.all(
+        RECORD_TYPES.map(async (t) => counted(await modelFor(deps.models, t.kind).countDocuments({ accountId, deletedAt: null }), t.label.one, t.label.many)),
+      ),
       connection.status === 'connected' ? deps.control.state(accountId) : Promise.resolve(undefined),
       accountActivity(deps.models, accountId, connection),
     ]);
@@ -127,7 +129,7 @@ ${ended}<div class="actions"><a class="button primary" href="/auth/jobber">Conne
 <dt>Token health</dt><dd>${health}</dd>
 <dt>Last webhook</dt><dd>${esc(when(activity.lastWebhookAt))}</dd>
 <dt>Last sync</dt><dd>${esc(when(activity.lastSyncAt))}</dd>
-<dt>Records</dt><dd id="counts">${counted(clients, 'client')} · ${counted(jobs, 'job')} · ${counted(invoices, 'invoice')}${state?.backfill === 'running' ? ' (initial sync running)' : ''}</dd>
+<dt>Records</dt><dd id="counts">${counts.join(' · ')}${state?.backfill === 'running' ? ' (initial sync running)' : ''}</dd>
 </dl>${alertRules}<div class="actions">${actions}</div>${connected && deps.slackSection ? await deps.slackSection(session, ctx.state.log as Logger) : ''}`,
     );
   });

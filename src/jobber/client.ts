@@ -155,7 +155,8 @@ const operationName = (document: string): string => /(?:query|mutation)\s+(\w+)/
 export class JobberGraphQL {
   private readonly url: string;
   private readonly pacer: CostPacer;
-  private readonly expectedCost = new Map<string, number>();
+  /** The last requested cost per operation, with the page size (`first`) it was for. */
+  private readonly expectedCost = new Map<string, { cost: number; first?: number }>();
   private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(private readonly options: JobberGraphQLOptions) {
@@ -170,7 +171,10 @@ export class JobberGraphQL {
     variables?: Record<string, unknown>,
   ): Promise<{ data: T; cost?: QueryCost }> {
     const operation = operationName(document);
-    const expected = this.expectedCost.get(operation) ?? 50;
+    // A page's cost grows with `first`: a backfill that grows its pages must reserve for the new size.
+    const first = typeof variables?.first === 'number' ? variables.first : undefined;
+    const last = this.expectedCost.get(operation);
+    const expected = !last ? 50 : last.first && first ? Math.ceil((last.cost * first) / last.first) : last.cost;
     const wait = this.pacer.reserve(auth.accountId, expected);
     try {
       if (wait > 0) {
@@ -189,7 +193,7 @@ export class JobberGraphQL {
         const cost = (result.extensions as GraphQLBody['extensions'])?.cost;
         if (cost) {
           this.pacer.observe(auth.accountId, cost.throttleStatus);
-          this.expectedCost.set(operation, cost.requestedQueryCost);
+          this.expectedCost.set(operation, { cost: cost.requestedQueryCost, first });
         }
         this.options.onResponse?.({ operation, status: result.status, cost });
         return { data: result.data, cost };
@@ -197,7 +201,7 @@ export class JobberGraphQL {
         const classified = classifyError(err);
         if (classified.details.cost) {
           this.pacer.observe(auth.accountId, classified.details.cost.throttleStatus);
-          this.expectedCost.set(operation, classified.details.cost.requestedQueryCost);
+          this.expectedCost.set(operation, { cost: classified.details.cost.requestedQueryCost, first });
         }
         this.options.onResponse?.({ operation, status: classified.details.status ?? 0, cost: classified.details.cost, error: classified.kind });
         throw classified;

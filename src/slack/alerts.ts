@@ -4,6 +4,9 @@ import { isDuplicateKey, type Models } from '../db/models';
 import { ACTION_IDS, withRefreshButton } from './buttons';
 import { escapeMrkdwn as escape, money } from './format';
 
+import type { AlertFact } from './alert-rules';
+
+/** The facts whose message is built here (the types' modules name them, src/records/types). */
 export type AlertKind = 'job-created' | 'invoice-paid';
 
 export interface AlertMessage {
@@ -11,7 +14,7 @@ export interface AlertMessage {
   blocks: KnownBlock[];
 }
 
-export const alertKey = (kind: AlertKind, itemId: string): string => `${kind}/${itemId}`;
+export const alertKey = (kind: AlertFact, itemId: string): string => `${kind}/${itemId}`;
 
 /** Where an account's alerts go: its own Slack channel when it has one, else the operators' default. */
 export const alertChannelFor = (connection: { slackChannel?: string | null } | null | undefined, fallback: string): string =>

@@ -2,7 +2,7 @@ import { TypedSearchAttributes } from '@temporalio/common';
 import { WorkflowIdReusePolicy, type Client, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { jobberEventWorkflow } from '../../workflows';
 import type { EventWorkflowInput } from '../../workflows/event';
-import { eventWorkflowId, parseTopic, SEARCH_ATTRIBUTES, settledAfter } from '../../workflows/definitions';
+import { eventWorkflowId, parseRecordTopic, SEARCH_ATTRIBUTES, settledAfter } from '../../workflows/definitions';
 
 /**
  * Starts the event workflow under the event's natural-key id, with the search attributes the Web
@@ -18,7 +18,7 @@ export function startEventWorkflow(
   // A webhook's record is fetched only once the second of its change is over (see the workflow):
   // the server holds the start until then, which costs no workflow task, where a timer costs one.
   // The workflow still waits itself if it runs early.
-  const parsed = parseTopic(event.topic);
+  const parsed = parseRecordTopic(event.topic);
   const fetches = parsed !== undefined && parsed.action !== 'DESTROY';
   const delayMs = fetches && !input.replay && input.source !== 'slack-refresh' ? settledAfter(new Date(event.occurredAt)).getTime() - Date.now() : 0;
   return client.workflow.start<typeof jobberEventWorkflow>('jobberEventWorkflow', {

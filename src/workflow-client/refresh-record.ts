@@ -1,9 +1,7 @@
 import type { Client } from '@temporalio/client';
-import type { JobberEvent, RecordKind } from '../../workflows/definitions';
+import { refreshTopic, type JobberEvent, type RecordKind } from '../../workflows/definitions';
 import { withDeadline } from '../deadline';
 import { startEventWorkflow } from './event-workflow';
-
-const TOPIC: Record<RecordKind, string> = { client: 'CLIENT_UPDATE', job: 'JOB_UPDATE', invoice: 'INVOICE_UPDATE' };
 
 /**
  * Re-fetches one record the way a webhook would: an UPDATE event workflow, so the Jobber call
@@ -12,7 +10,7 @@ const TOPIC: Record<RecordKind, string> = { client: 'CLIENT_UPDATE', job: 'JOB_U
  */
 export function refreshRecordThroughWorkflow(client: Client, taskQueue: string, waitMs = 20_000) {
   return async (accountId: string, kind: RecordKind, itemId: string): Promise<void> => {
-    const event: JobberEvent = { topic: TOPIC[kind], accountId, itemId, occurredAt: new Date().toISOString() };
+    const event: JobberEvent = { topic: refreshTopic(kind), accountId, itemId, occurredAt: new Date().toISOString() };
     const handle = await startEventWorkflow(client, taskQueue, { event, source: 'slack-refresh' }, `refresh requested from Slack: ${kind} ${itemId}`);
     const done = await withDeadline(
       handle.result().then(() => true),

@@ -2,6 +2,11 @@ import { getOperationAST, Kind, parse, type FragmentDefinitionNode } from 'graph
 import { accountStateQuery, accountWorkflowId, refreshAccessTokenUpdate, syncNowSignal } from '../../workflows/definitions';
 import { followConnectFlow } from '../../src/dev/connect-flow';
 import { CLIENTS_PAGE_QUERY, INVOICES_PAGE_QUERY, JOBS_PAGE_QUERY } from '../../src/jobber/queries';
+import { REQUESTS_PAGE_QUERY } from '../../src/records/types/request';
+import { QUOTES_PAGE_QUERY } from '../../src/records/types/quote';
+import { VISITS_PAGE_QUERY } from '../../src/records/types/visit';
+import { PROPERTIES_PAGE_QUERY } from '../../src/records/types/property';
+import { PAYMENTS_PAGE_QUERY } from '../../src/records/types/payment';
 import { queryCost } from '../../src/sandbox/jobber/cost';
 import { createSandboxSchema } from '../../src/sandbox/jobber/resolvers';
 import { refreshGrants, startPipeline, waitFor, type Pipeline } from '../helpers/pipeline';
@@ -12,7 +17,16 @@ import { disconnectFromManagePage } from '../helpers/ingress';
  * the machine, sets how long that backfill takes, so its deadline is derived from the bucket.
  */
 const BUCKET = { maximumAvailable: 1000, restoreRate: 250 };
-const SEED = { clients: 100, jobsPerClient: 1, invoicesPerJob: 1 };
+const SEED = {
+  clients: 100,
+  jobsPerClient: 1,
+  invoicesPerJob: 1,
+  requestsPerClient: 1,
+  quotesPerClient: 1,
+  visitsPerJob: 1,
+  propertiesPerClient: 1,
+  paymentsPerInvoice: 1,
+};
 
 /** Points one more record adds to a page query, as the sandbox prices it (Jobber's documented rules). */
 function perRecordCost(query: string): number {
@@ -33,7 +47,14 @@ function perRecordCost(query: string): number {
  */
 const SEED_COST =
   SEED.clients *
-  (perRecordCost(CLIENTS_PAGE_QUERY) + SEED.jobsPerClient * (perRecordCost(JOBS_PAGE_QUERY) + SEED.invoicesPerJob * perRecordCost(INVOICES_PAGE_QUERY)));
+  (perRecordCost(CLIENTS_PAGE_QUERY) +
+    SEED.requestsPerClient * perRecordCost(REQUESTS_PAGE_QUERY) +
+    SEED.quotesPerClient * perRecordCost(QUOTES_PAGE_QUERY) +
+    SEED.propertiesPerClient * perRecordCost(PROPERTIES_PAGE_QUERY) +
+    SEED.jobsPerClient *
+      (perRecordCost(JOBS_PAGE_QUERY) +
+        SEED.visitsPerJob * perRecordCost(VISITS_PAGE_QUERY) +
+        SEED.invoicesPerJob * (perRecordCost(INVOICES_PAGE_QUERY) + SEED.paymentsPerInvoice * perRecordCost(PAYMENTS_PAGE_QUERY))));
 const BUCKET_MINIMUM_MS = ((SEED_COST - BUCKET.maximumAvailable) / BUCKET.restoreRate) * 1000;
 const BACKFILL_DEADLINE_MS = 60_000 + 4 * BUCKET_MINIMUM_MS;
 
@@ -96,7 +117,16 @@ describe('backfill, reconciliation and token refresh under failure', () => {
     async () => {
       const account = p.jobber.sandbox.store.createAccount({ name: 'Big Co' });
       const seeded = p.jobber.sandbox.store.seed(account.id, SEED);
-      expect(seeded.clients.length + seeded.jobs.length + seeded.invoices.length).toBe(300);
+      expect(
+        seeded.clients.length +
+          seeded.jobs.length +
+          seeded.invoices.length +
+          seeded.requests!.length +
+          seeded.quotes!.length +
+          seeded.visits!.length +
+          seeded.properties!.length +
+          seeded.payments!.length,
+      ).toBe(800);
       const messagesBefore = p.slack.standIn.state.messages.length;
       const started = Date.now();
       await followConnectFlow(p.ingressUrl, account.id);
@@ -105,7 +135,16 @@ describe('backfill, reconciliation and token refresh under failure', () => {
       expect(await p.models.Client.countDocuments({ accountId: account.id })).toBe(100);
       expect(await p.models.Job.countDocuments({ accountId: account.id })).toBe(100);
       expect(await p.models.Invoice.countDocuments({ accountId: account.id })).toBe(100);
-      const pages = p.jobber.sandbox.requests.filter((r) => r.accountId === account.id && ['Clients', 'Jobs', 'Invoices'].includes(r.operationName ?? ''));
+      expect(await p.models.Request.countDocuments({ accountId: account.id, clientId: { $in: seeded.clients } })).toBe(100);
+      expect(await p.models.Quote.countDocuments({ accountId: account.id, clientId: { $in: seeded.clients } })).toBe(100);
+      expect(await p.models.Visit.countDocuments({ accountId: account.id, jobId: { $in: seeded.jobs } })).toBe(100);
+      expect(await p.models.Property.countDocuments({ accountId: account.id, clientId: { $in: seeded.clients } })).toBe(100);
+      expect(await p.models.Payment.countDocuments({ accountId: account.id, invoiceId: { $in: seeded.invoices } })).toBe(100);
+      const pages = p.jobber.sandbox.requests.filter(
+        (r) =>
+          r.accountId === account.id &&
+          ['Clients', 'Jobs', 'Invoices', 'Requests', 'Quotes', 'Visits', 'Properties', 'PaymentRecords'].includes(r.operationName ?? ''),
+      );
       // The size proves the pacing: what Jobber charged is several buckets, so the backfill had to
       // wait for refills, and it took at least the time the bucket needs to restore the excess.
       const charged = pages.reduce((sum, r) => sum + (r.actualQueryCost ?? 0), 0);
@@ -116,7 +155,7 @@ describe('backfill, reconciliation and token refresh under failure', () => {
       // a page's cost in about two seconds, and a page takes far less to fetch and store).
       const notOk = pages.filter((r) => r.outcome !== 'ok');
       expect(notOk.every((r) => r.outcome === 'throttled')).toBe(true);
-      expect(notOk.length).toBeLessThanOrEqual(3);
+      expect(notOk.length).toBeLessThanOrEqual(8);
       // Pages grew to what half the bucket allows instead of the first guess of 25.
       expect(Math.max(...pages.map((r) => (r.variables?.first as number) ?? 0))).toBeGreaterThan(25);
       expect(p.slack.standIn.state.messages.length).toBe(messagesBefore);
@@ -138,12 +177,35 @@ describe('backfill, reconciliation and token refresh under failure', () => {
     await settled(accountId);
     const missed = p.jobber.sandbox.store.createClient(accountId, { firstName: 'Missed' }, { webhook: false });
     const missedJob = p.jobber.sandbox.store.createJob(accountId, { clientId: missed.id, title: 'No webhook' }, { webhook: false });
+    const missedRequest = p.jobber.sandbox.store.createRequest(accountId, { clientId: missed.id, title: 'Hedge quote' }, { webhook: false });
+    const missedInvoice = p.jobber.sandbox.store.createInvoice(accountId, { clientId: missed.id, amounts: { subtotal: 80 } }, { webhook: false });
+    const missedPayment = p.jobber.sandbox.store.createPayment(accountId, { invoiceId: missedInvoice.id, amount: 80 }, { webhook: false });
+    const missedProperty = p.jobber.sandbox.store.createProperty(accountId, { clientId: missed.id, street1: '9 Quiet Lane' }, { webhook: false });
+    const missedVisit = p.jobber.sandbox.store.createVisit(accountId, { jobId: missedJob.id, completedAt: new Date().toISOString() }, { webhook: false });
+    const missedQuote = p.jobber.sandbox.store.createQuote(
+      accountId,
+      { clientId: missed.id, requestId: missedRequest.id, title: 'Hedges' },
+      { webhook: false },
+    );
     await p.temporal.client.workflow.getHandle(accountWorkflowId(accountId)).signal(syncNowSignal);
     await waitFor(async () => ((await p.models.Job.findById(missedJob.id).lean()) ? true : undefined));
+    await waitFor(async () => ((await p.models.Request.findById(missedRequest.id).lean()) ? true : undefined));
+    await waitFor(async () => ((await p.models.Quote.findById(missedQuote.id).lean()) ? true : undefined));
+    await waitFor(async () => ((await p.models.Visit.findById(missedVisit.id).lean()) ? true : undefined));
+    await waitFor(async () => ((await p.models.Property.findById(missedProperty.id).lean()) ? true : undefined));
+    await waitFor(async () => ((await p.models.Payment.findById(missedPayment.id).lean()) ? true : undefined));
+    expect(await p.models.Payment.findById(missedPayment.id).lean()).toMatchObject({ amount: 80, invoiceId: missedInvoice.id, clientId: missed.id });
+    expect(await p.models.Property.findById(missedProperty.id).lean()).toMatchObject({ street: '9 Quiet Lane', clientId: missed.id });
+    expect(await p.models.Visit.findById(missedVisit.id).lean()).toMatchObject({ jobId: missedJob.id, clientId: missed.id, isComplete: true });
     expect((await p.models.Client.findById(missed.id).lean())?.firstName).toBe('Missed');
+    expect(await p.models.Request.findById(missedRequest.id).lean()).toMatchObject({ title: 'Hedge quote', clientId: missed.id });
+    expect(await p.models.Quote.findById(missedQuote.id).lean()).toMatchObject({ title: 'Hedges', clientId: missed.id, requestId: missedRequest.id });
     // A reconciliation re-fetches clients changed since the last one, not every client again.
     const filtered = p.jobber.sandbox.requests.filter((r) => r.accountId === accountId && r.operationName === 'Clients' && r.variables?.filter);
     expect(filtered.length).toBeGreaterThan(0);
+    for (const page of ['Requests', 'Quotes']) {
+      expect(p.jobber.sandbox.requests.some((r) => r.accountId === accountId && r.operationName === page && r.variables?.filter)).toBe(true);
+    }
   });
 
   it('survives a crash after the rotated tokens were saved: the retry spends no second refresh token', async () => {

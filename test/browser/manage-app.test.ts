@@ -94,7 +94,7 @@ describe('Manage App page in headless Chromium (sandbox consent page, real Tempo
       expect(cookies).not.toContain('jobber_oauth_state');
 
       // Reload until the initial backfill has landed: the counts are what exists in Jobber.
-      const expected = '3 clients · 2 jobs · 1 invoice';
+      const expected = '3 clients · 0 properties · 2 jobs · 1 invoice · 0 requests · 0 quotes · 0 visits · 0 payments';
       await waitFor(async () => {
         await page.reload();
         return (await text('#counts')) === expected ? true : undefined;

@@ -3,6 +3,7 @@ import { createModels, type Models } from '../../src/db/models';
 import { tombstoneRecord, upsertRecord, upsertRecords } from '../../src/db/records';
 import { settledAfter } from '../../workflows/definitions';
 import type { JobberClientRecord } from '../../src/jobber/queries';
+import type { JobberVisitRecord } from '../../src/records/types/visit';
 import { testMongoUrl } from '../helpers/env';
 
 const client = (updatedAt: string, firstName: string): JobberClientRecord => ({
@@ -49,6 +50,34 @@ describe('records on a real MongoDB wire-protocol server', () => {
     expect(stored).toMatchObject({ firstName: 'New', accountId: 'acct', searchName: 'new doe' });
     expect(await upsertRecord(models, 'client', 'acct', client('2025-01-03T00:00:00Z', 'Newer'))).toEqual({ applied: true });
     expect((await models.Client.findById(client('', '').id).lean())?.firstName).toBe('Newer');
+  });
+
+  it('orders copies of a type without updatedAt (visits) by when their fetch started, and keeps its tombstone', async () => {
+    const visit = (title: string): JobberVisitRecord => ({
+      id: 'Z2lkOi8vSm9iYmVyL1Zpc2l0LzE=',
+      title,
+      visitStatus: 'UPCOMING',
+      startAt: '2025-02-01T09:00:00Z',
+      endAt: null,
+      completedAt: null,
+      isComplete: false,
+      job: { id: 'job-1', jobNumber: 7 },
+      client: { id: 'client-1', name: 'Jo Doe' },
+      invoice: null,
+      createdAt: '2025-01-01T00:00:00Z',
+    });
+    const at = (s: number) => new Date(Date.UTC(2025, 1, 1, 10, 0, s));
+    expect(await upsertRecord(models, 'visit', 'acct', visit('second fetch'), at(2))).toEqual({ applied: true });
+    // A fetch that started earlier but finished later holds an older copy: it must not win.
+    expect(await upsertRecord(models, 'visit', 'acct', visit('first fetch'), at(1))).toEqual({ applied: false });
+    expect(await upsertRecords(otherWorker, 'visit', 'acct', [visit('first fetch, batch')], at(1))).toEqual({ applied: 0 });
+    expect(await models.Visit.findById(visit('').id).lean()).toMatchObject({ title: 'second fetch', jobId: 'job-1', clientId: 'client-1', jobNumber: 7 });
+    expect(await upsertRecords(otherWorker, 'visit', 'acct', [visit('third fetch')], at(3))).toEqual({ applied: 1 });
+    expect((await models.Visit.findById(visit('').id).lean())?.title).toBe('third fetch');
+    expect(await tombstoneRecord(models, 'visit', 'acct', visit('').id, at(4))).toEqual({ applied: true });
+    expect(await upsertRecord(models, 'visit', 'acct', visit('zombie'), at(5))).toEqual({ applied: false });
+    expect(await upsertRecords(otherWorker, 'visit', 'acct', [visit('zombie')], at(6))).toEqual({ applied: 0 });
+    expect((await models.Visit.findById(visit('').id).lean())?.title).toBe('third fetch');
   });
 
   it('keeps a tombstone: a late update does not bring the record back', async () => {

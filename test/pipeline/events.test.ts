@@ -237,7 +237,8 @@ describe('webhook → workflow → record → alert, over HTTP with real Tempora
   });
 
   it('acknowledges and records topics it does not sync, and events of accounts it does not hold', async () => {
-    const quote = p.jobber.sandbox.webhooks.enqueue({ topic: 'QUOTE_CREATE', accountId: account, itemId: 'UXVvdGU=', occurredAt: new Date().toISOString() });
+    // Payouts are a type the service does not sync (quotes, once in this test, now are).
+    const quote = p.jobber.sandbox.webhooks.enqueue({ topic: 'PAYOUT_CREATE', accountId: account, itemId: 'UGF5b3V0', occurredAt: new Date().toISOString() });
     const future = p.jobber.sandbox.webhooks.enqueue({ topic: 'TIMESHEET_CREATE', accountId: account, itemId: 'VA==', occurredAt: new Date().toISOString() });
     const stranger = p.jobber.sandbox.webhooks.enqueue({
       topic: 'CLIENT_UPDATE',
@@ -254,7 +255,7 @@ describe('webhook → workflow → record → alert, over HTTP with real Tempora
     for (const id of [...quote, ...future, ...stranger]) {
       expect(p.jobber.sandbox.webhooks.get(id)!.attempts.at(-1)?.status).toBe(202);
     }
-    expect(await p.models.Event.countDocuments({ topic: { $in: ['QUOTE_CREATE', 'TIMESHEET_CREATE'] } })).toBe(2);
+    expect(await p.models.Event.countDocuments({ topic: { $in: ['PAYOUT_CREATE', 'TIMESHEET_CREATE'] } })).toBe(2);
   });
 
   it('leaves a dead letter for an event that fails for good, findable as a failed workflow', async () => {

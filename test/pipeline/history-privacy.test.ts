@@ -7,7 +7,7 @@ import { createApp } from '../../src/ingress/app';
 import { createSlackRouter, SLACK_PATHS } from '../../src/ingress/slack-routes';
 import { refreshRecordThroughWorkflow } from '../../src/workflow-client/refresh-record';
 import { linkWorkspace } from '../../src/db/slack-links';
-import type { ClientView, InvoiceView, JobView } from '../../src/sandbox/jobber';
+import type { ClientView, InvoiceView, JobView, RequestView } from '../../src/sandbox/jobber';
 import { accountWorkflowId } from '../../workflows/definitions';
 import { startPipeline, waitFor, type Pipeline } from '../helpers/pipeline';
 import { memoryLogger } from '../helpers/ingress';
@@ -193,6 +193,19 @@ describe('personal data stays out of Temporal', () => {
       ),
     );
     await outcomes(invoice.webhookIds);
+    const requests: RequestView[] = [];
+    const request = capture(() =>
+      store().createRequest(account.id, {
+        clientId: created.result.id,
+        title: `Topiary consultation ${TAG}`,
+        contactName: `Philomena at the gate ${TAG}`,
+        email: `leads.${TAG}@topiary-atelier.example`,
+        phone: null,
+      }),
+    );
+    requests.push(request.result);
+    await outcomes(request.webhookIds);
+    await outcomes(capture(() => requests.push(store().updateRequest(request.result.id, { title: `Topiary consultation, hedges too ${TAG}` }))).webhookIds);
 
     // A token refresh: the access token dies, the next fetch's 401 asks the account workflow for one.
     const grantsBefore = p.jobber.sandbox.oauth.log.filter((e) => e.grantType === 'refresh_token' && e.outcome === 'accepted').length;
@@ -280,6 +293,7 @@ describe('personal data stays out of Temporal', () => {
       for (const v of Object.values(c.billingAddress ?? {})) secrets.add(String(v ?? ''));
     }
     for (const j of jobs) [j.title, j.instructions].forEach((v) => secrets.add(v ?? ''));
+    for (const r of requests) [r.title, r.contactName, r.companyName, r.email].forEach((v) => secrets.add(v ?? ''));
     const amounts = new Set<number>([...jobs.map((j) => j.total), ...invoices.flatMap((i) => Object.values(i.amounts))]);
     secrets.delete('');
     for (const i of invoices) [i.subject, i.message].forEach((v) => v && secrets.add(v));

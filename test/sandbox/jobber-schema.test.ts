@@ -16,6 +16,7 @@ import {
   type GraphQLSchema,
 } from 'graphql';
 import { ALL_DOCUMENTS } from '../../src/jobber/queries';
+import { RECORD_TYPES } from '../../src/records';
 import { JOBBER_SANDBOX_SDL, startJobberSandbox, type StartedJobberSandbox } from '../../src/sandbox/jobber';
 import { gql } from './helpers';
 
@@ -165,19 +166,45 @@ describe('every document the service sends executes against the sandbox', () => 
     });
     const job = store.createJob(account.id, { clientId: client.id, title: 'Engine tune-up', total: 250 });
     const invoice = store.createInvoice(account.id, { clientId: client.id, jobIds: [job.id], amounts: { subtotal: 250 } });
-    Object.assign(ids, { client: client.id, job: job.id, invoice: invoice.id, account: account.id, user: account.user.id });
+    const request = store.createRequest(account.id, { clientId: client.id, title: 'New engine', phone: '555-0100' });
+    const property = store.createProperty(account.id, { clientId: client.id, street1: '1 Analytical Way', city: 'London', country: 'UK' });
+    const quote = store.createQuote(account.id, {
+      clientId: client.id,
+      requestId: request.id,
+      propertyId: property.id,
+      jobIds: [job.id],
+      title: 'Engine plan',
+      amounts: { subtotal: 900 },
+    });
+    const visit = store.createVisit(account.id, { jobId: job.id, startAt: '2025-06-02T09:00:00Z', completedAt: '2025-06-02T10:00:00Z', invoiceId: invoice.id });
+    const payment = store.createPayment(account.id, { invoiceId: invoice.id, amount: 100, paymentType: 'CREDIT_CARD', entryDate: '2025-06-03T12:00:00Z' });
+    Object.assign(ids, {
+      client: client.id,
+      job: job.id,
+      invoice: invoice.id,
+      request: request.id,
+      quote: quote.id,
+      visit: visit.id,
+      property: property.id,
+      payment: payment.id,
+      account: account.id,
+      user: account.user.id,
+    });
     token = (await started.sandbox.connect(account.id)).access_token;
   });
   afterAll(() => started.close());
 
-  const variablesFor: Record<string, () => Record<string, unknown>> = {
-    CLIENT_QUERY: () => ({ id: ids.client }),
-    JOB_QUERY: () => ({ id: ids.job }),
-    INVOICE_QUERY: () => ({ id: ids.invoice }),
-    CLIENTS_PAGE_QUERY: () => ({ first: 50 }),
-    JOBS_PAGE_QUERY: () => ({ first: 50 }),
-    INVOICES_PAGE_QUERY: () => ({ first: 50 }),
-  };
+  // Every record type of the registry: one record by id (created above), a page.
+  const variablesFor: Record<string, () => Record<string, unknown>> = Object.fromEntries(
+    RECORD_TYPES.flatMap((t) => [
+      [t.query.name, () => ({ id: ids[t.kind] })],
+      [t.page.name, () => ({ first: 50 })],
+    ]),
+  );
+
+  it('has a record for every type of the registry', () => {
+    for (const t of RECORD_TYPES) expect(ids[t.kind]).toBeDefined();
+  });
 
   // The mutation disconnects the account, so it runs last.
   const documents = Object.entries(ALL_DOCUMENTS).sort(([a], [b]) => Number(a === 'APP_DISCONNECT_MUTATION') - Number(b === 'APP_DISCONNECT_MUTATION'));
@@ -209,6 +236,50 @@ describe('every document the service sends executes against the sandbox', () => 
       emails: [{ address: 'ada@example.com', primary: true }],
       phones: [{ number: '555-0100', primary: true }],
       billingAddress: { street: '1 Analytical Way', city: 'London', province: 'LDN', postalCode: 'N1', country: 'UK' },
+    });
+    const request = (await gql(started.url, fresh, ALL_DOCUMENTS.REQUEST_QUERY!, { id: ids.request })).body.data!.request;
+    expect(request).toMatchObject({
+      id: ids.request,
+      title: 'New engine',
+      requestStatus: 'new',
+      phone: '555-0100',
+      client: { id: ids.client, name: 'Ada Lovelace' },
+    });
+    const quote = (await gql(started.url, fresh, ALL_DOCUMENTS.QUOTE_QUERY!, { id: ids.quote })).body.data!.quote;
+    expect(quote).toMatchObject({
+      id: ids.quote,
+      quoteNumber: '1',
+      quoteStatus: 'draft',
+      amounts: { subtotal: 900, total: 900 },
+      client: { id: ids.client },
+      request: { id: ids.request },
+      property: { id: ids.property },
+      jobs: { nodes: [{ id: ids.job }] },
+      sentAt: null,
+    });
+    const visit = (await gql(started.url, fresh, ALL_DOCUMENTS.VISIT_QUERY!, { id: ids.visit })).body.data!.visit;
+    expect(visit).toMatchObject({
+      id: ids.visit,
+      visitStatus: 'COMPLETED',
+      isComplete: true,
+      startAt: '2025-06-02T09:00:00.000Z',
+      completedAt: '2025-06-02T10:00:00.000Z',
+      job: { id: ids.job, jobNumber: 1 },
+      client: { id: ids.client },
+      invoice: { id: ids.invoice },
+    });
+    const property = (await gql(started.url, fresh, ALL_DOCUMENTS.PROPERTY_QUERY!, { id: ids.property })).body.data!.property;
+    expect(property).toMatchObject({ id: ids.property, street: '1 Analytical Way', city: 'London', country: 'UK', postalCode: '', client: { id: ids.client } });
+    const payment = (await gql(started.url, fresh, ALL_DOCUMENTS.PAYMENT_QUERY!, { id: ids.payment })).body.data!.paymentRecord;
+    expect(payment).toMatchObject({
+      __typename: 'CreditCardPaymentRecord',
+      id: ids.payment,
+      amount: 100,
+      paymentType: 'CREDIT_CARD',
+      adjustmentType: 'PAYMENT',
+      entryDate: '2025-06-03T12:00:00.000Z',
+      client: { id: ids.client },
+      invoice: { id: ids.invoice },
     });
     const account = (await gql(started.url, fresh, ALL_DOCUMENTS.ACCOUNT_QUERY!)).body.data!;
     expect(account).toMatchObject({ account: { id: ids.account, name: 'Documents' }, user: { id: ids.user } });

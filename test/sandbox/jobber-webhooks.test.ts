@@ -80,6 +80,130 @@ describe('Jobber sandbox webhooks', () => {
     });
   });
 
+  it('creates, changes and deletes requests through the admin API, each with its REQUEST_* webhook', async () => {
+    const client = started.sandbox.store.createClient(accountId, { firstName: 'Lead', emails: [{ address: 'lead@example.com' }] }, { webhook: false });
+    const created = await admin<{ request: { id: string; clientId: string; email: string; requestStatus: string; updatedAt: string }; webhookIds: string[] }>(
+      origin,
+      'POST',
+      `/admin/accounts/${accountId}/requests`,
+      { clientId: client.id, title: 'Hedges' },
+    );
+    expect(created.status).toBe(201);
+    expect(created.body.request).toMatchObject({ clientId: client.id, email: 'lead@example.com', requestStatus: 'new' });
+    const id = created.body.request.id;
+    expect((await admin(origin, 'PATCH', `/admin/requests/${id}`, { requestStatus: 'converted' })).status).toBe(200);
+    expect((await admin<{ requestStatus: string }>(origin, 'GET', `/admin/requests/${id}`)).body.requestStatus).toBe('converted');
+    expect((await admin(origin, 'PATCH', `/admin/requests/${id}`, { requestStatus: 'sold' })).status).toBe(400);
+    const deleted = await admin<{ deleted: { requests: string[] } }>(origin, 'DELETE', `/admin/requests/${id}`);
+    expect(deleted.body.deleted.requests).toEqual([id]);
+    expect((await admin(origin, 'GET', `/admin/requests/${id}`)).status).toBe(404);
+    const hooks = await receiver.waitFor(3);
+    expect(hooks.map((h) => [json(h).data.webHookEvent.topic, json(h).data.webHookEvent.itemId])).toEqual([
+      ['REQUEST_CREATE', id],
+      ['REQUEST_UPDATE', id],
+      ['REQUEST_DESTROY', id],
+    ]);
+  });
+
+  it('creates, sends, approves and deletes quotes through the admin API: QUOTE_SENT and QUOTE_APPROVED by name', async () => {
+    const client = started.sandbox.store.createClient(accountId, { firstName: 'Quoted' }, { webhook: false });
+    const request = started.sandbox.store.createRequest(accountId, { clientId: client.id }, { webhook: false });
+    const created = await admin<{ quote: { id: string; quoteNumber: number; quoteStatus: string; requestId: string; amounts: { total: number } } }>(
+      origin,
+      'POST',
+      `/admin/accounts/${accountId}/quotes`,
+      { clientId: client.id, requestId: request.id, amounts: { subtotal: 500, taxAmount: 65 } },
+    );
+    expect(created.status).toBe(201);
+    expect(created.body.quote).toMatchObject({ quoteNumber: 1, quoteStatus: 'draft', requestId: request.id, amounts: { total: 565 } });
+    const id = created.body.quote.id;
+    const sent = await admin<{ quote: { sentAt: string | null } }>(origin, 'PATCH', `/admin/quotes/${id}`, { quoteStatus: 'awaiting_response' });
+    expect(sent.body.quote.sentAt).not.toBeNull();
+    await admin(origin, 'PATCH', `/admin/quotes/${id}`, { quoteStatus: 'approved' });
+    await admin(origin, 'PATCH', `/admin/quotes/${id}`, { title: 'Approved plan' });
+    const other = started.sandbox.store.createClient(accountId, {}, { webhook: false });
+    const job = started.sandbox.store.createJob(accountId, { clientId: other.id }, { webhook: false });
+    expect((await admin(origin, 'PATCH', `/admin/quotes/${id}`, { jobIds: [job.id] })).status).toBe(400);
+    expect((await admin<{ deleted: { quotes: string[] } }>(origin, 'DELETE', `/admin/quotes/${id}`)).body.deleted.quotes).toEqual([id]);
+    const hooks = await receiver.waitFor(5);
+    expect(hooks.map((h) => json(h).data.webHookEvent.topic)).toEqual(['QUOTE_CREATE', 'QUOTE_SENT', 'QUOTE_APPROVED', 'QUOTE_UPDATE', 'QUOTE_DESTROY']);
+  });
+
+  it('creates, completes and deletes visits through the admin API: VISIT_COMPLETE by name, a deleted job takes its visits', async () => {
+    const client = started.sandbox.store.createClient(accountId, {}, { webhook: false });
+    const job = started.sandbox.store.createJob(accountId, { clientId: client.id, title: 'Roof' }, { webhook: false });
+    const created = await admin<{ visit: { id: string; jobId: string; clientId: string; title: string; visitStatus: string } }>(
+      origin,
+      'POST',
+      `/admin/accounts/${accountId}/visits`,
+      { jobId: job.id, startAt: '2025-06-02T09:00:00Z' },
+    );
+    expect(created.status).toBe(201);
+    expect(created.body.visit).toMatchObject({ jobId: job.id, clientId: client.id, title: 'Roof', visitStatus: 'UPCOMING' });
+    const id = created.body.visit.id;
+    const done = await admin<{ visit: { visitStatus: string; isComplete: boolean } }>(origin, 'PATCH', `/admin/visits/${id}`, {
+      completedAt: '2025-06-02T10:00:00Z',
+    });
+    expect(done.body.visit).toMatchObject({ visitStatus: 'COMPLETED', isComplete: true });
+    await admin(origin, 'PATCH', `/admin/visits/${id}`, { title: 'Roof, done' });
+    const second = started.sandbox.store.createVisit(accountId, { jobId: job.id }, { webhook: false });
+    expect((await admin<{ deleted: { visits: string[] } }>(origin, 'DELETE', `/admin/visits/${id}`)).body.deleted.visits).toEqual([id]);
+    expect((await admin<{ deleted: { visits: string[] } }>(origin, 'DELETE', `/admin/jobs/${job.id}`)).body.deleted.visits).toEqual([second.id]);
+    const hooks = await receiver.waitFor(6);
+    expect(hooks.map((h) => json(h).data.webHookEvent.topic)).toEqual([
+      'VISIT_CREATE',
+      'VISIT_COMPLETE',
+      'VISIT_UPDATE',
+      'VISIT_DESTROY',
+      'VISIT_DESTROY',
+      'JOB_DESTROY',
+    ]);
+  });
+
+  it('creates, changes and deletes properties through the admin API; deleting the client takes them', async () => {
+    const client = started.sandbox.store.createClient(accountId, {}, { webhook: false });
+    const created = await admin<{ property: { id: string; clientId: string; street: string } }>(origin, 'POST', `/admin/accounts/${accountId}/properties`, {
+      clientId: client.id,
+      street1: '5 Oak Road',
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.property).toMatchObject({ clientId: client.id, street: '5 Oak Road' });
+    const id = created.body.property.id;
+    expect((await admin<{ property: { street: string } }>(origin, 'PATCH', `/admin/properties/${id}`, { street2: 'Rear' })).body.property.street).toBe(
+      '5 Oak Road Rear',
+    );
+    expect((await admin(origin, 'PATCH', `/admin/properties/${id}`, { latitude: '1' })).status).toBe(400);
+    const deleted = await admin<{ deleted: { properties: string[] } }>(origin, 'DELETE', `/admin/clients/${client.id}`);
+    expect(deleted.body.deleted.properties).toEqual([id]);
+    const hooks = await receiver.waitFor(4);
+    expect(hooks.map((h) => json(h).data.webHookEvent.topic)).toEqual(['PROPERTY_CREATE', 'PROPERTY_UPDATE', 'PROPERTY_DESTROY', 'CLIENT_DESTROY']);
+  });
+
+  it('records, changes and deletes payments through the admin API, each with its PAYMENT_* webhook', async () => {
+    const client = started.sandbox.store.createClient(accountId, {}, { webhook: false });
+    const invoice = started.sandbox.store.createInvoice(accountId, { clientId: client.id, amounts: { subtotal: 90 } }, { webhook: false });
+    const created = await admin<{ payment: { id: string; invoiceId: string; clientId: string; amount: number; paymentType: string } }>(
+      origin,
+      'POST',
+      `/admin/accounts/${accountId}/payments`,
+      { invoiceId: invoice.id, amount: 90 },
+    );
+    expect(created.status).toBe(201);
+    expect(created.body.payment).toMatchObject({ invoiceId: invoice.id, clientId: client.id, amount: 90, paymentType: 'CASH' });
+    const id = created.body.payment.id;
+    expect((await admin(origin, 'POST', `/admin/accounts/${accountId}/payments`, { invoiceId: invoice.id })).status).toBe(400);
+    expect(
+      (await admin<{ payment: { paymentType: string } }>(origin, 'PATCH', `/admin/payments/${id}`, { paymentType: 'MONEY_ORDER' })).body.payment.paymentType,
+    ).toBe('MONEY_ORDER');
+    expect((await admin<{ deleted: { payments: string[] } }>(origin, 'DELETE', `/admin/payments/${id}`)).body.deleted.payments).toEqual([id]);
+    const hooks = await receiver.waitFor(3);
+    expect(hooks.map((h) => [json(h).data.webHookEvent.topic, json(h).data.webHookEvent.itemId])).toEqual([
+      ['PAYMENT_CREATE', id],
+      ['PAYMENT_UPDATE', id],
+      ['PAYMENT_DESTROY', id],
+    ]);
+  });
+
   it('form encoding and the old `occuredAt` spelling, also verifiable over the raw body', async () => {
     const client = started.sandbox.store.createClient(accountId, {}, { webhook: false });
     await admin(origin, 'PATCH', `/admin/clients/${client.id}`, {

@@ -30,13 +30,13 @@ describe('a workflow with activities on the real Temporal server and MongoDB wir
 
   it('records an event of a topic we do not sync and returns the outcome', async () => {
     const event: JobberEvent = {
-      topic: 'VISIT_COMPLETE',
+      topic: 'TIMESHEET_CREATE',
       accountId: 'Z2lkOi8vSm9iYmVyL0FjY291bnQvNw==',
       itemId: 'Z2lkOi8vSm9iYmVyL1Zpc2l0Lzk=',
       occurredAt: '2025-03-01T10:00:00.000Z',
     };
     const workflowId = eventWorkflowId(event);
-    expect(workflowId).toBe('jobber-event/7/VISIT_COMPLETE/9/2025-03-01T10:00:00.000Z');
+    expect(workflowId).toBe('jobber-event/7/TIMESHEET_CREATE/9/2025-03-01T10:00:00.000Z');
     const result = await temporal.client.workflow.execute<typeof jobberEventWorkflow>('jobberEventWorkflow', {
       taskQueue: worker.taskQueue,
       workflowId,
@@ -45,9 +45,9 @@ describe('a workflow with activities on the real Temporal server and MongoDB wir
     });
     expect(result).toEqual({ status: 'recorded', reason: 'topic not synced' });
     const stored = await models.Event.findById(workflowId).lean();
-    expect(stored).toMatchObject({ topic: 'VISIT_COMPLETE', status: 'recorded', reason: 'topic not synced' });
+    expect(stored).toMatchObject({ topic: 'TIMESHEET_CREATE', status: 'recorded', reason: 'topic not synced' });
     const description = await temporal.client.workflow.getHandle(workflowId).describe();
-    expect(description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.topic)).toBe('VISIT_COMPLETE');
+    expect(description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.topic)).toBe('TIMESHEET_CREATE');
   });
 
   it('records but does not process an event for an account we do not hold', async () => {

@@ -49,7 +49,16 @@ export function registerAdminRoutes(router: Router, deps: SandboxDeps, reset: ()
     return {
       ...account,
       connection: oauth.connection(n),
-      counts: { clients: store.clientsOf(n).length, jobs: store.jobsOf(n).length, invoices: store.invoicesOf(n).length },
+      counts: {
+        clients: store.clientsOf(n).length,
+        jobs: store.jobsOf(n).length,
+        invoices: store.invoicesOf(n).length,
+        requests: store.requestsOf(n).length,
+        quotes: store.quotesOf(n).length,
+        visits: store.visitsOf(n).length,
+        properties: store.propertiesOf(n).length,
+        payments: store.paymentsOf(n).length,
+      },
     };
   };
 
@@ -138,6 +147,51 @@ export function registerAdminRoutes(router: Router, deps: SandboxDeps, reset: ()
       get: (id: string) => store.getInvoice(id),
       update: (id: string, f: Record<string, unknown>, w: WriteOptions) => store.updateInvoice(id, f, w),
       remove: (id: string, w: WriteOptions) => store.deleteInvoice(id, w),
+    },
+    {
+      plural: 'requests',
+      singular: 'request',
+      list: (a: string) => store.listRequests(a),
+      create: (a: string, f: Record<string, unknown>, w: WriteOptions) => store.createRequest(a, f as never, w),
+      get: (id: string) => store.getRequest(id),
+      update: (id: string, f: Record<string, unknown>, w: WriteOptions) => store.updateRequest(id, f, w),
+      remove: (id: string, w: WriteOptions) => store.deleteRequest(id, w),
+    },
+    {
+      plural: 'quotes',
+      singular: 'quote',
+      list: (a: string) => store.listQuotes(a),
+      create: (a: string, f: Record<string, unknown>, w: WriteOptions) => store.createQuote(a, f as never, w),
+      get: (id: string) => store.getQuote(id),
+      update: (id: string, f: Record<string, unknown>, w: WriteOptions) => store.updateQuote(id, f, w),
+      remove: (id: string, w: WriteOptions) => store.deleteQuote(id, w),
+    },
+    {
+      plural: 'visits',
+      singular: 'visit',
+      list: (a: string) => store.listVisits(a),
+      create: (a: string, f: Record<string, unknown>, w: WriteOptions) => store.createVisit(a, f as never, w),
+      get: (id: string) => store.getVisit(id),
+      update: (id: string, f: Record<string, unknown>, w: WriteOptions) => store.updateVisit(id, f, w),
+      remove: (id: string, w: WriteOptions) => store.deleteVisit(id, w),
+    },
+    {
+      plural: 'properties',
+      singular: 'property',
+      list: (a: string) => store.listProperties(a),
+      create: (a: string, f: Record<string, unknown>, w: WriteOptions) => store.createProperty(a, f as never, w),
+      get: (id: string) => store.getProperty(id),
+      update: (id: string, f: Record<string, unknown>, w: WriteOptions) => store.updateProperty(id, f, w),
+      remove: (id: string, w: WriteOptions) => store.deleteProperty(id, w),
+    },
+    {
+      plural: 'payments',
+      singular: 'payment',
+      list: (a: string) => store.listPayments(a),
+      create: (a: string, f: Record<string, unknown>, w: WriteOptions) => store.createPayment(a, f as never, w),
+      get: (id: string) => store.getPayment(id),
+      update: (id: string, f: Record<string, unknown>, w: WriteOptions) => store.updatePayment(id, f, w),
+      remove: (id: string, w: WriteOptions) => store.deletePayment(id, w),
     },
   ];
   for (const kind of kinds) {

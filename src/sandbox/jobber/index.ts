@@ -23,7 +23,19 @@ export { MAX_PAGE_SIZE } from './resolvers';
 export { signWebhook, encodeWebhookBody } from './webhooks';
 export { tokenFingerprint, DISCONNECTED_MESSAGE, INVALID_REFRESH_TOKEN_MESSAGE } from './oauth';
 export { SandboxError } from './clock';
-export type { JobberStore, AccountView, ClientView, JobView, InvoiceView, DeletedView, ChangeEvent } from './store';
+export type {
+  JobberStore,
+  AccountView,
+  ClientView,
+  JobView,
+  InvoiceView,
+  RequestView,
+  QuoteView,
+  VisitView,
+  PropertyView,
+  DeletedView,
+  ChangeEvent,
+} from './store';
 export type { WebhookDelivery, WebhookEvent, DeliveryAttempt, WebhookSender } from './webhooks';
 export type { OAuthService, OAuthLogEntry, TokenResponse } from './oauth';
 export type { Fault, FaultList } from './faults';

@@ -7,7 +7,23 @@ export const INVOICE_STATUSES = ['draft', 'awaiting_payment', 'paid', 'past_due'
 /** Values of Jobber's JobTypeTypeEnum. */
 export const JOB_TYPES = ['ONE_OFF', 'RECURRING'] as const;
 
+/** Values of Jobber's RequestStatusTypeEnum. */
+export const REQUEST_STATUSES = ['new', 'completed', 'converted', 'archived', 'upcoming', 'overdue', 'unscheduled', 'assessment_completed', 'today'] as const;
+
+/** Values of Jobber's QuoteStatusTypeEnum. */
+export const QUOTE_STATUSES = ['draft', 'awaiting_response', 'archived', 'approved', 'converted', 'changes_requested'] as const;
+
+/** Values of Jobber's VisitStatusTypeEnum. */
+export const VISIT_STATUSES = ['ACTIVE', 'COMPLETED', 'LATE', 'TODAY', 'UNSCHEDULED', 'UPCOMING'] as const;
+
+/** The payment methods the sandbox records, with Jobber's PaymentType values. */
+export const PAYMENT_TYPES = ['CASH', 'CHEQUE', 'CREDIT_CARD', 'BANK_TRANSFER', 'MONEY_ORDER', 'OTHER'] as const;
+
 export type JobStatus = (typeof JOB_STATUSES)[number];
+export type PaymentType = (typeof PAYMENT_TYPES)[number];
+export type VisitStatus = (typeof VISIT_STATUSES)[number];
+export type QuoteStatus = (typeof QUOTE_STATUSES)[number];
+export type RequestStatus = (typeof REQUEST_STATUSES)[number];
 export type InvoiceStatus = (typeof INVOICE_STATUSES)[number];
 export type JobType = (typeof JOB_TYPES)[number];
 
@@ -123,6 +139,70 @@ export type InvoiceInput = z.infer<typeof invoiceInputSchema>;
 export const invoiceCreateSchema = invoiceInputSchema.extend({ clientId: z.string() });
 export type InvoiceCreateInput = z.infer<typeof invoiceCreateSchema>;
 
+export const requestInputSchema = z
+  .object({
+    title: z.string().nullable().optional(),
+    requestStatus: z.enum(REQUEST_STATUSES).optional(),
+    contactName: z.string().nullable().optional(),
+    companyName: z.string().nullable().optional(),
+    email: z.string().nullable().optional(),
+    phone: z.string().nullable().optional(),
+    source: z.string().optional(),
+  })
+  .strict();
+export type RequestInput = z.infer<typeof requestInputSchema>;
+export const requestCreateSchema = requestInputSchema.extend({ clientId: z.string() });
+
+export const quoteInputSchema = z
+  .object({
+    title: z.string().nullable().optional(),
+    message: z.string().nullable().optional(),
+    /** Moving to `awaiting_response` sends QUOTE_SENT, to `approved` QUOTE_APPROVED, instead of QUOTE_UPDATE. */
+    quoteStatus: z.enum(QUOTE_STATUSES).optional(),
+    requestId: z.string().nullable().optional(),
+    propertyId: z.string().nullable().optional(),
+    jobIds: z.array(z.string()).optional(),
+    amounts: z.object({ subtotal: money.optional(), taxAmount: money.optional(), discountAmount: money.optional() }).strict().optional(),
+  })
+  .strict();
+export const quoteCreateSchema = quoteInputSchema.extend({ clientId: z.string() });
+
+export const visitInputSchema = z
+  .object({
+    title: z.string().nullable().optional(),
+    instructions: z.string().nullable().optional(),
+    startAt: isoDateTime.nullable().optional(),
+    endAt: isoDateTime.nullable().optional(),
+    /** Setting it on an incomplete visit completes it (VISIT_COMPLETE instead of VISIT_UPDATE). */
+    completedAt: isoDateTime.nullable().optional(),
+    invoiceId: z.string().nullable().optional(),
+  })
+  .strict();
+export const visitCreateSchema = visitInputSchema.extend({ jobId: z.string() });
+
+export const propertyInputSchema = z
+  .object({
+    street1: z.string().optional(),
+    street2: z.string().optional(),
+    city: z.string().optional(),
+    province: z.string().optional(),
+    postalCode: z.string().optional(),
+    country: z.string().optional(),
+    isBillingAddress: z.boolean().optional(),
+  })
+  .strict();
+export const propertyCreateSchema = propertyInputSchema.extend({ clientId: z.string() });
+
+export const paymentInputSchema = z
+  .object({
+    amount: money.optional(),
+    paymentType: z.enum(PAYMENT_TYPES).optional(),
+    details: z.string().nullable().optional(),
+    entryDate: isoDateTime.optional(),
+  })
+  .strict();
+export const paymentCreateSchema = paymentInputSchema.extend({ invoiceId: z.string(), amount: money });
+
 export const accountInputSchema = z
   .object({
     name: z.string().min(1).optional(),
@@ -136,6 +216,11 @@ export const seedSchema = z
     clients: z.number().int().min(0).max(20_000),
     jobsPerClient: z.number().int().min(0).max(50).default(0),
     invoicesPerJob: z.number().int().min(0).max(20).default(0),
+    requestsPerClient: z.number().int().min(0).max(20).default(0),
+    quotesPerClient: z.number().int().min(0).max(20).default(0),
+    visitsPerJob: z.number().int().min(0).max(20).default(0),
+    propertiesPerClient: z.number().int().min(0).max(20).default(0),
+    paymentsPerInvoice: z.number().int().min(0).max(20).default(0),
   })
   .strict();
 export type SeedInput = z.input<typeof seedSchema>;

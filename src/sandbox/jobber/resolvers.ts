@@ -2,7 +2,22 @@ import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { GraphQLSchema } from 'graphql';
 import { JOBBER_SANDBOX_SDL } from './schema';
-import { jobberWebUri, streetOf, type JobberStore, type StoredClient, type StoredInvoice, type StoredJob, type StoredUser } from './store';
+import {
+  jobberWebUri,
+  streetOf,
+  type JobberStore,
+  type StoredClient,
+  type StoredInvoice,
+  type StoredJob,
+  type StoredQuote,
+  type StoredRequest,
+  type StoredUser,
+  type StoredPayment,
+  type StoredProperty,
+  PAYMENT_RECORD_TYPES,
+  type StoredVisit,
+  visitStatusOf,
+} from './store';
 
 /** Largest page a connection returns; `first`/`last` above it is an error (the sandbox's choice). */
 export const MAX_PAGE_SIZE = 100;
@@ -137,6 +152,14 @@ const EncodedId = new GraphQLScalarType({
 
 const clientName = (c: StoredClient): string => (c.isCompany && c.companyName ? c.companyName : `${c.firstName} ${c.lastName}`.trim());
 
+/** Every payment record type resolves alike (the sandbox records payments only: adjustmentType PAYMENT). */
+const paymentRecordResolvers = {
+  id: (p: StoredPayment, _a: unknown, ctx: GraphQLContext) => ctx.store.enc('PaymentRecord', p.id),
+  adjustmentType: () => 'PAYMENT',
+  client: (p: StoredPayment, _a: unknown, ctx: GraphQLContext) => ctx.store.clientByNumber(p.clientId) ?? null,
+  invoice: (p: StoredPayment, _a: unknown, ctx: GraphQLContext) => (p.invoiceId === null ? null : (ctx.store.invoiceByNumber(p.invoiceId) ?? null)),
+};
+
 export function createSandboxSchema(): GraphQLSchema {
   return makeExecutableSchema<GraphQLContext>({
     typeDefs: JOBBER_SANDBOX_SDL,
@@ -150,6 +173,109 @@ export function createSandboxSchema(): GraphQLSchema {
         client: (_p, args: { id: string }, ctx) => ctx.store.find('Client', ctx.accountId, args.id) ?? null,
         job: (_p, args: { id: string }, ctx) => ctx.store.find('Job', ctx.accountId, args.id) ?? null,
         invoice: (_p, args: { id: string }, ctx) => ctx.store.find('Invoice', ctx.accountId, args.id) ?? null,
+        request: (_p, args: { id: string }, ctx) => ctx.store.find('Request', ctx.accountId, args.id) ?? null,
+        quote: (_p, args: { id: string }, ctx) => ctx.store.find('Quote', ctx.accountId, args.id) ?? null,
+        visit: (_p, args: { id: string }, ctx) => ctx.store.find('Visit', ctx.accountId, args.id) ?? null,
+        property: (_p, args: { id: string }, ctx) => ctx.store.find('Property', ctx.accountId, args.id) ?? null,
+        paymentRecord: (_p, args: { id: string }, ctx) => ctx.store.find('PaymentRecord', ctx.accountId, args.id) ?? null,
+        paymentRecords: (
+          _p,
+          args: PageArgs & { filter?: { entryDate?: DateRange; adjustmentType?: string | null; paymentType?: string | null } | null },
+          ctx,
+        ) => {
+          const f = args.filter ?? {};
+          const items = ctx.store
+            .paymentsOf(ctx.accountId)
+            .filter(
+              (p) =>
+                inDateRange(p.entryDate, f.entryDate) &&
+                (f.adjustmentType == null || f.adjustmentType === 'PAYMENT') &&
+                (f.paymentType == null || p.paymentType === f.paymentType),
+            );
+          return paginate(items, args);
+        },
+        properties: (_p, args: PageArgs & { searchTerm?: string | null; filter?: { clientId?: string | null } | null }, ctx) => {
+          const f = args.filter ?? {};
+          const clientId = f.clientId ? (ctx.store.find('Client', ctx.accountId, f.clientId)?.id ?? -1) : undefined;
+          const items = ctx.store
+            .propertiesOf(ctx.accountId)
+            .filter((p) => (clientId === undefined || p.clientId === clientId) && matches(args.searchTerm, streetOf(p), p.city, p.postalCode));
+          return paginate(items, args);
+        },
+        visits: (
+          _p,
+          args: PageArgs & {
+            filter?: { status?: string | null; createdAt?: DateRange; startAt?: DateRange; endAt?: DateRange; completedAt?: DateRange } | null;
+          },
+          ctx,
+        ) => {
+          const f = args.filter ?? {};
+          const items = ctx.store
+            .visitsOf(ctx.accountId)
+            .filter(
+              (v) =>
+                (f.status == null || visitStatusOf(v) === f.status) &&
+                inDateRange(v.createdAt, f.createdAt) &&
+                inDateRange(v.startAt, f.startAt) &&
+                inDateRange(v.endAt, f.endAt) &&
+                inDateRange(v.completedAt, f.completedAt),
+            );
+          return paginate(items, args);
+        },
+        quotes: (
+          _p,
+          args: PageArgs & {
+            searchTerm?: string | null;
+            filter?: {
+              clientId?: string | null;
+              quoteNumber?: { min?: number | null; max?: number | null; eq?: number | null } | null;
+              status?: string | null;
+              cost?: FloatRange;
+              sentAt?: DateRange;
+              updatedAt?: DateRange;
+              createdAt?: DateRange;
+            } | null;
+          },
+          ctx,
+        ) => {
+          const f = args.filter ?? {};
+          const clientId = f.clientId ? (ctx.store.find('Client', ctx.accountId, f.clientId)?.id ?? -1) : undefined;
+          const items = ctx.store.quotesOf(ctx.accountId).filter(
+            (q) =>
+              (clientId === undefined || q.clientId === clientId) &&
+              inFloatRange(q.quoteNumber, f.quoteNumber) &&
+              (f.status == null || q.quoteStatus === f.status) &&
+              // The sandbox's quotes have no line-item costs: cost filters on the subtotal.
+              inFloatRange(q.amounts.subtotal, f.cost) &&
+              inDateRange(q.sentAt, f.sentAt) &&
+              inDateRange(q.updatedAt, f.updatedAt) &&
+              inDateRange(q.createdAt, f.createdAt) &&
+              matches(args.searchTerm, q.title, String(q.quoteNumber)),
+          );
+          return paginate(items, args);
+        },
+        requests: (
+          _p,
+          args: PageArgs & {
+            searchTerm?: string | null;
+            filter?: { clientId?: string | null; propertyId?: string | null; status?: string | null; updatedAt?: DateRange; createdAt?: DateRange } | null;
+          },
+          ctx,
+        ) => {
+          const f = args.filter ?? {};
+          const clientId = f.clientId ? (ctx.store.find('Client', ctx.accountId, f.clientId)?.id ?? -1) : undefined;
+          const items = ctx.store.requestsOf(ctx.accountId).filter(
+            (r) =>
+              (clientId === undefined || r.clientId === clientId) &&
+              // The sandbox's requests have no property: a property filter matches none.
+              !f.propertyId &&
+              (f.status == null || r.requestStatus === f.status) &&
+              inDateRange(r.updatedAt, f.updatedAt) &&
+              inDateRange(r.createdAt, f.createdAt) &&
+              matches(args.searchTerm, r.title, r.contactName, r.companyName, r.email),
+          );
+          return paginate(items, args);
+        },
         clients: (
           _p,
           args: PageArgs & {
@@ -288,6 +414,47 @@ export function createSandboxSchema(): GraphQLSchema {
         client: (j: StoredJob, _a, ctx) => ctx.store.clientByNumber(j.clientId),
         jobberWebUri: (j: StoredJob) => jobberWebUri('Job', j.id),
         invoices: (j: StoredJob, args: PageArgs, ctx) => paginate(ctx.store.invoicesOfJob(j.id), args),
+      },
+      PaymentRecordInterface: {
+        __resolveType: (p: StoredPayment) => PAYMENT_RECORD_TYPES[p.paymentType],
+      },
+      ...Object.fromEntries(Object.values(PAYMENT_RECORD_TYPES).map((type) => [type, paymentRecordResolvers])),
+      Property: {
+        id: (p: StoredProperty, _a, ctx) => ctx.store.enc('Property', p.id),
+        street: (p: StoredProperty) => streetOf(p),
+        client: (p: StoredProperty, _a, ctx) => ctx.store.clientByNumber(p.clientId) ?? null,
+        jobberWebUri: (p: StoredProperty) => jobberWebUri('Property', p.id),
+      },
+      Visit: {
+        id: (v: StoredVisit, _a, ctx) => ctx.store.enc('Visit', v.id),
+        job: (v: StoredVisit, _a, ctx) => ctx.store.jobByNumber(v.jobId),
+        client: (v: StoredVisit, _a, ctx) => ctx.store.clientByNumber(ctx.store.jobByNumber(v.jobId)!.clientId),
+        invoice: (v: StoredVisit, _a, ctx) => (v.invoiceId === null ? null : (ctx.store.invoiceByNumber(v.invoiceId) ?? null)),
+        visitStatus: (v: StoredVisit) => visitStatusOf(v),
+        isComplete: (v: StoredVisit) => v.completedAt !== null,
+      },
+      Quote: {
+        id: (q: StoredQuote, _a, ctx) => ctx.store.enc('Quote', q.id),
+        quoteNumber: (q: StoredQuote) => String(q.quoteNumber),
+        amounts: (q: StoredQuote) => ({ ...q.amounts, nonTaxAmount: 0, depositAmount: 0, outstandingDepositAmount: 0 }),
+        cost: (q: StoredQuote) => q.amounts.subtotal,
+        client: (q: StoredQuote, _a, ctx) => ctx.store.clientByNumber(q.clientId) ?? null,
+        request: (q: StoredQuote, _a, ctx) => (q.requestId === null ? null : (ctx.store.requestByNumber(q.requestId) ?? null)),
+        property: (q: StoredQuote, _a, ctx) => (q.propertyId === null ? null : (ctx.store.propertyByNumber(q.propertyId) ?? null)),
+        jobs: (q: StoredQuote, args: PageArgs, ctx) =>
+          paginate(
+            q.jobIds
+              .map((id) => ctx.store.jobByNumber(id))
+              .filter((j): j is StoredJob => j !== undefined)
+              .sort((a, b) => a.id - b.id),
+            args,
+          ),
+        jobberWebUri: (q: StoredQuote) => jobberWebUri('Quote', q.id),
+      },
+      Request: {
+        id: (r: StoredRequest, _a, ctx) => ctx.store.enc('Request', r.id),
+        client: (r: StoredRequest, _a, ctx) => ctx.store.clientByNumber(r.clientId),
+        jobberWebUri: (r: StoredRequest) => jobberWebUri('Request', r.id),
       },
       Invoice: {
         id: (i: StoredInvoice, _a, ctx) => ctx.store.enc('Invoice', i.id),

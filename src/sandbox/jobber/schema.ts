@@ -35,6 +35,59 @@ export const JOBBER_SANDBOX_SDL = /* GraphQL */ `
     bad_debt
   }
 
+  enum RequestStatusTypeEnum {
+    new
+    completed
+    converted
+    archived
+    upcoming
+    overdue
+    unscheduled
+    assessment_completed
+    today
+  }
+
+  enum QuoteStatusTypeEnum {
+    draft
+    awaiting_response
+    archived
+    approved
+    converted
+    changes_requested
+  }
+
+  enum VisitStatusTypeEnum {
+    ACTIVE
+    COMPLETED
+    LATE
+    TODAY
+    UNSCHEDULED
+    UPCOMING
+  }
+
+  enum IncomeAdjustmentType {
+    INVOICE
+    REFUND
+    CORRECTION
+    INITIAL_BALANCE
+    FAILED_ACH_PAYMENT
+    PAYMENT
+    DEPOSIT
+    BAD_DEBT
+  }
+
+  enum PaymentType {
+    CASH
+    CHEQUE
+    CREDIT_CARD
+    BANK_TRANSFER
+    MONEY_ORDER
+    OTHER
+    JOBBER_PAYMENTS
+    EPAYMENT
+    CONSUMER_FINANCING
+  }
+
   enum JobTypeTypeEnum {
     ONE_OFF
     RECURRING
@@ -84,6 +137,48 @@ export const JOBBER_SANDBOX_SDL = /* GraphQL */ `
     updatedAt: Iso8601DateTimeRangeInput
     createdAt: Iso8601DateTimeRangeInput
     status: InvoiceStatusTypeEnum
+  }
+
+  input RequestFilterAttributes {
+    clientId: EncodedId
+    propertyId: EncodedId
+    status: RequestStatusTypeEnum
+    updatedAt: Iso8601DateTimeRangeInput
+    createdAt: Iso8601DateTimeRangeInput
+  }
+
+  input IntRangeInput {
+    min: Int
+    max: Int
+    eq: Int
+  }
+
+  input PaymentRecordFilterAttributes {
+    entryDate: Iso8601DateTimeRangeInput
+    adjustmentType: IncomeAdjustmentType
+    paymentType: PaymentType
+  }
+
+  input PropertiesFilterAttributes {
+    clientId: EncodedId
+  }
+
+  input VisitFilterAttributes {
+    status: VisitStatusTypeEnum
+    createdAt: Iso8601DateTimeRangeInput
+    startAt: Iso8601DateTimeRangeInput
+    endAt: Iso8601DateTimeRangeInput
+    completedAt: Iso8601DateTimeRangeInput
+  }
+
+  input QuoteFilterAttributes {
+    clientId: EncodedId
+    quoteNumber: IntRangeInput
+    status: QuoteStatusTypeEnum
+    cost: FloatRangeInput
+    sentAt: Iso8601DateTimeRangeInput
+    updatedAt: Iso8601DateTimeRangeInput
+    createdAt: Iso8601DateTimeRangeInput
   }
 
   type Account {
@@ -215,6 +310,216 @@ export const JOBBER_SANDBOX_SDL = /* GraphQL */ `
     updatedAt: ISO8601DateTime!
   }
 
+  type Request {
+    client: Client!
+    companyName: String
+    contactName: String
+    createdAt: ISO8601DateTime!
+    email: String
+    id: EncodedId!
+    jobberWebUri: String!
+    phone: String
+    requestStatus: RequestStatusTypeEnum!
+    source: String!
+    title: String
+    updatedAt: ISO8601DateTime!
+  }
+
+  interface PaymentRecordInterface {
+    adjustmentType: IncomeAdjustmentType!
+    amount: Float!
+    client: Client
+    details: String
+    entryDate: ISO8601DateTime!
+    id: EncodedId!
+    invoice: Invoice
+    paymentType: PaymentType
+  }
+
+  type CashPaymentRecord implements PaymentRecordInterface {
+    adjustmentType: IncomeAdjustmentType!
+    amount: Float!
+    client: Client
+    details: String
+    entryDate: ISO8601DateTime!
+    id: EncodedId!
+    invoice: Invoice
+    paymentType: PaymentType
+  }
+
+  type CheckPaymentRecord implements PaymentRecordInterface {
+    adjustmentType: IncomeAdjustmentType!
+    amount: Float!
+    client: Client
+    details: String
+    entryDate: ISO8601DateTime!
+    id: EncodedId!
+    invoice: Invoice
+    paymentType: PaymentType
+  }
+
+  type CreditCardPaymentRecord implements PaymentRecordInterface {
+    adjustmentType: IncomeAdjustmentType!
+    amount: Float!
+    client: Client
+    details: String
+    entryDate: ISO8601DateTime!
+    id: EncodedId!
+    invoice: Invoice
+    paymentType: PaymentType
+  }
+
+  type BankTransferPaymentRecord implements PaymentRecordInterface {
+    adjustmentType: IncomeAdjustmentType!
+    amount: Float!
+    client: Client
+    details: String
+    entryDate: ISO8601DateTime!
+    id: EncodedId!
+    invoice: Invoice
+    paymentType: PaymentType
+  }
+
+  type MoneyOrderPaymentRecord implements PaymentRecordInterface {
+    adjustmentType: IncomeAdjustmentType!
+    amount: Float!
+    client: Client
+    details: String
+    entryDate: ISO8601DateTime!
+    id: EncodedId!
+    invoice: Invoice
+    paymentType: PaymentType
+  }
+
+  type OtherPaymentRecord implements PaymentRecordInterface {
+    adjustmentType: IncomeAdjustmentType!
+    amount: Float!
+    client: Client
+    details: String
+    entryDate: ISO8601DateTime!
+    id: EncodedId!
+    invoice: Invoice
+    paymentType: PaymentType
+  }
+
+  type PaymentRecordInterfaceEdge {
+    cursor: String!
+    node: PaymentRecordInterface!
+  }
+
+  type PaymentRecordInterfaceConnection {
+    edges: [PaymentRecordInterfaceEdge!]
+    nodes: [PaymentRecordInterface!]!
+    pageInfo: PageInfo!
+    totalCount: Int!
+  }
+
+  type Property {
+    city: String!
+    client: Client
+    country: String!
+    id: EncodedId!
+    isBillingAddress: Boolean
+    jobberWebUri: String!
+    postalCode: String!
+    province: String!
+    street: String!
+    street1: String!
+    street2: String!
+  }
+
+  type PropertyEdge {
+    cursor: String!
+    node: Property!
+  }
+
+  type PropertyConnection {
+    edges: [PropertyEdge!]
+    nodes: [Property!]!
+    pageInfo: PageInfo!
+    totalCount: Int!
+  }
+
+  type Visit {
+    client: Client!
+    completedAt: ISO8601DateTime
+    createdAt: ISO8601DateTime!
+    endAt: ISO8601DateTime
+    id: EncodedId!
+    instructions: String
+    invoice: Invoice
+    isComplete: Boolean!
+    job: Job!
+    startAt: ISO8601DateTime
+    title: String
+    visitStatus: VisitStatusTypeEnum!
+  }
+
+  type VisitEdge {
+    cursor: String!
+    node: Visit!
+  }
+
+  type VisitConnection {
+    edges: [VisitEdge!]
+    nodes: [Visit!]!
+    pageInfo: PageInfo!
+    totalCount: Int!
+  }
+
+  type QuoteAmounts {
+    depositAmount: Float!
+    discountAmount: Float!
+    nonTaxAmount: Float!
+    outstandingDepositAmount: Float!
+    subtotal: Float!
+    taxAmount: Float!
+    total: Float!
+  }
+
+  type Quote {
+    amounts: QuoteAmounts!
+    client: Client
+    cost: Float!
+    createdAt: ISO8601DateTime!
+    id: EncodedId!
+    jobberWebUri: String!
+    jobs(after: String, before: String, first: Int, last: Int): JobConnection
+    message: String
+    property: Property
+    quoteNumber: String!
+    quoteStatus: QuoteStatusTypeEnum!
+    request: Request
+    sentAt: ISO8601DateTime
+    title: String
+    transitionedAt: ISO8601DateTime!
+    updatedAt: ISO8601DateTime!
+  }
+
+  type QuoteEdge {
+    cursor: String!
+    node: Quote!
+  }
+
+  type QuoteConnection {
+    edges: [QuoteEdge!]
+    nodes: [Quote!]!
+    pageInfo: PageInfo!
+    totalCount: Int!
+  }
+
+  type RequestEdge {
+    cursor: String!
+    node: Request!
+  }
+
+  type RequestConnection {
+    edges: [RequestEdge!]
+    nodes: [Request!]!
+    pageInfo: PageInfo!
+    totalCount: Int!
+  }
+
   type ClientEdge {
     cursor: String!
     node: Client!
@@ -280,7 +585,17 @@ export const JOBBER_SANDBOX_SDL = /* GraphQL */ `
     invoices(filter: InvoiceFilterAttributes, searchTerm: String, after: String, before: String, first: Int, last: Int): InvoiceConnection!
     job(id: EncodedId!): Job
     jobs(filter: JobFilterAttributes, searchTerm: String, after: String, before: String, first: Int, last: Int): JobConnection!
+    paymentRecord(id: EncodedId!): PaymentRecordInterface
+    paymentRecords(filter: PaymentRecordFilterAttributes, after: String, before: String, first: Int, last: Int): PaymentRecordInterfaceConnection
+    properties(filter: PropertiesFilterAttributes, searchTerm: String, after: String, before: String, first: Int, last: Int): PropertyConnection!
+    property(id: EncodedId!): Property
+    quote(id: EncodedId!): Quote
+    quotes(filter: QuoteFilterAttributes, searchTerm: String, after: String, before: String, first: Int, last: Int): QuoteConnection!
+    request(id: EncodedId!): Request
+    requests(filter: RequestFilterAttributes, searchTerm: String, after: String, before: String, first: Int, last: Int): RequestConnection!
     user(id: EncodedId): User
+    visit(id: EncodedId!): Visit
+    visits(filter: VisitFilterAttributes, after: String, before: String, first: Int, last: Int): VisitConnection!
   }
 
   type Mutation {

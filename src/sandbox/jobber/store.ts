@@ -8,19 +8,35 @@ import {
   invoiceInputSchema,
   jobCreateSchema,
   jobInputSchema,
+  quoteCreateSchema,
+  quoteInputSchema,
+  paymentCreateSchema,
+  paymentInputSchema,
+  propertyCreateSchema,
+  propertyInputSchema,
+  requestCreateSchema,
+  requestInputSchema,
+  visitCreateSchema,
+  visitInputSchema,
   seedSchema,
   writeOptionsSchema,
   type DeliveryOptions,
   type InvoiceStatus,
   type JobStatus,
   type JobType,
+  type PaymentType,
+  type QuoteStatus,
+  type RequestStatus,
+  type VisitStatus,
   type SeedInput,
   type WriteOptions,
 } from './inputs';
 
 /** Where Jobber's web app shows a record; the sandbox mimics the URL shape. */
-export function jobberWebUri(kind: 'Client' | 'Job' | 'Invoice', id: number): string {
-  const path = { Client: 'clients', Job: 'work_orders', Invoice: 'invoices' }[kind];
+export function jobberWebUri(kind: 'Client' | 'Job' | 'Invoice' | 'Request' | 'Quote' | 'Visit' | 'Property', id: number): string {
+  const path = { Client: 'clients', Job: 'work_orders', Invoice: 'invoices', Request: 'requests', Quote: 'quotes', Visit: 'visits', Property: 'properties' }[
+    kind
+  ];
   return `https://secure.getjobber.com/${path}/${id}`;
 }
 
@@ -111,6 +127,134 @@ export interface StoredInvoice {
   updatedAt: string;
 }
 
+export interface StoredRequest {
+  id: number;
+  accountId: number;
+  clientId: number;
+  title: string | null;
+  requestStatus: RequestStatus;
+  contactName: string | null;
+  companyName: string | null;
+  email: string | null;
+  phone: string | null;
+  source: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface RequestView extends Omit<StoredRequest, 'id' | 'accountId' | 'clientId'> {
+  id: string;
+  accountId: string;
+  clientId: string;
+  jobberWebUri: string;
+}
+
+export interface StoredQuote {
+  id: number;
+  accountId: number;
+  clientId: number;
+  requestId: number | null;
+  propertyId: number | null;
+  jobIds: number[];
+  quoteNumber: number;
+  quoteStatus: QuoteStatus;
+  title: string | null;
+  message: string | null;
+  amounts: { subtotal: number; taxAmount: number; discountAmount: number; total: number };
+  sentAt: string | null;
+  transitionedAt: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface QuoteView extends Omit<StoredQuote, 'id' | 'accountId' | 'clientId' | 'requestId' | 'propertyId' | 'jobIds'> {
+  id: string;
+  accountId: string;
+  clientId: string;
+  requestId: string | null;
+  propertyId: string | null;
+  jobIds: string[];
+  jobberWebUri: string;
+}
+
+/** A job's visit. Jobber's Visit has no updatedAt (2023 schema): nor has this one. */
+export interface StoredVisit {
+  id: number;
+  accountId: number;
+  jobId: number;
+  invoiceId: number | null;
+  title: string | null;
+  instructions: string | null;
+  startAt: string | null;
+  endAt: string | null;
+  completedAt: string | null;
+  createdAt: string;
+}
+
+export interface VisitView extends Omit<StoredVisit, 'id' | 'accountId' | 'jobId' | 'invoiceId'> {
+  id: string;
+  accountId: string;
+  jobId: string;
+  clientId: string;
+  invoiceId: string | null;
+  visitStatus: VisitStatus;
+  isComplete: boolean;
+}
+
+/** Jobber's status of a visit, from what the sandbox keeps (LATE, TODAY and ACTIVE are not modelled). */
+export function visitStatusOf(v: StoredVisit): VisitStatus {
+  return v.completedAt ? 'COMPLETED' : v.startAt ? 'UPCOMING' : 'UNSCHEDULED';
+}
+
+/** A client's service address. Jobber's Property has no updatedAt (2023 schema): nor has this one. */
+export interface StoredProperty extends StoredAddress {
+  id: number;
+  accountId: number;
+  clientId: number;
+  isBillingAddress: boolean;
+}
+
+export interface PropertyView extends Omit<StoredProperty, 'id' | 'accountId' | 'clientId'> {
+  id: string;
+  accountId: string;
+  clientId: string;
+  street: string;
+  jobberWebUri: string;
+}
+
+/**
+ * A payment recorded against an invoice. Jobber's PaymentRecordInterface has no updatedAt, nor
+ * has this one; recording it leaves the invoice's amounts as they are (the sandbox's choice).
+ */
+export interface StoredPayment {
+  id: number;
+  accountId: number;
+  invoiceId: number | null;
+  clientId: number;
+  amount: number;
+  paymentType: PaymentType;
+  details: string | null;
+  entryDate: string;
+}
+
+export interface PaymentView extends Omit<StoredPayment, 'id' | 'accountId' | 'invoiceId' | 'clientId'> {
+  id: string;
+  accountId: string;
+  invoiceId: string | null;
+  clientId: string;
+  adjustmentType: 'PAYMENT';
+}
+
+/** Jobber's type of a payment record, by its method. */
+export const PAYMENT_RECORD_TYPES: Record<PaymentType, string> = {
+  CASH: 'CashPaymentRecord',
+  CHEQUE: 'CheckPaymentRecord',
+  CREDIT_CARD: 'CreditCardPaymentRecord',
+  BANK_TRANSFER: 'BankTransferPaymentRecord',
+  MONEY_ORDER: 'MoneyOrderPaymentRecord',
+  OTHER: 'OtherPaymentRecord',
+};
+
 export interface AccountView {
   id: string;
   name: string;
@@ -177,6 +321,16 @@ export interface DeletedView {
   clients: string[];
   jobs: string[];
   invoices: string[];
+  /** Present when requests were deleted (or seeded). */
+  requests?: string[];
+  /** Present when quotes were deleted (or seeded). */
+  quotes?: string[];
+  /** Present when visits were deleted (or seeded). */
+  visits?: string[];
+  /** Present when properties were deleted (or seeded). */
+  properties?: string[];
+  /** Present when payments were deleted (or seeded). */
+  payments?: string[];
 }
 
 /** A change that Jobber would announce with a webhook. */
@@ -189,7 +343,8 @@ export interface ChangeEvent {
 
 export type ChangeListener = (events: ChangeEvent[], delivery: DeliveryOptions | undefined) => void;
 
-type RecordType = 'Account' | 'User' | 'Client' | 'Job' | 'Invoice' | 'Email' | 'ClientPhoneNumber';
+type RecordType =
+  'Account' | 'User' | 'Client' | 'Job' | 'Invoice' | 'Request' | 'Quote' | 'Visit' | 'Property' | 'PaymentRecord' | 'Email' | 'ClientPhoneNumber';
 
 const round2 = (n: number): number => Math.round(n * 100) / 100;
 const FIRST_NAMES = ['Ada', 'Grace', 'Alan', 'Katherine', 'Linus', 'Margaret', 'Dennis', 'Barbara', 'Ken', 'Frances'];
@@ -207,6 +362,12 @@ export class JobberStore {
   private readonly clients = new Map<number, StoredClient>();
   private readonly jobs = new Map<number, StoredJob>();
   private readonly invoices = new Map<number, StoredInvoice>();
+  private readonly requests = new Map<number, StoredRequest>();
+  private readonly quotes = new Map<number, StoredQuote>();
+  private readonly visits = new Map<number, StoredVisit>();
+  private readonly properties = new Map<number, StoredProperty>();
+  private readonly payments = new Map<number, StoredPayment>();
+  private readonly quoteNumbers = new Map<number, number>();
   private readonly jobNumbers = new Map<number, number>();
   private readonly invoiceNumbers = new Map<number, number>();
   private readonly seq: Record<RecordType, number>;
@@ -217,7 +378,20 @@ export class JobberStore {
     private readonly clock: SandboxClock,
     idBase = 0,
   ) {
-    this.seq = { Account: idBase, User: idBase, Client: idBase, Job: idBase, Invoice: idBase, Email: idBase, ClientPhoneNumber: idBase };
+    this.seq = {
+      Account: idBase,
+      User: idBase,
+      Client: idBase,
+      Job: idBase,
+      Invoice: idBase,
+      Request: idBase,
+      Quote: idBase,
+      Visit: idBase,
+      Property: idBase,
+      PaymentRecord: idBase,
+      Email: idBase,
+      ClientPhoneNumber: idBase,
+    };
   }
 
   /** Called with the events of every write that asks for webhooks. */
@@ -227,7 +401,21 @@ export class JobberStore {
 
   /** Forgets all data. Id counters keep going. */
   reset(): void {
-    for (const map of [this.accounts, this.users, this.clients, this.jobs, this.invoices, this.jobNumbers, this.invoiceNumbers]) {
+    for (const map of [
+      this.accounts,
+      this.users,
+      this.clients,
+      this.jobs,
+      this.invoices,
+      this.requests,
+      this.quotes,
+      this.visits,
+      this.properties,
+      this.payments,
+      this.jobNumbers,
+      this.invoiceNumbers,
+      this.quoteNumbers,
+    ]) {
       map.clear();
     }
   }
@@ -300,17 +488,42 @@ export class JobberStore {
     return this.clientView(client);
   }
 
-  /** Deletes the client with its jobs and invoices (each gets its own DESTROY webhook). */
+  /** Deletes the client with its properties, quotes, requests, jobs (with visits) and invoices (each gets its own DESTROY webhook). */
   deleteClient(clientId: string, write?: WriteOptions): DeletedView {
     const client = this.requireRecord('Client', this.clients, clientId);
     const events: ChangeEvent[] = [];
     const deleted: DeletedView = { clients: [], jobs: [], invoices: [] };
+    for (const pay of [...this.payments.values()].filter((x) => x.clientId === client.id)) {
+      this.payments.delete(pay.id);
+      (deleted.payments ??= []).push(this.enc('PaymentRecord', pay.id));
+      events.push(this.event('PAYMENT_DESTROY', client.accountId, 'PaymentRecord', pay.id, this.clock.stamp().toISOString()));
+    }
+    for (const prop of this.propertiesOfClient(client.id)) {
+      this.properties.delete(prop.id);
+      (deleted.properties ??= []).push(this.enc('Property', prop.id));
+      events.push(this.event('PROPERTY_DESTROY', client.accountId, 'Property', prop.id, this.clock.stamp().toISOString()));
+    }
+    for (const quote of this.quotesOfClient(client.id)) {
+      this.quotes.delete(quote.id);
+      (deleted.quotes ??= []).push(this.enc('Quote', quote.id));
+      events.push(this.event('QUOTE_DESTROY', client.accountId, 'Quote', quote.id, this.clock.stamp().toISOString()));
+    }
+    for (const request of this.requestsOfClient(client.id)) {
+      this.requests.delete(request.id);
+      (deleted.requests ??= []).push(this.enc('Request', request.id));
+      events.push(this.event('REQUEST_DESTROY', client.accountId, 'Request', request.id, this.clock.stamp().toISOString()));
+    }
     for (const invoice of this.invoicesOfClient(client.id)) {
       this.invoices.delete(invoice.id);
       deleted.invoices.push(this.enc('Invoice', invoice.id));
       events.push(this.event('INVOICE_DESTROY', client.accountId, 'Invoice', invoice.id, this.clock.stamp().toISOString()));
     }
     for (const job of this.jobsOfClient(client.id)) {
+      for (const visit of this.visitsOfJob(job.id)) {
+        this.visits.delete(visit.id);
+        (deleted.visits ??= []).push(this.enc('Visit', visit.id));
+        events.push(this.event('VISIT_DESTROY', client.accountId, 'Visit', visit.id, this.clock.stamp().toISOString()));
+      }
       this.jobs.delete(job.id);
       deleted.jobs.push(this.enc('Job', job.id));
       events.push(this.event('JOB_DESTROY', client.accountId, 'Job', job.id, this.clock.stamp().toISOString()));
@@ -329,6 +542,284 @@ export class JobberStore {
 
   listClients(accountId: string): ClientView[] {
     return this.clientsOf(this.requireAccount(accountId).id).map((c) => this.clientView(c));
+  }
+
+  // ---- requests -------------------------------------------------------------------------------
+
+  createRequest(accountId: string, input: z.input<typeof requestCreateSchema>, write?: WriteOptions): RequestView {
+    const account = this.requireAccount(accountId);
+    const parsed = requestCreateSchema.parse(input);
+    const client = this.requireRecord('Client', this.clients, parsed.clientId);
+    if (client.accountId !== account.id) throw new SandboxError(400, `client ${parsed.clientId} belongs to another account`);
+    const id = this.next('Request');
+    const at = this.clock.stamp().toISOString();
+    const request: StoredRequest = {
+      id,
+      accountId: account.id,
+      clientId: client.id,
+      title: parsed.title !== undefined ? parsed.title : `Request from ${clientName(client)}`,
+      requestStatus: parsed.requestStatus ?? 'new',
+      contactName: parsed.contactName !== undefined ? parsed.contactName : clientName(client),
+      companyName: parsed.companyName ?? client.companyName,
+      email: parsed.email !== undefined ? parsed.email : (client.emails.find((e) => e.primary)?.address ?? null),
+      phone: parsed.phone !== undefined ? parsed.phone : (client.phones.find((p) => p.primary)?.number ?? null),
+      source: parsed.source ?? 'online_booking',
+      createdAt: at,
+      updatedAt: at,
+    };
+    this.requests.set(id, request);
+    this.emit(write, [this.event('REQUEST_CREATE', account.id, 'Request', id, at)]);
+    return this.requestView(request);
+  }
+
+  updateRequest(requestId: string, input: z.input<typeof requestInputSchema>, write?: WriteOptions): RequestView {
+    const request = this.requireRecord('Request', this.requests, requestId);
+    const parsed = requestInputSchema.parse(input);
+    for (const [key, value] of Object.entries(parsed)) {
+      if (value !== undefined) Object.assign(request, { [key]: value });
+    }
+    request.updatedAt = this.clock.stamp().toISOString();
+    this.emit(write, [this.event('REQUEST_UPDATE', request.accountId, 'Request', request.id, request.updatedAt)]);
+    return this.requestView(request);
+  }
+
+  deleteRequest(requestId: string, write?: WriteOptions): DeletedView {
+    const request = this.requireRecord('Request', this.requests, requestId);
+    this.requests.delete(request.id);
+    // Quotes made from it lose the link silently, as invoices lose a deleted job.
+    for (const quote of this.quotes.values()) if (quote.requestId === request.id) quote.requestId = null;
+    this.emit(write, [this.event('REQUEST_DESTROY', request.accountId, 'Request', request.id, this.clock.stamp().toISOString())]);
+    return { clients: [], jobs: [], invoices: [], requests: [this.enc('Request', request.id)] };
+  }
+
+  getRequest(requestId: string): RequestView | undefined {
+    const request = this.requests.get(this.decode('Request', requestId) ?? -1);
+    return request && this.requestView(request);
+  }
+
+  listRequests(accountId: string): RequestView[] {
+    return this.requestsOf(this.requireAccount(accountId).id).map((r) => this.requestView(r));
+  }
+
+  // ---- quotes ---------------------------------------------------------------------------------
+
+  createQuote(accountId: string, input: z.input<typeof quoteCreateSchema>, write?: WriteOptions): QuoteView {
+    const account = this.requireAccount(accountId);
+    const parsed = quoteCreateSchema.parse(input);
+    const client = this.requireRecord('Client', this.clients, parsed.clientId);
+    if (client.accountId !== account.id) throw new SandboxError(400, `client ${parsed.clientId} belongs to another account`);
+    const id = this.next('Quote');
+    const quoteNumber = (this.quoteNumbers.get(account.id) ?? 0) + 1;
+    this.quoteNumbers.set(account.id, quoteNumber);
+    const at = this.clock.stamp().toISOString();
+    const quote: StoredQuote = {
+      id,
+      accountId: account.id,
+      clientId: client.id,
+      requestId: null,
+      propertyId: null,
+      jobIds: [],
+      quoteNumber,
+      quoteStatus: 'draft',
+      title: parsed.title !== undefined ? parsed.title : `Quote #${quoteNumber}`,
+      message: parsed.message ?? null,
+      amounts: { subtotal: 0, taxAmount: 0, discountAmount: 0, total: 0 },
+      sentAt: null,
+      transitionedAt: at,
+      createdAt: at,
+      updatedAt: at,
+    };
+    this.applyQuote(quote, parsed, at);
+    this.quotes.set(id, quote);
+    this.emit(write, [this.event('QUOTE_CREATE', account.id, 'Quote', id, at)]);
+    return this.quoteView(quote);
+  }
+
+  /** QUOTE_SENT when the status moves to awaiting_response, QUOTE_APPROVED when to approved, else QUOTE_UPDATE. */
+  updateQuote(quoteId: string, input: z.input<typeof quoteInputSchema>, write?: WriteOptions): QuoteView {
+    const quote = this.requireRecord('Quote', this.quotes, quoteId);
+    const parsed = quoteInputSchema.parse(input);
+    const before = quote.quoteStatus;
+    const at = this.clock.stamp().toISOString();
+    this.applyQuote(quote, parsed, at);
+    quote.updatedAt = at;
+    const moved = quote.quoteStatus !== before;
+    const topic =
+      moved && quote.quoteStatus === 'awaiting_response' ? 'QUOTE_SENT' : moved && quote.quoteStatus === 'approved' ? 'QUOTE_APPROVED' : 'QUOTE_UPDATE';
+    this.emit(write, [this.event(topic, quote.accountId, 'Quote', quote.id, at)]);
+    return this.quoteView(quote);
+  }
+
+  deleteQuote(quoteId: string, write?: WriteOptions): DeletedView {
+    const quote = this.requireRecord('Quote', this.quotes, quoteId);
+    this.quotes.delete(quote.id);
+    this.emit(write, [this.event('QUOTE_DESTROY', quote.accountId, 'Quote', quote.id, this.clock.stamp().toISOString())]);
+    return { clients: [], jobs: [], invoices: [], quotes: [this.enc('Quote', quote.id)] };
+  }
+
+  getQuote(quoteId: string): QuoteView | undefined {
+    const quote = this.quotes.get(this.decode('Quote', quoteId) ?? -1);
+    return quote && this.quoteView(quote);
+  }
+
+  listQuotes(accountId: string): QuoteView[] {
+    return this.quotesOf(this.requireAccount(accountId).id).map((q) => this.quoteView(q));
+  }
+
+  // ---- payments -------------------------------------------------------------------------------
+
+  createPayment(accountId: string, input: z.input<typeof paymentCreateSchema>, write?: WriteOptions): PaymentView {
+    const account = this.requireAccount(accountId);
+    const parsed = paymentCreateSchema.parse(input);
+    const invoice = this.requireRecord('Invoice', this.invoices, parsed.invoiceId);
+    if (invoice.accountId !== account.id) throw new SandboxError(400, `invoice ${parsed.invoiceId} belongs to another account`);
+    const id = this.next('PaymentRecord');
+    const at = this.clock.stamp().toISOString();
+    const pay: StoredPayment = {
+      id,
+      accountId: account.id,
+      invoiceId: invoice.id,
+      clientId: invoice.clientId,
+      amount: round2(parsed.amount),
+      paymentType: parsed.paymentType ?? 'CASH',
+      details: parsed.details ?? null,
+      entryDate: parsed.entryDate ?? at,
+    };
+    this.payments.set(id, pay);
+    this.emit(write, [this.event('PAYMENT_CREATE', account.id, 'PaymentRecord', id, at)]);
+    return this.paymentView(pay);
+  }
+
+  updatePayment(paymentId: string, input: z.input<typeof paymentInputSchema>, write?: WriteOptions): PaymentView {
+    const pay = this.requireRecord('PaymentRecord', this.payments, paymentId);
+    const parsed = paymentInputSchema.parse(input);
+    for (const [key, value] of Object.entries(parsed)) {
+      if (value !== undefined) Object.assign(pay, { [key]: key === 'amount' ? round2(value as number) : value });
+    }
+    this.emit(write, [this.event('PAYMENT_UPDATE', pay.accountId, 'PaymentRecord', pay.id, this.clock.stamp().toISOString())]);
+    return this.paymentView(pay);
+  }
+
+  deletePayment(paymentId: string, write?: WriteOptions): DeletedView {
+    const pay = this.requireRecord('PaymentRecord', this.payments, paymentId);
+    this.payments.delete(pay.id);
+    this.emit(write, [this.event('PAYMENT_DESTROY', pay.accountId, 'PaymentRecord', pay.id, this.clock.stamp().toISOString())]);
+    return { clients: [], jobs: [], invoices: [], payments: [this.enc('PaymentRecord', pay.id)] };
+  }
+
+  getPayment(paymentId: string): PaymentView | undefined {
+    const pay = this.payments.get(this.decode('PaymentRecord', paymentId) ?? -1);
+    return pay && this.paymentView(pay);
+  }
+
+  listPayments(accountId: string): PaymentView[] {
+    return this.paymentsOf(this.requireAccount(accountId).id).map((p) => this.paymentView(p));
+  }
+
+  // ---- properties -----------------------------------------------------------------------------
+
+  createProperty(accountId: string, input: z.input<typeof propertyCreateSchema>, write?: WriteOptions): PropertyView {
+    const account = this.requireAccount(accountId);
+    const parsed = propertyCreateSchema.parse(input);
+    const client = this.requireRecord('Client', this.clients, parsed.clientId);
+    if (client.accountId !== account.id) throw new SandboxError(400, `client ${parsed.clientId} belongs to another account`);
+    const id = this.next('Property');
+    const prop: StoredProperty = {
+      id,
+      accountId: account.id,
+      clientId: client.id,
+      street1: parsed.street1 ?? '',
+      street2: parsed.street2 ?? '',
+      city: parsed.city ?? '',
+      province: parsed.province ?? '',
+      postalCode: parsed.postalCode ?? '',
+      country: parsed.country ?? '',
+      isBillingAddress: parsed.isBillingAddress ?? false,
+    };
+    this.properties.set(id, prop);
+    this.emit(write, [this.event('PROPERTY_CREATE', account.id, 'Property', id, this.clock.stamp().toISOString())]);
+    return this.propertyView(prop);
+  }
+
+  updateProperty(propertyId: string, input: z.input<typeof propertyInputSchema>, write?: WriteOptions): PropertyView {
+    const prop = this.requireRecord('Property', this.properties, propertyId);
+    const parsed = propertyInputSchema.parse(input);
+    for (const [key, value] of Object.entries(parsed)) {
+      if (value !== undefined) Object.assign(prop, { [key]: value });
+    }
+    this.emit(write, [this.event('PROPERTY_UPDATE', prop.accountId, 'Property', prop.id, this.clock.stamp().toISOString())]);
+    return this.propertyView(prop);
+  }
+
+  deleteProperty(propertyId: string, write?: WriteOptions): DeletedView {
+    const prop = this.requireRecord('Property', this.properties, propertyId);
+    this.properties.delete(prop.id);
+    for (const quote of this.quotes.values()) if (quote.propertyId === prop.id) quote.propertyId = null;
+    this.emit(write, [this.event('PROPERTY_DESTROY', prop.accountId, 'Property', prop.id, this.clock.stamp().toISOString())]);
+    return { clients: [], jobs: [], invoices: [], properties: [this.enc('Property', prop.id)] };
+  }
+
+  getProperty(propertyId: string): PropertyView | undefined {
+    const prop = this.properties.get(this.decode('Property', propertyId) ?? -1);
+    return prop && this.propertyView(prop);
+  }
+
+  listProperties(accountId: string): PropertyView[] {
+    return this.propertiesOf(this.requireAccount(accountId).id).map((p) => this.propertyView(p));
+  }
+
+  // ---- visits ---------------------------------------------------------------------------------
+
+  createVisit(accountId: string, input: z.input<typeof visitCreateSchema>, write?: WriteOptions): VisitView {
+    const account = this.requireAccount(accountId);
+    const parsed = visitCreateSchema.parse(input);
+    const job = this.requireRecord('Job', this.jobs, parsed.jobId);
+    if (job.accountId !== account.id) throw new SandboxError(400, `job ${parsed.jobId} belongs to another account`);
+    const id = this.next('Visit');
+    const at = this.clock.stamp().toISOString();
+    const visit: StoredVisit = {
+      id,
+      accountId: account.id,
+      jobId: job.id,
+      invoiceId: null,
+      title: job.title,
+      instructions: null,
+      startAt: null,
+      endAt: null,
+      completedAt: null,
+      createdAt: at,
+    };
+    this.applyVisit(visit, parsed);
+    this.visits.set(id, visit);
+    this.emit(write, [this.event('VISIT_CREATE', account.id, 'Visit', id, at)]);
+    return this.visitView(visit);
+  }
+
+  /** VISIT_COMPLETE when the change completes the visit (sets completedAt), else VISIT_UPDATE. */
+  updateVisit(visitId: string, input: z.input<typeof visitInputSchema>, write?: WriteOptions): VisitView {
+    const visit = this.requireRecord('Visit', this.visits, visitId);
+    const parsed = visitInputSchema.parse(input);
+    const wasComplete = visit.completedAt !== null;
+    this.applyVisit(visit, parsed);
+    const topic = !wasComplete && visit.completedAt !== null ? 'VISIT_COMPLETE' : 'VISIT_UPDATE';
+    this.emit(write, [this.event(topic, visit.accountId, 'Visit', visit.id, this.clock.stamp().toISOString())]);
+    return this.visitView(visit);
+  }
+
+  deleteVisit(visitId: string, write?: WriteOptions): DeletedView {
+    const visit = this.requireRecord('Visit', this.visits, visitId);
+    this.visits.delete(visit.id);
+    this.emit(write, [this.event('VISIT_DESTROY', visit.accountId, 'Visit', visit.id, this.clock.stamp().toISOString())]);
+    return { clients: [], jobs: [], invoices: [], visits: [this.enc('Visit', visit.id)] };
+  }
+
+  getVisit(visitId: string): VisitView | undefined {
+    const visit = this.visits.get(this.decode('Visit', visitId) ?? -1);
+    return visit && this.visitView(visit);
+  }
+
+  listVisits(accountId: string): VisitView[] {
+    return this.visitsOf(this.requireAccount(accountId).id).map((v) => this.visitView(v));
   }
 
   // ---- jobs -----------------------------------------------------------------------------------
@@ -366,21 +857,28 @@ export class JobberStore {
   updateJob(jobId: string, input: z.input<typeof jobInputSchema>, write?: WriteOptions): JobView {
     const job = this.requireRecord('Job', this.jobs, jobId);
     const parsed = jobInputSchema.parse(input);
+    const before = job.jobStatus;
     for (const [key, value] of Object.entries(parsed)) {
       if (value !== undefined) Object.assign(job, { [key]: key === 'total' ? round2(value as number) : value });
     }
     job.updatedAt = this.clock.stamp().toISOString();
-    this.emit(write, [this.event('JOB_UPDATE', job.accountId, 'Job', job.id, job.updatedAt)]);
+    // Closing a job (it moves to archived) is announced as JOB_CLOSED, not JOB_UPDATE (the sandbox's reading).
+    const topic = parsed.jobStatus === 'archived' && before !== 'archived' ? 'JOB_CLOSED' : 'JOB_UPDATE';
+    this.emit(write, [this.event(topic, job.accountId, 'Job', job.id, job.updatedAt)]);
     return this.jobView(job);
   }
 
-  /** Deletes the job; invoices that named it silently drop it from their jobs. */
+  /** Deletes the job with its visits (VISIT_DESTROY each); invoices and quotes that named it silently drop it from their jobs. */
   deleteJob(jobId: string, write?: WriteOptions): DeletedView {
     const job = this.requireRecord('Job', this.jobs, jobId);
+    const visits = this.visitsOfJob(job.id);
+    for (const visit of visits) this.visits.delete(visit.id);
     this.jobs.delete(job.id);
     for (const invoice of this.invoices.values()) invoice.jobIds = invoice.jobIds.filter((id) => id !== job.id);
-    this.emit(write, [this.event('JOB_DESTROY', job.accountId, 'Job', job.id, this.clock.stamp().toISOString())]);
-    return { clients: [], jobs: [this.enc('Job', job.id)], invoices: [] };
+    for (const quote of this.quotes.values()) quote.jobIds = quote.jobIds.filter((id) => id !== job.id);
+    const visitEvents = visits.map((v) => this.event('VISIT_DESTROY', job.accountId, 'Visit', v.id, this.clock.stamp().toISOString()));
+    this.emit(write, [...visitEvents, this.event('JOB_DESTROY', job.accountId, 'Job', job.id, this.clock.stamp().toISOString())]);
+    return { clients: [], jobs: [this.enc('Job', job.id)], invoices: [], ...(visits.length ? { visits: visits.map((v) => this.enc('Visit', v.id)) } : {}) };
   }
 
   getJob(jobId: string): JobView | undefined {
@@ -447,6 +945,8 @@ export class JobberStore {
   deleteInvoice(invoiceId: string, write?: WriteOptions): DeletedView {
     const invoice = this.requireRecord('Invoice', this.invoices, invoiceId);
     this.invoices.delete(invoice.id);
+    // Its payments stay, no longer linked (the sandbox's choice).
+    for (const pay of this.payments.values()) if (pay.invoiceId === invoice.id) pay.invoiceId = null;
     this.emit(write, [this.event('INVOICE_DESTROY', invoice.accountId, 'Invoice', invoice.id, this.clock.stamp().toISOString())]);
     return { clients: [], jobs: [], invoices: [this.enc('Invoice', invoice.id)] };
   }
@@ -463,8 +963,18 @@ export class JobberStore {
   /** Bulk data for backfill tests; sends no webhooks. Returns the new ids in creation order. */
   seed(accountId: string, input: SeedInput): DeletedView {
     this.requireAccount(accountId);
-    const { clients, jobsPerClient, invoicesPerJob } = seedSchema.parse(input);
-    const out: DeletedView = { clients: [], jobs: [], invoices: [] };
+    const { clients, jobsPerClient, invoicesPerJob, requestsPerClient, quotesPerClient, visitsPerJob, propertiesPerClient, paymentsPerInvoice } =
+      seedSchema.parse(input);
+    const out: DeletedView = {
+      clients: [],
+      jobs: [],
+      invoices: [],
+      ...(requestsPerClient > 0 ? { requests: [] } : {}),
+      ...(quotesPerClient > 0 ? { quotes: [] } : {}),
+      ...(visitsPerJob > 0 && jobsPerClient > 0 ? { visits: [] } : {}),
+      ...(propertiesPerClient > 0 ? { properties: [] } : {}),
+      ...(paymentsPerInvoice > 0 && invoicesPerJob > 0 && jobsPerClient > 0 ? { payments: [] } : {}),
+    };
     const quiet = { webhook: false };
     for (let c = 0; c < clients; c++) {
       const n = this.seq.Client + 1;
@@ -484,9 +994,24 @@ export class JobberStore {
         quiet,
       );
       out.clients.push(client.id);
+      for (let r = 0; r < requestsPerClient; r++) {
+        out.requests!.push(this.createRequest(accountId, { clientId: client.id, title: `Quote request ${r + 1}` }, quiet).id);
+      }
+      for (let a = 0; a < propertiesPerClient; a++) {
+        const street1 = `${n + a * 1000} Garden Row`;
+        out.properties!.push(
+          this.createProperty(accountId, { clientId: client.id, street1, city: 'Springfield', province: 'ON', country: 'Canada' }, quiet).id,
+        );
+      }
+      for (let q = 0; q < quotesPerClient; q++) {
+        out.quotes!.push(this.createQuote(accountId, { clientId: client.id, title: `Hedge plan ${q + 1}`, amounts: { subtotal: 200 + q * 50 } }, quiet).id);
+      }
       for (let j = 0; j < jobsPerClient; j++) {
         const job = this.createJob(accountId, { clientId: client.id, title: `Lawn care visit ${j + 1}`, jobStatus: 'active', total: 100 + j * 25 }, quiet);
         out.jobs.push(job.id);
+        for (let v = 0; v < visitsPerJob; v++) {
+          out.visits!.push(this.createVisit(accountId, { jobId: job.id, startAt: new Date(Date.UTC(2025, 5, 1 + v, 9)).toISOString() }, quiet).id);
+        }
         for (let i = 0; i < invoicesPerJob; i++) {
           const invoice = this.createInvoice(
             accountId,
@@ -494,6 +1019,7 @@ export class JobberStore {
             quiet,
           );
           out.invoices.push(invoice.id);
+          for (let k = 0; k < paymentsPerInvoice; k++) out.payments!.push(this.createPayment(accountId, { invoiceId: invoice.id, amount: 25 }, quiet).id);
         }
       }
     }
@@ -514,11 +1040,30 @@ export class JobberStore {
   find(type: 'Client', accountId: number, encodedId: string): StoredClient | undefined;
   find(type: 'Job', accountId: number, encodedId: string): StoredJob | undefined;
   find(type: 'Invoice', accountId: number, encodedId: string): StoredInvoice | undefined;
+  find(type: 'Request', accountId: number, encodedId: string): StoredRequest | undefined;
+  find(type: 'Quote', accountId: number, encodedId: string): StoredQuote | undefined;
+  find(type: 'Visit', accountId: number, encodedId: string): StoredVisit | undefined;
+  find(type: 'Property', accountId: number, encodedId: string): StoredProperty | undefined;
+  find(type: 'PaymentRecord', accountId: number, encodedId: string): StoredPayment | undefined;
   find(type: 'User', accountId: number, encodedId: string): StoredUser | undefined;
-  find(type: 'Client' | 'Job' | 'Invoice' | 'User', accountId: number, encodedId: string): { accountId: number } | undefined {
+  find(
+    type: 'Client' | 'Job' | 'Invoice' | 'Request' | 'Quote' | 'Visit' | 'Property' | 'PaymentRecord' | 'User',
+    accountId: number,
+    encodedId: string,
+  ): { accountId: number } | undefined {
     const id = this.decode(type, encodedId);
     if (id === undefined) return undefined;
-    const map: Map<number, { accountId: number }> = { Client: this.clients, Job: this.jobs, Invoice: this.invoices, User: this.users }[type];
+    const map: Map<number, { accountId: number }> = {
+      Client: this.clients,
+      Job: this.jobs,
+      Invoice: this.invoices,
+      Request: this.requests,
+      Quote: this.quotes,
+      Visit: this.visits,
+      Property: this.properties,
+      PaymentRecord: this.payments,
+      User: this.users,
+    }[type];
     const record = map.get(id);
     return record && record.accountId === accountId ? record : undefined;
   }
@@ -542,6 +1087,54 @@ export class JobberStore {
 
   invoicesOf(accountId: number): StoredInvoice[] {
     return [...this.invoices.values()].filter((i) => i.accountId === accountId);
+  }
+
+  requestsOf(accountId: number): StoredRequest[] {
+    return [...this.requests.values()].filter((r) => r.accountId === accountId);
+  }
+
+  requestByNumber(id: number): StoredRequest | undefined {
+    return this.requests.get(id);
+  }
+
+  invoiceByNumber(id: number): StoredInvoice | undefined {
+    return this.invoices.get(id);
+  }
+
+  paymentsOf(accountId: number): StoredPayment[] {
+    return [...this.payments.values()].filter((p) => p.accountId === accountId);
+  }
+
+  propertyByNumber(id: number): StoredProperty | undefined {
+    return this.properties.get(id);
+  }
+
+  propertiesOf(accountId: number): StoredProperty[] {
+    return [...this.properties.values()].filter((p) => p.accountId === accountId);
+  }
+
+  propertiesOfClient(clientId: number): StoredProperty[] {
+    return [...this.properties.values()].filter((p) => p.clientId === clientId);
+  }
+
+  visitsOf(accountId: number): StoredVisit[] {
+    return [...this.visits.values()].filter((v) => v.accountId === accountId);
+  }
+
+  visitsOfJob(jobId: number): StoredVisit[] {
+    return [...this.visits.values()].filter((v) => v.jobId === jobId);
+  }
+
+  quotesOf(accountId: number): StoredQuote[] {
+    return [...this.quotes.values()].filter((q) => q.accountId === accountId);
+  }
+
+  quotesOfClient(clientId: number): StoredQuote[] {
+    return [...this.quotes.values()].filter((q) => q.clientId === clientId);
+  }
+
+  requestsOfClient(clientId: number): StoredRequest[] {
+    return [...this.requests.values()].filter((r) => r.clientId === clientId);
   }
 
   jobsOfClient(clientId: number): StoredJob[] {
@@ -622,7 +1215,110 @@ export class JobberStore {
     };
   }
 
+  requestView(r: StoredRequest): RequestView {
+    return {
+      ...r,
+      id: this.enc('Request', r.id),
+      accountId: this.enc('Account', r.accountId),
+      clientId: this.enc('Client', r.clientId),
+      jobberWebUri: jobberWebUri('Request', r.id),
+    };
+  }
+
+  quoteView(q: StoredQuote): QuoteView {
+    return {
+      ...q,
+      id: this.enc('Quote', q.id),
+      accountId: this.enc('Account', q.accountId),
+      clientId: this.enc('Client', q.clientId),
+      requestId: q.requestId === null ? null : this.enc('Request', q.requestId),
+      propertyId: q.propertyId === null ? null : this.enc('Property', q.propertyId),
+      jobIds: q.jobIds.map((id) => this.enc('Job', id)),
+      amounts: { ...q.amounts },
+      jobberWebUri: jobberWebUri('Quote', q.id),
+    };
+  }
+
+  paymentView(p: StoredPayment): PaymentView {
+    return {
+      ...p,
+      id: this.enc('PaymentRecord', p.id),
+      accountId: this.enc('Account', p.accountId),
+      invoiceId: p.invoiceId === null ? null : this.enc('Invoice', p.invoiceId),
+      clientId: this.enc('Client', p.clientId),
+      adjustmentType: 'PAYMENT',
+    };
+  }
+
+  propertyView(p: StoredProperty): PropertyView {
+    return {
+      ...p,
+      id: this.enc('Property', p.id),
+      accountId: this.enc('Account', p.accountId),
+      clientId: this.enc('Client', p.clientId),
+      street: streetOf(p),
+      jobberWebUri: jobberWebUri('Property', p.id),
+    };
+  }
+
+  visitView(v: StoredVisit): VisitView {
+    return {
+      ...v,
+      id: this.enc('Visit', v.id),
+      accountId: this.enc('Account', v.accountId),
+      jobId: this.enc('Job', v.jobId),
+      clientId: this.enc('Client', this.jobs.get(v.jobId)!.clientId),
+      invoiceId: v.invoiceId === null ? null : this.enc('Invoice', v.invoiceId),
+      visitStatus: visitStatusOf(v),
+      isComplete: v.completedAt !== null,
+    };
+  }
+
   // ---- helpers --------------------------------------------------------------------------------
+
+  /** Applies a visit's input; its invoice must be of the job's client. */
+  private applyVisit(visit: StoredVisit, parsed: z.infer<typeof visitInputSchema>): void {
+    for (const key of ['title', 'instructions', 'startAt', 'endAt', 'completedAt'] as const) {
+      if (parsed[key] !== undefined) visit[key] = parsed[key];
+    }
+    if (parsed.invoiceId !== undefined) {
+      const invoice = parsed.invoiceId === null ? undefined : this.requireRecord('Invoice', this.invoices, parsed.invoiceId);
+      if (invoice && invoice.clientId !== this.jobs.get(visit.jobId)!.clientId) throw new SandboxError(400, `invoice ${parsed.invoiceId} is another client's`);
+      visit.invoiceId = invoice?.id ?? null;
+    }
+  }
+
+  /** Applies a quote's input: links must be of the quote's client; a status change stamps transitionedAt (and sentAt). */
+  private applyQuote(quote: StoredQuote, parsed: z.infer<typeof quoteInputSchema>, at: string): void {
+    if (parsed.title !== undefined) quote.title = parsed.title;
+    if (parsed.message !== undefined) quote.message = parsed.message;
+    if (parsed.requestId !== undefined) {
+      const request = parsed.requestId === null ? undefined : this.requireRecord('Request', this.requests, parsed.requestId);
+      if (request && request.clientId !== quote.clientId) throw new SandboxError(400, `request ${parsed.requestId} is another client's`);
+      quote.requestId = request?.id ?? null;
+    }
+    if (parsed.propertyId !== undefined) {
+      const prop = parsed.propertyId === null ? undefined : this.requireRecord('Property', this.properties, parsed.propertyId);
+      if (prop && prop.clientId !== quote.clientId) throw new SandboxError(400, `property ${parsed.propertyId} is another client's`);
+      quote.propertyId = prop?.id ?? null;
+    }
+    if (parsed.jobIds !== undefined) {
+      quote.jobIds = parsed.jobIds.map((jobId) => {
+        const job = this.requireRecord('Job', this.jobs, jobId);
+        if (job.clientId !== quote.clientId) throw new SandboxError(400, `job ${jobId} is another client's`);
+        return job.id;
+      });
+    }
+    if (parsed.amounts) {
+      const a = { ...quote.amounts, ...Object.fromEntries(Object.entries(parsed.amounts).filter(([, v]) => v !== undefined)) };
+      quote.amounts = { ...a, total: round2(a.subtotal + a.taxAmount - a.discountAmount) };
+    }
+    if (parsed.quoteStatus !== undefined && parsed.quoteStatus !== quote.quoteStatus) {
+      quote.quoteStatus = parsed.quoteStatus;
+      quote.transitionedAt = at;
+      if (parsed.quoteStatus === 'awaiting_response') quote.sentAt = at;
+    }
+  }
 
   private next(type: RecordType): number {
     this.seq[type] += 1;

@@ -1,0 +1,116 @@
+import { Schema } from 'mongoose';
+import { date, recordFields } from '../fields';
+import { defineRecordType, recordModel } from '../record-type';
+
+/**
+ * Jobber's `visit`: topics VISIT_CREATE / UPDATE / DESTROY, and VISIT_COMPLETE (not in the 2023
+ * enum). A visit has no `updatedAt`: its copies are ordered by when their fetch started.
+ */
+export interface JobberVisitRecord {
+  id: string;
+  title: string | null;
+  visitStatus: string;
+  startAt: string | null;
+  endAt: string | null;
+  completedAt: string | null;
+  isComplete: boolean;
+  job: { id: string; jobNumber: number };
+  client: { id: string; name: string };
+  invoice: { id: string } | null;
+  createdAt: string;
+}
+
+export const VISIT_FIELDS = /* GraphQL */ `
+  fragment VisitFields on Visit {
+    id
+    title
+    visitStatus
+    startAt
+    endAt
+    completedAt
+    isComplete
+    job {
+      id
+      jobNumber
+    }
+    client {
+      id
+      name
+    }
+    invoice {
+      id
+    }
+    createdAt
+  }
+`;
+
+export const VISIT_QUERY = /* GraphQL */ `
+  query Visit($id: EncodedId!) {
+    visit(id: $id) {
+      ...VisitFields
+    }
+  }
+  ${VISIT_FIELDS}
+`;
+
+export const VISITS_PAGE_QUERY = /* GraphQL */ `
+  query Visits($first: Int!, $after: String) {
+    visits(first: $first, after: $after) {
+      nodes {
+        ...VisitFields
+      }
+      pageInfo {
+        endCursor
+        hasNextPage
+      }
+    }
+  }
+  ${VISIT_FIELDS}
+`;
+
+const visitSchema = new Schema(
+  {
+    ...recordFields,
+    title: String,
+    visitStatus: String,
+    startAt: { type: Date, index: true },
+    endAt: Date,
+    completedAt: Date,
+    isComplete: Boolean,
+    jobId: { type: String, index: true },
+    jobNumber: Number,
+    clientId: { type: String, index: true },
+    clientName: String,
+    invoiceId: String,
+  },
+  { versionKey: false, collection: 'visits' },
+);
+
+export const visitModel = recordModel('Visit', visitSchema);
+
+export const visit = defineRecordType({
+  kind: 'visit',
+  label: { one: 'visit', many: 'visits' },
+  query: { field: 'visit', name: 'VISIT_QUERY', document: VISIT_QUERY },
+  page: { field: 'visits', name: 'VISITS_PAGE_QUERY', document: VISITS_PAGE_QUERY },
+  // Visits have no updatedAt filter (VisitFilterAttributes): a reconciliation pages through all.
+  pageFilterByUpdatedAt: false,
+  orderedBy: 'fetchedAt',
+  model: visitModel,
+  toDocument: (v: JobberVisitRecord) => ({
+    title: v.title ?? undefined,
+    visitStatus: v.visitStatus,
+    startAt: date(v.startAt),
+    endAt: date(v.endAt),
+    completedAt: date(v.completedAt),
+    isComplete: v.isComplete,
+    jobId: v.job.id,
+    jobNumber: v.job.jobNumber,
+    clientId: v.client.id,
+    clientName: v.client.name,
+    invoiceId: v.invoice?.id,
+  }),
+  links: { jobId: 'job', clientId: 'client', invoiceId: 'invoice' },
+  facts: [{ name: 'visit-completed', summary: '{item} completed', due: (action, v) => action === 'COMPLETE' || v.isComplete }],
+  ask: { summary: (doc) => `${String(doc.title ?? 'Visit')} (job #${String(doc.jobNumber ?? '?')})` },
+});

@@ -1,0 +1,64 @@
+import { startPipeline, type Pipeline } from '../helpers/pipeline';
+
+/**
+ * Visits: VISIT_CREATE / UPDATE / DESTROY, and VISIT_COMPLETE (not in the 2023 schema's enum). A
+ * visit has no updatedAt: copies are ordered by when their fetch started (test/db/records.test.ts).
+ */
+describe('visits: webhook → workflow → stored visit with its job and client, tombstones', () => {
+  let p: Pipeline;
+  let account: string;
+  const capture = <T>(fn: () => T) => p.jobber.sandbox.webhooks.capture(fn);
+  const store = () => p.jobber.sandbox.store;
+  const topicsOf = (ids: string[]) => ids.map((id) => p.jobber.sandbox.webhooks.get(id)!.event.topic);
+
+  beforeAll(async () => {
+    p = await startPipeline('visits');
+    account = await p.connectAccount();
+  });
+  afterAll(async () => {
+    await p?.close();
+  });
+
+  it('stores a visit with its job and client, and follows it through VISIT_COMPLETE', async () => {
+    const client = store().createClient(account, { firstName: 'Mae', lastName: 'Jemison' }, { webhook: false });
+    const job = store().createJob(account, { clientId: client.id, title: 'Gutter clean' }, { webhook: false });
+    const created = capture(() => store().createVisit(account, { jobId: job.id, startAt: '2025-06-02T09:00:00Z', endAt: '2025-06-02T11:00:00Z' }));
+    expect(await p.outcomes(created.webhookIds)).toEqual([expect.objectContaining({ status: 'synced', kind: 'visit', applied: true })]);
+    expect(await p.models.Visit.findById(created.result.id).lean()).toMatchObject({
+      accountId: account,
+      title: 'Gutter clean',
+      visitStatus: 'UPCOMING',
+      isComplete: false,
+      startAt: new Date('2025-06-02T09:00:00Z'),
+      jobId: job.id,
+      jobNumber: job.jobNumber,
+      clientId: client.id,
+      clientName: 'Mae Jemison',
+    });
+
+    const completed = capture(() => store().updateVisit(created.result.id, { completedAt: '2025-06-02T10:45:00Z' }));
+    expect(topicsOf(completed.webhookIds)).toEqual(['VISIT_COMPLETE']);
+    // No alert yet: visit-completed has no message builder (the alert rules give it one).
+    expect(await p.outcomes(completed.webhookIds)).toEqual([expect.objectContaining({ status: 'synced', kind: 'visit', applied: true, alerts: [] })]);
+    expect(await p.models.Visit.findById(created.result.id).lean()).toMatchObject({
+      visitStatus: 'COMPLETED',
+      isComplete: true,
+      completedAt: new Date('2025-06-02T10:45:00Z'),
+    });
+  });
+
+  it('tombstones on VISIT_DESTROY, and a late VISIT_UPDATE does not bring it back', async () => {
+    const client = store().createClient(account, { firstName: 'Temp' }, { webhook: false });
+    const job = store().createJob(account, { clientId: client.id }, { webhook: false });
+    const created = capture(() => store().createVisit(account, { jobId: job.id, title: 'Gone soon' }));
+    await p.outcomes(created.webhookIds);
+    const late = capture(() => store().updateVisit(created.result.id, { title: 'Late' }, { delivery: { hold: true } }));
+    const destroyed = capture(() => store().deleteVisit(created.result.id));
+    expect(await p.outcomes(destroyed.webhookIds)).toEqual([expect.objectContaining({ status: 'deleted', kind: 'visit', applied: true })]);
+    await p.jobber.sandbox.webhooks.release(late.webhookIds);
+    expect(await p.outcomes(late.webhookIds)).toEqual([{ status: 'gone', kind: 'visit' }]);
+    const stored = await p.models.Visit.findById(created.result.id).lean();
+    expect(stored?.deletedAt).toBeInstanceOf(Date);
+    expect(stored?.title).toBe('Gone soon');
+  });
+});
