@@ -15,9 +15,11 @@ const OUT = path.join(__dirname, 'histories');
  * Bump with each recording and keep the older files: together they are the shapes of histories
  * that may still be running somewhere. v1: before the account-status-in-activities patch;
  * v2: before broken-alert-after-grace; v3: before the tokens-*, accounts-* and events-* patches
- * (accounts queue, scaled refresh-ahead, grants and the request queue, fetch after the second).
+ * (accounts queue, scaled refresh-ahead, grants and the request queue, fetch after the second);
+ * v4: before events-outcome-local-activity, records-registry, backfill-kinds-from-registry and the
+ * OpenTelemetry interceptors (v5 histories carry their trace header).
  */
-const VERSION = 'v4';
+const VERSION = 'v5';
 
 describe('record workflow histories', () => {
   let p: Pipeline;
@@ -44,6 +46,12 @@ describe('record workflow histories', () => {
     p.jobber.sandbox.faults.add({ graphql: { status: 503, times: 1, operationName: 'Job' } });
     await p.outcomes([...client.webhookIds, ...job.webhookIds]);
     await save('event-job-create-with-retry-and-alert', p.workflowIdOf(p.jobber.sandbox.webhooks.get(job.webhookIds[0]!)!));
+
+    const request = p.jobber.sandbox.webhooks.capture(() =>
+      p.jobber.sandbox.store.createRequest(account.id, { clientId: client.result.id, title: 'Replay request' }),
+    );
+    await p.outcomes(request.webhookIds);
+    await save('event-request-create', p.workflowIdOf(p.jobber.sandbox.webhooks.get(request.webhookIds[0]!)!));
 
     const gone = p.jobber.sandbox.webhooks.capture(() => p.jobber.sandbox.store.deleteClient(client.result.id));
     await p.outcomes(gone.webhookIds.slice(0, 1));
