@@ -4,6 +4,8 @@ import { isDuplicateKey, type Models } from '../db/models';
 import { ACTION_IDS, withRefreshButton } from './buttons';
 import { escapeMrkdwn as escape, money } from './format';
 
+export { money };
+
 import type { AlertFact } from './alert-rules';
 
 /** The facts whose message is built here (the types' modules name them, src/records/types). */
@@ -20,7 +22,8 @@ export const alertKey = (kind: AlertFact, itemId: string): string => `${kind}/${
 export const alertChannelFor = (connection: { slackChannel?: string | null } | null | undefined, fallback: string): string =>
   connection?.slackChannel || fallback;
 
-function message(title: string, fields: [string, string][], url: string | undefined, key: string): AlertMessage {
+/** An alert: title, fields, "Open in Jobber" (when the record has its link), Acknowledge and Refresh. */
+export function alertMessage(title: string, fields: [string, string][], url: string | undefined, key: string): AlertMessage {
   const text = `${title}: ${fields.map(([k, v]) => `${k} ${v}`).join(', ')}`;
   const blocks: KnownBlock[] = [
     { type: 'section', text: { type: 'mrkdwn', text: `*${escape(title)}*` } },
@@ -49,7 +52,7 @@ export function jobCreatedMessage(
   job: { _id: string; jobNumber?: number | null; title?: string | null; total?: number | null; jobberWebUri?: string | null; clientName?: string | null },
   client: ClientLike | null,
 ): AlertMessage {
-  return message(
+  return alertMessage(
     `New job #${job.jobNumber ?? '?'}: ${job.title || 'Untitled'}`,
     [
       ['Client', clientName(client, job.clientName)],
@@ -71,7 +74,7 @@ export function invoicePaidMessage(
   },
   client: ClientLike | null,
 ): AlertMessage {
-  return message(
+  return alertMessage(
     `Invoice #${invoice.invoiceNumber ?? '?'} paid`,
     [
       ['Client', clientName(client, invoice.clientName)],

@@ -4,7 +4,9 @@ import type { Models } from '../db/models';
 import { linkedAccounts } from '../db/slack-links';
 import type { Logger } from '../logger';
 import type { RecordKind } from '../../workflows/definitions';
-import { alertMessageFor, type AlertKind, type AlertMessage } from './alerts';
+import * as alerts from './alerts';
+import type { AlertMessage } from './alerts';
+import { factByName, type FactName } from '../records';
 import { context, escapeMrkdwn, slackDate } from './format';
 import { LINK_COMMAND } from './commands/help';
 import { claimAcknowledgement } from './acknowledgements';
@@ -15,8 +17,6 @@ const ACKNOWLEDGEMENT_CLAIM_STALE_MS = 60_000;
 
 /** Fetches one record from Jobber and upserts it (the worker's fetch + upsertRecord). */
 export type RefreshRecord = (accountId: string, kind: RecordKind, itemId: string) => Promise<void>;
-
-const RECORD_KIND: Record<AlertKind, RecordKind> = { 'job-created': 'job', 'invoice-paid': 'invoice' };
 
 /** The parts of Slack's `block_actions` payload we read. */
 export interface BlockActionsPayload {
@@ -64,21 +64,24 @@ export function withAcknowledgement(blocks: KnownBlock[], userId: string): Known
   return out;
 }
 
-/** `job-created/<id>` → its kind and Jobber id; undefined for keys that are not record alerts. */
-export function parseAlertKey(key: string): { kind: AlertKind; itemId: string } | undefined {
+/**
+ * `job-created/<id>` → its fact, the record's kind and Jobber id; undefined for keys that are not
+ * record alerts (or of a fact no type declares).
+ */
+export function parseAlertKey(key: string): { kind: FactName; recordKind: RecordKind; itemId: string } | undefined {
   const slash = key.indexOf('/');
   if (slash < 0) return undefined;
-  const kind = key.slice(0, slash);
+  const declared = factByName(key.slice(0, slash));
   const itemId = key.slice(slash + 1);
-  if (!(kind in RECORD_KIND) || !itemId) return undefined;
-  return { kind: kind as AlertKind, itemId };
+  if (!declared || !itemId) return undefined;
+  return { kind: declared.fact.name, recordKind: declared.type.kind, itemId };
 }
 
 /** An alert as MongoDB has it now: the record's latest synced data and the acknowledgement. */
 export async function renderAlert(models: Models, alert: { _id: string; acknowledgedBy?: string | null }): Promise<AlertMessage | undefined> {
   const parsed = parseAlertKey(alert._id);
   if (!parsed) return undefined;
-  const found = await alertMessageFor(models, parsed.kind, parsed.itemId);
+  const found = await factByName(parsed.kind)?.fact.message?.({ models, alerts }, parsed.itemId);
   if (!found) return undefined;
   const { message, record } = found;
   return decorate(message, alert, record);
@@ -228,7 +231,7 @@ export function createInteractionHandler(deps: InteractionDeps) {
           const parsed = parseAlertKey(key);
           if (parsed && deps.refreshRecord) {
             try {
-              await deps.refreshRecord(alert.accountId, RECORD_KIND[parsed.kind], parsed.itemId);
+              await deps.refreshRecord(alert.accountId, parsed.recordKind, parsed.itemId);
             } catch (err) {
               log.error({ key, err: (err as Error).message }, 'alert refresh: Jobber fetch failed');
               await tell(

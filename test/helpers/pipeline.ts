@@ -171,3 +171,13 @@ export function refreshGrants(p: Pipeline, accountId: string) {
   const number = String(p.jobber.sandbox.store.accountNumber(accountId));
   return p.jobber.sandbox.oauth.log.filter((e) => e.grantType === 'refresh_token' && [accountId, number].includes(e.accountId ?? ''));
 }
+
+/** An alert posted exactly once, with its link to Jobber and its buttons. */
+export const expectPostedOnce = (p: Pipeline, text: string, webUri: string) => {
+  const posted = p.slack.standIn.state.messages.filter((m) => m.text.includes(text));
+  expect(posted).toHaveLength(1);
+  const blocks = JSON.stringify(posted[0]!.blocks);
+  for (const label of ['Open in Jobber', 'Acknowledge', 'Refresh']) expect(blocks).toContain(label);
+  expect(blocks).toContain(webUri);
+  return posted[0]!;
+};

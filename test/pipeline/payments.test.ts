@@ -1,4 +1,4 @@
-import { startPipeline, type Pipeline } from '../helpers/pipeline';
+import { expectPostedOnce, startPipeline, type Pipeline } from '../helpers/pipeline';
 
 /**
  * Payments: PAYMENT_CREATE / UPDATE / DESTROY, fetched as Jobber's paymentRecord (an interface,
@@ -26,8 +26,15 @@ describe('payments: webhook → workflow → stored payment with its invoice and
 
   it('stores a payment with its links to the invoice and the client, and its changes', async () => {
     const { client, invoice } = invoiceOf('Lena');
+    // The invoice synced first, so the payment's alert can link to it (a payment has no page of its own).
+    await p.outcomes(capture(() => store().updateInvoice(invoice.id, { subject: 'Lawn care' })).webhookIds);
     const created = capture(() => store().createPayment(account, { invoiceId: invoice.id, amount: 120.5, paymentType: 'CHEQUE', details: 'cheque 311' }));
-    expect(await p.outcomes(created.webhookIds)).toEqual([expect.objectContaining({ status: 'synced', kind: 'payment', applied: true, alerts: [] })]);
+    expect(await p.outcomes(created.webhookIds)).toEqual([
+      expect.objectContaining({ status: 'synced', kind: 'payment', applied: true, alerts: ['payment-received'] }),
+    ]);
+    // Payment received is on by default: amount, method, invoice and client, posted once.
+    const alert = expectPostedOnce(p, 'Payment received: $120.50', invoice.jobberWebUri);
+    for (const part of ['cheque', `#${invoice.invoiceNumber}`, 'Lena Payer']) expect(alert.text).toContain(part);
     expect(await p.models.Payment.findById(created.result.id).lean()).toMatchObject({
       accountId: account,
       recordType: 'CheckPaymentRecord',

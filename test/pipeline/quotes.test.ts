@@ -1,4 +1,4 @@
-import { startPipeline, type Pipeline } from '../helpers/pipeline';
+import { expectPostedOnce, startPipeline, type Pipeline } from '../helpers/pipeline';
 
 /** Quotes: QUOTE_CREATE / UPDATE / DESTROY, and QUOTE_SENT and QUOTE_APPROVED, which the 2023 schema's enum lacks. */
 describe('quotes: webhook → workflow → stored quote with its client, request and jobs, tombstones', () => {
@@ -44,8 +44,11 @@ describe('quotes: webhook → workflow → stored quote with its client, request
 
     const approved = capture(() => store().updateQuote(created.result.id, { quoteStatus: 'approved' }));
     expect(topicsOf(approved.webhookIds)).toEqual(['QUOTE_APPROVED']);
-    // No alert yet: quote-approved has no message builder (the alert rules give it one).
-    expect(await p.outcomes(approved.webhookIds)).toEqual([expect.objectContaining({ status: 'synced', kind: 'quote', applied: true, alerts: [] })]);
+    // Quote approved is on by default: one alert, with the quote's total and client.
+    expect(await p.outcomes(approved.webhookIds)).toEqual([
+      expect.objectContaining({ status: 'synced', kind: 'quote', applied: true, alerts: ['quote-approved'] }),
+    ]);
+    expect(expectPostedOnce(p, `Quote #${created.result.quoteNumber} approved: Patio stones`, created.result.jobberWebUri).text).toContain('Total');
     expect((await p.models.Quote.findById(created.result.id).lean())?.quoteStatus).toBe('approved');
 
     const job = store().createJob(account, { clientId: client.id, title: 'Patio stones' }, { webhook: false });

@@ -1,4 +1,4 @@
-import { startPipeline, type Pipeline } from '../helpers/pipeline';
+import { expectPostedOnce, startPipeline, type Pipeline } from '../helpers/pipeline';
 
 /** Requests (leads): REQUEST_CREATE / UPDATE / DESTROY through the same pipeline as clients, jobs and invoices. */
 describe('requests: webhook → workflow → stored request with its client, tombstones', () => {
@@ -18,7 +18,9 @@ describe('requests: webhook → workflow → stored request with its client, tom
   it('stores a new request with its link to the client, and its changes', async () => {
     const client = store().createClient(account, { firstName: 'Rosa', lastName: 'Parks' }, { webhook: false });
     const created = capture(() => store().createRequest(account, { clientId: client.id, title: 'Spring cleanup', email: 'rosa@example.com' }));
-    expect(await p.outcomes(created.webhookIds)).toEqual([expect.objectContaining({ status: 'synced', kind: 'request', applied: true })]);
+    expect(await p.outcomes(created.webhookIds)).toEqual([
+      expect.objectContaining({ status: 'synced', kind: 'request', applied: true, alerts: ['request-created'] }),
+    ]);
     expect(await p.models.Request.findById(created.result.id).lean()).toMatchObject({
       accountId: account,
       title: 'Spring cleanup',
@@ -31,8 +33,8 @@ describe('requests: webhook → workflow → stored request with its client, tom
     const updated = capture(() => store().updateRequest(created.result.id, { requestStatus: 'converted' }));
     expect(await p.outcomes(updated.webhookIds)).toEqual([expect.objectContaining({ status: 'synced', kind: 'request', applied: true })]);
     expect((await p.models.Request.findById(created.result.id).lean())?.requestStatus).toBe('converted');
-    // No alert yet: request-created has no message builder (the alert rules give it one).
-    expect(p.slack.standIn.state.messages.filter((m) => m.text.includes('Spring cleanup'))).toEqual([]);
+    // New request is on by default: one alert, however many changes follow.
+    expect(expectPostedOnce(p, 'New request: Spring cleanup', created.result.jobberWebUri).text).toContain('Rosa Parks');
   });
 
   it('tombstones on REQUEST_DESTROY, and a late REQUEST_UPDATE does not bring it back', async () => {

@@ -83,6 +83,12 @@ const paymentSchema = new Schema(
 
 export const paymentModel = recordModel('Payment', paymentSchema);
 
+/** How it was paid, as Jobber says: its payment type, else its record type without the suffix. */
+function paymentMethod(p: { paymentType?: string | null; recordType?: string | null }): string {
+  if (p.paymentType) return p.paymentType.replace(/_/g, ' ').toLowerCase();
+  return p.recordType ? p.recordType.replace(/PaymentRecord$/, '').replace(/([a-z])([A-Z])/g, '$1 $2') || 'unknown' : 'unknown';
+}
+
 export const payment = defineRecordType({
   kind: 'payment',
   label: { one: 'payment', many: 'payments' },
@@ -105,6 +111,31 @@ export const payment = defineRecordType({
     invoiceNumber: p.invoice?.invoiceNumber,
   }),
   links: { clientId: 'client', invoiceId: 'invoice' },
-  facts: [{ name: 'payment-received', summary: '{item} received', due: (action) => action === 'CREATE' }],
+  facts: [
+    {
+      name: 'payment-received',
+      summary: '{item} received',
+      due: (action) => action === 'CREATE',
+      message: async ({ models, alerts }, itemId) => {
+        const p = await models.Payment.findById(itemId).lean();
+        if (!p) return undefined;
+        const client = p.clientId ? await models.Client.findById(p.clientId).lean() : null;
+        // A payment record has no page of its own in Jobber: the alert opens its invoice.
+        const invoice = p.invoiceId ? await models.Invoice.findById(p.invoiceId, { jobberWebUri: 1 }).lean() : null;
+        const message = alerts.alertMessage(
+          `Payment received: ${alerts.money(p.amount)}`,
+          [
+            ['Amount', alerts.money(p.amount)],
+            ['Method', paymentMethod(p)],
+            ['Invoice', p.invoiceNumber ? `#${p.invoiceNumber}` : 'none'],
+            ['Client', alerts.clientName(client, p.clientName)],
+          ],
+          invoice?.jobberWebUri ?? undefined,
+          alerts.alertKey('payment-received', itemId),
+        );
+        return { message, record: p };
+      },
+    },
+  ],
   ask: { summary: (doc) => `${String(doc.amount ?? '?')} for invoice #${String(doc.invoiceNumber ?? '?')}` },
 });

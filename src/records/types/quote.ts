@@ -129,6 +129,21 @@ export const quote = defineRecordType({
       name: 'quote-approved',
       summary: '{item} approved',
       due: (action, q) => action === 'APPROVED' || q.quoteStatus === 'approved',
+      message: async ({ models, alerts }, itemId) => {
+        const q = await models.Quote.findById(itemId).lean();
+        if (!q) return undefined;
+        const client = q.clientId ? await models.Client.findById(q.clientId).lean() : null;
+        const message = alerts.alertMessage(
+          `Quote #${q.quoteNumber ?? '?'} approved${q.title ? `: ${q.title}` : ''}`,
+          [
+            ['Client', alerts.clientName(client, q.clientName)],
+            ['Total', alerts.money(q.total)],
+          ],
+          q.jobberWebUri ?? undefined,
+          alerts.alertKey('quote-approved', itemId),
+        );
+        return { message, record: q };
+      },
     },
   ],
   ask: { summary: (doc) => `#${String(doc.quoteNumber ?? '?')} ${String(doc.title ?? '')}`.trim() },

@@ -101,6 +101,27 @@ export const request = defineRecordType({
   }),
   links: { clientId: 'client' },
   // Declared without a message builder: it posts once the alert rules give it one (see FactDeclaration).
-  facts: [{ name: 'request-created', summary: 'new {item}', due: (action) => action === 'CREATE' }],
+  facts: [
+    {
+      name: 'request-created',
+      summary: 'new {item}',
+      due: (action) => action === 'CREATE',
+      message: async ({ models, alerts }, itemId) => {
+        const r = await models.Request.findById(itemId).lean();
+        if (!r) return undefined;
+        const client = r.clientId ? await models.Client.findById(r.clientId).lean() : null;
+        const message = alerts.alertMessage(
+          `New request: ${r.title || 'Untitled'}`,
+          [
+            ['Client', alerts.clientName(client, r.clientName ?? r.companyName ?? r.contactName)],
+            ['Source', r.source || 'unknown'],
+          ],
+          r.jobberWebUri ?? undefined,
+          alerts.alertKey('request-created', itemId),
+        );
+        return { message, record: r };
+      },
+    },
+  ],
   ask: { summary: (doc) => String(doc.title || doc.contactName || doc._id) },
 });
