@@ -10,9 +10,15 @@
  * they call is back on the workflow's own stream (the SDK restores it for interceptor chains).
  *
  * Always in the bundle, traced or not: whether a history replays must not depend on a worker's
- * settings. An untraced worker drops the spans in its no-op `exporter` sink (src/telemetry/temporal.ts).
+ * settings. But a workflow is traced only when its start carried a trace context (the
+ * `_tracer-data` header, set by a traced ingress or parent): making spans costs each workflow task
+ * about a fifth of the event pipeline's throughput (docs/BENCHMARKS.md), which an untraced
+ * deployment must not pay. The header is in the history, so replay decides the same way. Until
+ * the start is seen (the first activation's internals, a signal-with-start's signal) nothing is
+ * traced.
  */
 import { getRandomStream, type WorkflowInterceptors } from '@temporalio/workflow';
+import { TRACE_HEADER } from '@temporalio/interceptors-opentelemetry/lib/instrumentation';
 import {
   OpenTelemetryInboundInterceptor,
   OpenTelemetryInternalsInterceptor,
@@ -22,19 +28,51 @@ import {
 /** The stream's name: stable, since a history's replay draws from it by name. */
 export const TRACING_RANDOM_STREAM = 'jobber-sync/opentelemetry';
 
-/** Every method of `interceptor`, run on the tracing stream. */
-function onTracingStream<T extends object>(interceptor: T): T {
-  return new Proxy(interceptor, {
-    get(target, key, receiver) {
-      const value: unknown = Reflect.get(target, key, receiver);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => getRandomStream(TRACING_RANDOM_STREAM).with(() => value.apply(target, args));
+/** Whether this workflow execution is traced: decided by its start's headers. */
+interface Tracing {
+  on: boolean;
+}
+
+/**
+ * The methods of an interceptor class, run on the tracing stream while the execution is traced;
+ * when it is not, each call goes straight to `next` (the last argument of every interceptor
+ * method). The OpenTelemetry interceptor itself is made only once a traced call needs it.
+ */
+function onTracingStream<T extends object>(Interceptor: new () => T, tracing: Tracing): T {
+  let instance: T | undefined;
+  return new Proxy(Interceptor.prototype as T, {
+    get(target, key) {
+      const value: unknown = Reflect.get(target, key);
+      if (typeof value !== 'function' || key === 'constructor') return value;
+      return (...args: unknown[]) => {
+        if (!tracing.on) {
+          const next = args[args.length - 1] as (...a: unknown[]) => unknown;
+          return next(...args.slice(0, -1));
+        }
+        return getRandomStream(TRACING_RANDOM_STREAM).with(() => {
+          instance ??= new Interceptor();
+          return (Reflect.get(instance, key) as (...a: unknown[]) => unknown).apply(instance, args);
+        });
+      };
     },
   });
 }
 
-export const interceptors = (): WorkflowInterceptors => ({
-  inbound: [onTracingStream(new OpenTelemetryInboundInterceptor())],
-  outbound: [onTracingStream(new OpenTelemetryOutboundInterceptor())],
-  internals: [onTracingStream(new OpenTelemetryInternalsInterceptor())],
-});
+export const interceptors = (): WorkflowInterceptors => {
+  const tracing: Tracing = { on: false };
+  const inbound = onTracingStream(OpenTelemetryInboundInterceptor, tracing);
+  return {
+    inbound: [
+      // Outermost: sees the start's headers before the tracing interceptor would.
+      {
+        execute(input, next) {
+          tracing.on = input.headers[TRACE_HEADER] !== undefined;
+          return next(input);
+        },
+      },
+      inbound,
+    ],
+    outbound: [onTracingStream(OpenTelemetryOutboundInterceptor, tracing)],
+    internals: [onTracingStream(OpenTelemetryInternalsInterceptor, tracing)],
+  };
+};

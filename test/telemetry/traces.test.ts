@@ -108,6 +108,7 @@ describe('traces (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
   let worker: Proc;
   let ingressUrl: string;
   let secrets: string[];
+  const taskQueue = `traces-${Date.now()}`;
 
   beforeAll(async () => {
     collector = await startCollector();
@@ -122,7 +123,7 @@ describe('traces (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
       PUBLIC_URL: ingressUrl,
       METRICS_PORT: String(await freePort()),
       TEMPORAL_ADDRESS: testTemporalAddress(),
-      TEMPORAL_TASK_QUEUE: `traces-${Date.now()}`,
+      TEMPORAL_TASK_QUEUE: taskQueue,
       MONGO_URL: mongoUrl,
       JOBBER_CLIENT_ID: jobber.sandbox.clientId,
       JOBBER_CLIENT_SECRET: jobber.sandbox.clientSecret,
@@ -244,6 +245,28 @@ describe('traces (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
     } finally {
       await db.connection.dropDatabase();
       await db.connection.close();
+      await connection.close();
+    }
+  });
+
+  it('traces no workflow whose start carried no trace context: an untraced caller costs the workflow no spans', async () => {
+    // A client without the tracing interceptor, as an untraced ingress or the ops CLI would be.
+    const { client: temporal, connection } = await connectTemporal();
+    try {
+      const event = { topic: 'CLIENT_UPDATE', accountId: `untraced-${tag}`, itemId: `item-${tag}`, occurredAt: new Date(Date.now() - 5000).toISOString() };
+      const workflowId = eventWorkflowId(event);
+      const handle = await temporal.workflow.start('jobberEventWorkflow', { taskQueue, workflowId, args: [{ event }] });
+      expect(await handle.result()).toMatchObject({ status: 'recorded' });
+      // The traced webhook of the test above, exported by the same worker, is the positive control;
+      // give this run's spans, if any, the same time to arrive (the batch delay is 200 ms).
+      expect(collector.spans.some((s) => s.name === 'RunWorkflow:jobberEventWorkflow')).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      // The workflow itself makes none (RunWorkflow, StartActivity, …); the traced worker still
+      // records its own activity runs, in its own process, as traces of their own.
+      const ofRun = collector.spans.filter((s) => s.attributes.temporalWorkflowId === workflowId);
+      expect(ofRun.filter((s) => !s.name.startsWith('RunActivity:')).map((s) => s.name)).toEqual([]);
+      expect(ofRun.every((s) => !s.parentSpanId)).toBe(true);
+    } finally {
       await connection.close();
     }
   });
