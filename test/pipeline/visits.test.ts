@@ -1,4 +1,5 @@
-import { startPipeline, type Pipeline } from '../helpers/pipeline';
+import { readAlertRules, saveAlertRules } from '../../src/slack/alert-rules';
+import { expectPostedOnce, startPipeline, type Pipeline } from '../helpers/pipeline';
 
 /**
  * Visits: VISIT_CREATE / UPDATE / DESTROY, and VISIT_COMPLETE (not in the 2023 schema's enum). A
@@ -38,13 +39,28 @@ describe('visits: webhook → workflow → stored visit with its job and client,
 
     const completed = capture(() => store().updateVisit(created.result.id, { completedAt: '2025-06-02T10:45:00Z' }));
     expect(topicsOf(completed.webhookIds)).toEqual(['VISIT_COMPLETE']);
-    // No alert yet: visit-completed has no message builder (the alert rules give it one).
+    // Visit completed is off by default: no alert.
     expect(await p.outcomes(completed.webhookIds)).toEqual([expect.objectContaining({ status: 'synced', kind: 'visit', applied: true, alerts: [] })]);
     expect(await p.models.Visit.findById(created.result.id).lean()).toMatchObject({
       visitStatus: 'COMPLETED',
       isComplete: true,
       completedAt: new Date('2025-06-02T10:45:00Z'),
     });
+  });
+
+  it('alerts a completed visit once when the account turned that alert on', async () => {
+    await saveAlertRules(p.models, account, { ...(await readAlertRules(p.models, account)), 'visit-completed': { on: true } });
+    const client = store().createClient(account, { firstName: 'Sally', lastName: 'Ride' }, { webhook: false });
+    // The job synced first, so the alert can link to it (a visit has no page of its own).
+    const job = capture(() => store().createJob(account, { clientId: client.id, title: 'Roof check' }));
+    await p.outcomes(job.webhookIds);
+    const created = capture(() => store().createVisit(account, { jobId: job.result.id, startAt: '2025-06-04T09:00:00Z', endAt: '2025-06-04T10:00:00Z' }));
+    await p.outcomes(created.webhookIds);
+    const completed = capture(() => store().updateVisit(created.result.id, { completedAt: '2025-06-04T09:50:00Z' }, { delivery: { duplicates: 2 } }));
+    const outcomes = await p.outcomes(completed.webhookIds);
+    expect(outcomes[0]).toMatchObject({ status: 'synced', kind: 'visit', alerts: ['visit-completed'] });
+    const alert = expectPostedOnce(p, `Visit completed: Roof check (job #${job.result.jobNumber})`, job.result.jobberWebUri);
+    expect(alert.text).toContain('Sally Ride');
   });
 
   it('tombstones on VISIT_DESTROY, and a late VISIT_UPDATE does not bring it back', async () => {

@@ -108,8 +108,27 @@ export const job = defineRecordType({
       due: (action) => action === 'CREATE',
       message: ({ models, alerts }, itemId) => alerts.alertMessageFor(models, 'job-created', itemId),
     },
-    // JOB_CLOSED (not in the 2023 enum) refreshes the job like JOB_UPDATE; the fact has no message builder yet.
-    { name: 'job-closed', summary: '{item} closed', due: (action) => action === 'CLOSED' },
+    // JOB_CLOSED (not in the 2023 enum) refreshes the job like JOB_UPDATE.
+    {
+      name: 'job-closed',
+      summary: '{item} closed',
+      due: (action) => action === 'CLOSED',
+      message: async ({ models, alerts }, itemId) => {
+        const job = await models.Job.findById(itemId).lean();
+        if (!job) return undefined;
+        const client = job.clientId ? await models.Client.findById(job.clientId).lean() : null;
+        const message = alerts.alertMessage(
+          `Job #${job.jobNumber ?? '?'} closed: ${job.title || 'Untitled'}`,
+          [
+            ['Client', alerts.clientName(client, job.clientName)],
+            ['Total', alerts.money(job.total)],
+          ],
+          job.jobberWebUri ?? undefined,
+          alerts.alertKey('job-closed', itemId),
+        );
+        return { message, record: job };
+      },
+    },
   ],
   ask: { summary: (doc) => `#${String(doc.jobNumber ?? '?')} ${String(doc.title ?? 'Untitled')}` },
 });

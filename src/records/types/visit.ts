@@ -111,6 +111,29 @@ export const visit = defineRecordType({
     invoiceId: v.invoice?.id,
   }),
   links: { jobId: 'job', clientId: 'client', invoiceId: 'invoice' },
-  facts: [{ name: 'visit-completed', summary: '{item} completed', due: (action, v) => action === 'COMPLETE' || v.isComplete }],
+  facts: [
+    {
+      name: 'visit-completed',
+      summary: '{item} completed',
+      due: (action, v) => action === 'COMPLETE' || v.isComplete,
+      message: async ({ models, alerts }, itemId) => {
+        const v = await models.Visit.findById(itemId).lean();
+        if (!v) return undefined;
+        const client = v.clientId ? await models.Client.findById(v.clientId).lean() : null;
+        // A visit has no page of its own in Jobber's API: the alert opens its job.
+        const job = v.jobId ? await models.Job.findById(v.jobId, { jobberWebUri: 1 }).lean() : null;
+        const message = alerts.alertMessage(
+          `Visit completed: ${v.title || 'Untitled'} (job #${v.jobNumber ?? '?'})`,
+          [
+            ['Client', alerts.clientName(client, v.clientName)],
+            ['Completed', v.completedAt ? v.completedAt.toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : 'unknown'],
+          ],
+          job?.jobberWebUri ?? undefined,
+          alerts.alertKey('visit-completed', itemId),
+        );
+        return { message, record: v };
+      },
+    },
+  ],
   ask: { summary: (doc) => `${String(doc.title ?? 'Visit')} (job #${String(doc.jobNumber ?? '?')})` },
 });
