@@ -1,5 +1,5 @@
 import type { mongo } from 'mongoose';
-import { CLIENT_QUERY } from '../../src/jobber/queries';
+import { CLIENT_QUERY } from '../../src/records/types/client';
 
 export interface BareDeps {
   /** The sandbox's GraphQL endpoint, e.g. http://127.0.0.1:1234/api/graphql. */

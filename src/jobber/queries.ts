@@ -5,10 +5,6 @@
  */
 import { RECORD_DOCUMENTS } from '../records';
 
-export { CLIENT_FIELDS, CLIENT_QUERY, CLIENTS_PAGE_QUERY, type JobberClientRecord } from '../records/types/client';
-export { JOB_FIELDS, JOB_QUERY, JOBS_PAGE_QUERY, type JobberJobRecord } from '../records/types/job';
-export { INVOICE_FIELDS, INVOICE_JOBS_PAGE, INVOICE_QUERY, INVOICES_PAGE_QUERY, type JobberInvoiceRecord } from '../records/types/invoice';
-
 export const ACCOUNT_QUERY = /* GraphQL */ `
   query AccountAndUser {
     account {

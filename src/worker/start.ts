@@ -5,7 +5,8 @@ import type { Config } from '../config';
 import type { Logger } from '../logger';
 import type { Tracing } from '../telemetry/tracing';
 import { workflowClientInterceptors } from '../telemetry/temporal';
-import { connectClient, connectionOptions, temporalConnectFailure, type TemporalConfig } from '../workflow-client/connection';
+import { connectClient, type TemporalConfig } from '../workflow-client/connection';
+import { temporalConnectFailure, temporalConnectionOptions } from '../workflow-client/connection-options';
 import { createActivityDeps } from './activity-deps';
 import { installRuntime } from './runtime';
 import { createWorker, type Workers } from './workers';
@@ -31,7 +32,7 @@ export async function startWorkers(
   };
   let workers: Workers;
   try {
-    connection = await NativeConnection.connect(connectionOptions(temporal)).catch(temporalConnectFailure(temporal));
+    connection = await NativeConnection.connect(temporalConnectionOptions(temporal)).catch(temporalConnectFailure(temporal));
     workers = await createWorker({
       connection,
       namespace: temporal.namespace,

@@ -4,16 +4,6 @@ import { temporalConnectFailure, temporalConnectionOptions } from './connection-
 
 export type TemporalConfig = Config['temporal'];
 
-/**
- * What every connection to Temporal is opened with, the clients' and the worker's native one:
- * address, TLS or mTLS, API key (see connection-options.ts).
- */
-export function connectionOptions(temporal: TemporalConfig, connectTimeout?: number) {
-  return temporalConnectionOptions(temporal, connectTimeout);
-}
-
-export { temporalConnectFailure };
-
 export interface TemporalClient {
   client: Client;
   connection: Connection;
@@ -28,7 +18,7 @@ export async function connectClient(
   temporal: TemporalConfig,
   options: { lazy?: boolean; connectTimeout?: number; /** Tracing's (src/telemetry/temporal.ts), when on. */ interceptors?: WorkflowClientInterceptor[] } = {},
 ): Promise<TemporalClient> {
-  const connectionOpts = connectionOptions(temporal, options.connectTimeout);
+  const connectionOpts = temporalConnectionOptions(temporal, options.connectTimeout);
   const connection = options.lazy ? Connection.lazy(connectionOpts) : await Connection.connect(connectionOpts).catch(temporalConnectFailure(temporal));
   return { client: new Client({ connection, namespace: temporal.namespace, interceptors: { workflow: options.interceptors ?? [] } }), connection };
 }

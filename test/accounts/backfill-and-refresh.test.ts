@@ -1,7 +1,9 @@
 import { getOperationAST, Kind, parse, type FragmentDefinitionNode } from 'graphql';
 import { accountStateQuery, accountWorkflowId, refreshAccessTokenUpdate, syncNowSignal } from '../../workflows/definitions';
 import { followConnectFlow } from '../../src/dev/connect-flow';
-import { CLIENTS_PAGE_QUERY, INVOICES_PAGE_QUERY, JOBS_PAGE_QUERY } from '../../src/jobber/queries';
+import { CLIENTS_PAGE_QUERY } from '../../src/records/types/client';
+import { INVOICES_PAGE_QUERY } from '../../src/records/types/invoice';
+import { JOBS_PAGE_QUERY } from '../../src/records/types/job';
 import { REQUESTS_PAGE_QUERY } from '../../src/records/types/request';
 import { QUOTES_PAGE_QUERY } from '../../src/records/types/quote';
 import { VISITS_PAGE_QUERY } from '../../src/records/types/visit';

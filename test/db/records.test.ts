@@ -2,7 +2,7 @@ import mongoose from 'mongoose';
 import { createModels, type Models } from '../../src/db/models';
 import { tombstoneRecord, upsertRecord, upsertRecords } from '../../src/db/records';
 import { settledAfter } from '../../workflows/definitions';
-import type { JobberClientRecord } from '../../src/jobber/queries';
+import type { JobberClientRecord } from '../../src/records/types/client';
 import type { JobberVisitRecord } from '../../src/records/types/visit';
 import { testMongoUrl } from '../helpers/env';
 

@@ -1,4 +1,7 @@
-import { ACCOUNT_QUERY, APP_DISCONNECT_MUTATION, CLIENT_QUERY, INVOICES_PAGE_QUERY, JOB_QUERY } from '../../src/jobber/queries';
+import { ACCOUNT_QUERY, APP_DISCONNECT_MUTATION } from '../../src/jobber/queries';
+import { CLIENT_QUERY } from '../../src/records/types/client';
+import { INVOICES_PAGE_QUERY } from '../../src/records/types/invoice';
+import { JOB_QUERY } from '../../src/records/types/job';
 import { startJobberSandbox, type GraphQLRequestRecord } from '../../src/sandbox/jobber';
 import { admin, gql, manualClock } from './helpers';
 

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { INVOICE_QUERY } from '../../src/jobber/queries';
+import { INVOICE_QUERY } from '../../src/records/types/invoice';
 import { encodeWebhookBody, signWebhook, startJobberSandbox, type StartedJobberSandbox, type WebhookDelivery } from '../../src/sandbox/jobber';
 import { parseRetryAfter, WebhookSender, type WebhookSenderOptions } from '../../src/sandbox/jobber/webhooks';
 import { SandboxClock } from '../../src/sandbox/jobber/clock';
