@@ -1,11 +1,11 @@
 import { log } from '@temporalio/activity';
 import { tombstoneRecord, upsertRecord, type JobberRecord } from '../src/db/records';
-import { factByName, factsDue, recordType, type FactName } from '../src/records';
+import { factByName, factsDue, recordType, type FactName, type RecordType } from '../src/records';
 import * as alerts from '../src/slack/alerts';
 import { AccountNotConnectedError } from '../src/accounts/token-store';
 import { alertKey } from '../src/slack/alerts';
 import { operatorOnly, sendAccountAlert } from '../src/slack/alert-targets';
-import type { ConnectionStatus, JobberEvent, RecordKind } from '../workflows/definitions';
+import type { ConnectionStatus, EventOutcome, JobberEvent, RecordKind } from '../workflows/definitions';
 import { createAccountActivities, withAccessToken, type AccountDeps } from './accounts';
 import { jobberFailure, slackFailure } from './failures';
 import { alertRuleFor, recordTurnedOff } from '../src/slack/alert-rules';
@@ -13,6 +13,13 @@ import type { WorkerMetrics } from '../src/metrics/worker-metrics';
 
 export interface ActivityDeps extends AccountDeps {
   metrics?: WorkerMetrics;
+}
+
+/** The facts due for the actions of the events one fetch served, each named once, with the first action that made it due. */
+function factsFor(type: RecordType, actions: string[], record: JobberRecord): { name: FactName; summary: string; action: string }[] {
+  const facts = new Map<FactName, { name: FactName; summary: string; action: string }>();
+  for (const action of actions) for (const fact of factsDue(type, action, record)) if (!facts.has(fact.name)) facts.set(fact.name, { ...fact, action });
+  return [...facts.values()];
 }
 
 /** What the workflow records for a kind the registry (src/records) does not hold. */
@@ -41,14 +48,16 @@ export function createActivities(deps: ActivityDeps) {
       itemId: string;
       /** The topic's action (CREATE, APPROVED, …): which facts are due. Absent from workflows before `records-registry`. */
       action?: string;
+      /** The record workflow's: the actions of every event one fetch serves. */
+      actions?: string[];
     }): Promise<{
       found: boolean;
       applied: boolean;
       updatedAt?: string;
       /** For workflows before `records-registry`, which decide the invoice-paid alert themselves. */
       invoiceStatus?: string;
-      /** The alert facts due, each with a message builder: the workflow sends one alert per fact. */
-      facts?: { name: FactName; summary: string }[];
+      /** The alert facts due, each with a message builder and the action that made it due: the workflow sends one alert per fact. */
+      facts?: { name: FactName; summary: string; action: string }[];
       /** Set when the account is not connected (or unknown), or the kind is not synced: nothing was fetched or written. */
       skipped?: string;
     }> {
@@ -88,7 +97,7 @@ export function createActivities(deps: ActivityDeps) {
         applied,
         updatedAt: record.updatedAt ?? undefined,
         invoiceStatus: input.kind === 'invoice' ? (record as unknown as { invoiceStatus: string }).invoiceStatus : undefined,
-        facts: input.action ? factsDue(type, input.action, record) : undefined,
+        facts: input.actions || input.action ? factsFor(type, input.actions ?? [input.action!], record) : undefined,
       };
     },
 
@@ -127,6 +136,38 @@ export function createActivities(deps: ActivityDeps) {
       } catch (err) {
         throw slackFailure(err);
       }
+    },
+
+    /**
+     * Keeps what became of the events one record workflow batch served, each by its natural key,
+     * with its outcome (what `npm run ops` and the tests read). One write for the batch.
+     */
+    async recordEventOutcomes(
+      events: { workflowId: string; event: JobberEvent; outcome: EventOutcome; reason?: string; fromWebhook: boolean }[],
+    ): Promise<void> {
+      const processedAt = new Date();
+      await models.Event.bulkWrite(
+        events.map(({ workflowId, event, outcome, reason, fromWebhook }) => ({
+          updateOne: {
+            filter: { _id: workflowId },
+            update: {
+              $set: {
+                topic: event.topic,
+                accountId: event.accountId,
+                itemId: event.itemId,
+                occurredAt: new Date(event.occurredAt),
+                status: outcome.status,
+                reason: reason ?? ('reason' in outcome ? outcome.reason : undefined),
+                processedAt,
+                fromWebhook,
+                outcome,
+              },
+            },
+            upsert: true,
+          },
+        })),
+        { ordered: false },
+      );
     },
 
     /** Keeps what became of every event, by its natural key. */

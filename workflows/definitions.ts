@@ -53,7 +53,9 @@ export type EventOutcome =
   | { status: 'deleted'; kind: RecordKind; applied: boolean }
   | { status: 'gone'; kind: RecordKind }
   | { status: 'recorded'; reason: string }
-  | { status: 'disconnected' };
+  | { status: 'disconnected' }
+  /** Only from the record workflow, which keeps going (an event workflow fails instead): a dead letter holds it. */
+  | { status: 'failed'; reason: string };
 
 /**
  * A Jobber record type, as its webhook topics name it in lower case (CLIENT_UPDATE → client). The
@@ -246,4 +248,37 @@ export type ConnectionStatus = (typeof CONNECTION_STATUSES)[number];
 /** How a status reads to a person (the Slack command, the Manage App page). */
 export function connectionStatusLabel(status: ConnectionStatus): 'Connected' | 'Disconnected' | 'Broken' {
   return status === 'connected' ? 'Connected' : status === 'broken' ? 'Broken' : 'Disconnected';
+}
+
+/* ---------- The record workflow: one per record, the only writer of its document ---------- */
+
+/**
+ * The workflow of one record (`jobber-record/7/invoice/9`): every webhook and Slack Refresh of
+ * that record goes through it, so its document has one writer in any number of worker processes
+ * (FerretDB applies an update as a read-modify-write), and a burst of changes costs one or two
+ * fetches. It ends when it has nothing to do; the next event starts it again.
+ */
+export function recordWorkflowId(accountId: string, kind: RecordKind, itemId: string): string {
+  return `jobber-record/${readableId(accountId)}/${kind}/${readableId(itemId)}`;
+}
+
+/** An event handed to its record's workflow: ids only. Its natural key is eventWorkflowId(event). */
+export interface RecordEventInput {
+  event: JobberEvent;
+  /** Set by the dead-letter replay: taken even if this run saw the event, resolved on success. */
+  replay?: boolean;
+  /** What sent it: a Jobber webhook (the default) or the Slack Refresh button, which is no webhook. */
+  source?: 'webhook' | 'slack-refresh';
+}
+export const recordEventSignal = defineSignal<[RecordEventInput]>('jobberEvent');
+
+/** The Slack Refresh button: the same as an event, answered once a fetch that began after it is stored. */
+export const refreshRecordUpdate = defineUpdate<EventOutcome, [RecordEventInput]>('refreshRecord');
+
+export interface RecordWorkflowInput {
+  accountId: string;
+  kind: RecordKind;
+  itemId: string;
+  /** Carried across continue-as-new: events not yet done, the natural keys this run has taken, and its dead letters. */
+  carried?: { pending: RecordEventInput[]; seen: string[]; unresolved?: string[] };
 }

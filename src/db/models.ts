@@ -71,7 +71,7 @@ syncRunSchema.index({ accountId: 1, lastPageAt: -1 });
 /** Every webhook the service was handed, by its natural key, and what became of it. */
 const eventSchema = new Schema(
   {
-    _id: { type: String, required: true }, // the event workflow id
+    _id: { type: String, required: true }, // the event's natural key (eventWorkflowId)
     topic: { type: String, required: true },
     accountId: { type: String, required: true, index: true },
     itemId: { type: String, required: true },
@@ -81,6 +81,8 @@ const eventSchema = new Schema(
     processedAt: { type: Date },
     /** False for a Slack Refresh (no webhook); absent on events recorded before it was kept. */
     fromWebhook: { type: Boolean },
+    /** What the record workflow made of it (workflows/definitions.ts EventOutcome): ids, a status, alert fact names. */
+    outcome: { type: Schema.Types.Mixed },
   },
   { versionKey: false, collection: 'events' },
 );
@@ -117,7 +119,7 @@ const alertRulesSchema = new Schema(
 
 const deadLetterSchema = new Schema(
   {
-    _id: { type: String, required: true }, // the event workflow id, or jobber-webhook/malformed/<body hash>
+    _id: { type: String, required: true }, // the event's natural key (eventWorkflowId), or jobber-webhook/malformed/<body hash>
     /** The event that failed; absent for a webhook whose body could not be read as one. */
     event: { type: Schema.Types.Mixed },
     /** A signed webhook whose body was malformed, as received (capped: Jobber's are ids only). */

@@ -4,7 +4,7 @@ import createError from 'http-errors';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { Logger } from '../logger';
 import { eventWorkflowId, type JobberEvent } from '../../workflows/definitions';
-import { startEventWorkflow } from '../workflow-client/event-workflow';
+import { deliverEvent } from '../workflow-client/event-workflow';
 import type { IngressMetrics } from './metrics';
 import type { KeepMalformedWebhook } from './dead-letters';
 import { readSignedBody } from './signed-body';
@@ -164,32 +164,34 @@ export function createJobberWebhookRouter(deps: JobberWebhookDeps): Router {
       return;
     }
 
-    const workflowId = eventWorkflowId(event);
+    const eventId = eventWorkflowId(event);
     const { client, taskQueue } = deps.temporal;
+    let workflowId: string;
     try {
-      await client.connection.withDeadline(Date.now() + (deps.temporalDeadlineMs ?? 700), () =>
-        startEventWorkflow(client, taskQueue, { event }, `${event.topic} ${event.itemId}`),
-      );
+      ({ workflowId } = await client.connection.withDeadline(Date.now() + (deps.temporalDeadlineMs ?? 700), () =>
+        deliverEvent(client, taskQueue, { event }, `${event.topic} ${event.itemId}`),
+      ));
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        // An event workflow (not a record's) under this natural key exists: a resend.
         observe('duplicate');
-        log.info({ workflowId, topic: event.topic }, 'webhook duplicate');
+        log.info({ eventId, topic: event.topic }, 'webhook duplicate');
         ctx.status = 200;
-        ctx.body = { status: 'duplicate', workflowId };
+        ctx.body = { status: 'duplicate', eventId, workflowId: eventId };
         return;
       }
       // Not accepted: Jobber must retry, so say so quickly and lose nothing.
       observe('temporal_unavailable');
-      log.error({ workflowId, err: (err as Error).message }, 'webhook not accepted: Temporal unavailable');
+      log.error({ eventId, err: (err as Error).message }, 'webhook not accepted: Temporal unavailable');
       ctx.set('Retry-After', '5');
       ctx.status = 503;
       ctx.body = { error: 'temporarily unavailable, retry later' };
       return;
     }
     observe('accepted');
-    log.info({ workflowId, topic: event.topic }, 'webhook accepted');
+    log.info({ eventId, workflowId, topic: event.topic }, 'webhook accepted');
     ctx.status = 202;
-    ctx.body = { status: 'accepted', workflowId };
+    ctx.body = { status: 'accepted', eventId, workflowId };
   });
 
   return router;

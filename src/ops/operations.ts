@@ -5,7 +5,7 @@ import { accountActivity } from '../accounts/activity';
 import { eventWorkflowId, type JobberEvent } from '../../workflows/definitions';
 import { MAX_KEPT_BODY_BYTES } from '../ingress/dead-letters';
 import { parseJobberWebhook, WebhookPayloadError } from '../ingress/jobber-webhook';
-import { startEventWorkflow } from '../workflow-client/event-workflow';
+import { deliverEvent } from '../workflow-client/event-workflow';
 
 export interface OpsDeps {
   models: Models;
@@ -20,8 +20,9 @@ export async function listDeadLetters(models: Models, status: 'open' | 'replayed
 }
 
 /**
- * Runs a dead event again under its own workflow id (allowed because the earlier run failed);
- * the new run marks the dead letter resolved when it succeeds.
+ * Runs a dead event again: a record's event goes to its record workflow again (marked as a
+ * replay, so it is taken although that run saw it), any other under its own event workflow id
+ * (allowed because the earlier run failed). The dead letter is marked resolved on success.
  */
 export async function replayDeadLetter(deps: OpsDeps, workflowId: string): Promise<{ workflowId: string; runId?: string; status: string }> {
   const letter = await deps.models.DeadLetter.findById(workflowId).lean();
@@ -30,9 +31,16 @@ export async function replayDeadLetter(deps: OpsDeps, workflowId: string): Promi
   if (!letter.event && letter.webhook) return replayMalformedWebhook(deps, workflowId, letter.webhook);
   const event = letter.event as JobberEvent;
   try {
-    const handle = await startEventWorkflow(deps.client, deps.taskQueue, { event, replay: true }, `replay of ${event.topic} ${event.itemId}`);
-    await deps.models.DeadLetter.updateOne({ _id: workflowId }, { $set: { status: 'replayed', replayedAt: new Date() } });
-    return { workflowId, runId: handle.firstExecutionRunId, status: 'replaying' };
+    // Marked before the hand-off: the workflow marks it resolved, which must not be overwritten.
+    await deps.models.DeadLetter.updateOne({ _id: workflowId, status: { $ne: 'resolved' } }, { $set: { status: 'replayed', replayedAt: new Date() } });
+    let handle;
+    try {
+      handle = await deliverEvent(deps.client, deps.taskQueue, { event, replay: true }, `replay of ${event.topic} ${event.itemId}`);
+    } catch (err) {
+      await deps.models.DeadLetter.updateOne({ _id: workflowId, status: 'replayed' }, { $set: { status: letter.status } });
+      throw err;
+    }
+    return { workflowId: handle.workflowId, runId: handle.runId, status: 'replaying' };
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) return { workflowId, status: 'already running or completed' };
     throw err;
@@ -65,9 +73,9 @@ async function replayMalformedWebhook(
       { $set: { status: 'resolved', replayedAs: workflowId, replayedAt: new Date(), resolvedAt: new Date() } },
     );
   try {
-    const handle = await startEventWorkflow(deps.client, deps.taskQueue, { event }, `replay of a malformed webhook: ${event.topic} ${event.itemId}`);
+    const handle = await deliverEvent(deps.client, deps.taskQueue, { event }, `replay of a malformed webhook: ${event.topic} ${event.itemId}`);
     await resolve();
-    return { workflowId, runId: handle.firstExecutionRunId, status: 'replaying' };
+    return { workflowId: handle.workflowId, runId: handle.runId, status: 'replaying' };
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     await resolve();

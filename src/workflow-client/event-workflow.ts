@@ -1,8 +1,17 @@
 import { TypedSearchAttributes } from '@temporalio/common';
 import { WorkflowIdReusePolicy, type Client, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import type { jobberEventWorkflow } from '../../workflows';
+import type { jobberEventWorkflow, jobberRecordWorkflow } from '../../workflows';
 import type { EventWorkflowInput } from '../../workflows/event';
-import { eventWorkflowId, parseRecordTopic, SEARCH_ATTRIBUTES, settledAfter } from '../../workflows/definitions';
+import {
+  eventWorkflowId,
+  parseRecordTopic,
+  recordEventSignal,
+  recordWorkflowId,
+  SEARCH_ATTRIBUTES,
+  settledAfter,
+  type RecordEventInput,
+} from '../../workflows/definitions';
+import { recordType } from '../records';
 
 /**
  * Starts the event workflow under the event's natural-key id, with the search attributes the Web
@@ -34,4 +43,41 @@ export function startEventWorkflow(
     ]),
     staticSummary: summary,
   });
+}
+
+/**
+ * Hands an event to the workflow that owns it, and resolves once Temporal has it. A record's
+ * event (of a type in the registry) goes to that record's workflow by signal-with-start: the only
+ * writer of the record, which takes each natural key once. Any other event (APP_DISCONNECT, a
+ * topic we do not sync) starts its own event workflow under its natural key.
+ */
+export async function deliverEvent(
+  client: Client,
+  taskQueue: string,
+  input: RecordEventInput,
+  summary: string,
+): Promise<{ workflowId: string; runId: string; delivered: 'record' | 'event' }> {
+  const { event } = input;
+  const parsed = parseRecordTopic(event.topic);
+  if (!parsed || !recordType(parsed.kind)) {
+    const handle = await startEventWorkflow(client, taskQueue, input, summary);
+    return { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, delivered: 'event' };
+  }
+  // As for an event workflow, a fresh record workflow starts once the change's second is over.
+  const delayMs =
+    parsed.action !== 'DESTROY' && !input.replay && input.source !== 'slack-refresh' ? settledAfter(new Date(event.occurredAt)).getTime() - Date.now() : 0;
+  const handle = await client.workflow.signalWithStart<typeof jobberRecordWorkflow, [RecordEventInput]>('jobberRecordWorkflow', {
+    ...(delayMs > 0 ? { startDelay: delayMs } : {}),
+    taskQueue,
+    workflowId: recordWorkflowId(event.accountId, parsed.kind, event.itemId),
+    args: [{ accountId: event.accountId, kind: parsed.kind, itemId: event.itemId }],
+    signal: recordEventSignal,
+    signalArgs: [input],
+    typedSearchAttributes: new TypedSearchAttributes([
+      { key: SEARCH_ATTRIBUTES.accountId, value: event.accountId },
+      { key: SEARCH_ATTRIBUTES.itemId, value: event.itemId },
+    ]),
+    staticSummary: summary,
+  });
+  return { workflowId: handle.workflowId, runId: handle.signaledRunId, delivered: 'record' };
 }

@@ -11,7 +11,8 @@ import { createIngressApp } from '../../src/ingress/server';
 import type { AccountControl } from '../../src/workflow-client/account-control';
 import { startJobberSandbox, type JobberSandboxOptions, type StartedJobberSandbox, type WebhookDelivery } from '../../src/sandbox/jobber';
 import { startSlackStandIn, type StartedSlackStandIn } from '../../src/sandbox/slack';
-import { eventWorkflowId, type AccountTiming, type EventOutcome } from '../../workflows/definitions';
+import { eventWorkflowId, parseRecordTopic, type AccountTiming, type EventOutcome } from '../../workflows/definitions';
+import { recordType } from '../../src/records';
 import type { ActivityDeps } from '../../activities';
 import { BOT_TOKEN, buildDeps, CLIENT_ID, TEST_KEY } from './deps';
 import type { JobberOAuth } from '../../src/accounts/oauth';
@@ -132,7 +133,21 @@ export async function startPipeline(
         const all = webhookIds.map((id) => jobber.sandbox.webhooks.get(id));
         return all.every((d) => d && ['delivered', 'failed'].includes(d.status)) ? (all as WebhookDelivery[]) : undefined;
       }, 20_000);
-      return Promise.all(deliveries.map((d) => temporal.client.workflow.getHandle(workflowIdOf(d)).result() as Promise<EventOutcome>));
+      return Promise.all(
+        deliveries.map(async (d) => {
+          const id = workflowIdOf(d);
+          const parsed = parseRecordTopic(d.event.topic);
+          // Any other event has a workflow of its own, whose result is its outcome.
+          if (!parsed || !recordType(parsed.kind)) return temporal.client.workflow.getHandle(id).result() as Promise<EventOutcome>;
+          // A record's event: its record workflow keeps the outcome under the natural key.
+          const outcome = await waitFor(
+            async () => ((await models.Event.findById(id, { outcome: 1 }).lean()) as { outcome?: EventOutcome } | null)?.outcome,
+            60_000,
+          );
+          if (outcome.status === 'failed') throw new Error(`${d.event.topic} ${d.event.itemId} failed: ${outcome.reason}`);
+          return outcome;
+        }),
+      );
     },
     async close() {
       // Account workflows outlive the test otherwise, polling a task queue no worker serves.

@@ -3,7 +3,7 @@ import { runsOf } from '../helpers/env';
 import { listDeadLetters, replayDeadLetter } from '../../src/ops/operations';
 import { refreshRecordThroughWorkflow } from '../../src/workflow-client/refresh-record';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { accountWorkflowId } from '../../workflows/definitions';
+import { accountWorkflowId, recordWorkflowId } from '../../workflows/definitions';
 import { readableId } from '../../workflows/ids';
 import { accountActivity } from '../../src/accounts/activity';
 
@@ -45,9 +45,11 @@ describe('webhook → workflow → record → alert, over HTTP with real Tempora
     );
     expect(webhookIds).toHaveLength(5);
     const outcomes = await p.outcomes(webhookIds);
-    // Jobber's five deliveries (sent at once): one accepted, four answered as duplicates; Temporal holds one run.
-    expect(webhookIds.map((id) => p.jobber.sandbox.webhooks.get(id)!.attempts.at(-1)?.status).sort()).toEqual([200, 200, 200, 200, 202]);
-    expect(await runsOf(p.temporal.client, p.workflowIdOf(p.jobber.sandbox.webhooks.get(webhookIds[0]!)!))).toHaveLength(1);
+    // Jobber's five deliveries (sent at once), each accepted once Temporal has it; the record's
+    // workflow takes the natural key once: one run, one fetch, one alert, one outcome.
+    expect(webhookIds.map((id) => p.jobber.sandbox.webhooks.get(id)!.attempts.at(-1)?.status)).toEqual([202, 202, 202, 202, 202]);
+    expect(await runsOf(p.temporal.client, recordWorkflowId(account, 'job', job.id))).toHaveLength(1);
+    expect(await p.models.Event.countDocuments({ itemId: job.id })).toBe(1);
     expect(outcomes[0]).toMatchObject({ status: 'synced', kind: 'job', alerts: ['job-created'] });
     expect(requests('Job').length - jobRequestsBefore).toBe(1);
     const alerts = p.slack.standIn.state.messages.filter((m) => m.text.includes('Hedge trimming'));
@@ -62,7 +64,7 @@ describe('webhook → workflow → record → alert, over HTTP with real Tempora
     const { result: job, webhookIds } = capture(() => store().createJob(account, { clientId: client.id, title: 'Edging' }));
     await p.outcomes(webhookIds);
     // The Web UI reads the same history: each activity's summary is its user metadata.
-    const history = await p.temporal.client.workflow.getHandle(p.workflowIdOf(p.jobber.sandbox.webhooks.get(webhookIds[0]!)!)).fetchHistory();
+    const history = await p.temporal.client.workflow.getHandle(recordWorkflowId(account, 'job', job.id)).fetchHistory();
     // Each step: an activity task, or a local activity (its marker carries the summary and the type).
     const steps = (history.events ?? []).filter(
       (e) => e.activityTaskScheduledEventAttributes || e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
@@ -75,7 +77,7 @@ describe('webhook → workflow → record → alert, over HTTP with real Tempora
     );
     const jobNumber = readableId(job.id);
     expect(summaries).toEqual([`fetch job ${jobNumber} from Jobber and store it`, `Slack alert: new job ${jobNumber}`, 'record the outcome: synced']);
-    expect(types).toEqual(['syncRecord', 'sendAlert', 'recordEvent']);
+    expect(types).toEqual(['syncRecord', 'sendAlert', 'recordEventOutcomes']);
   });
 
   it('alerts once for a paid invoice however many updates report it, and keeps its links', async () => {
@@ -261,7 +263,7 @@ describe('webhook → workflow → record → alert, over HTTP with real Tempora
   it('leaves a dead letter for an event that fails for good, findable as a failed workflow', async () => {
     // A 400 is Jobber refusing the request itself: retrying cannot help.
     p.jobber.sandbox.faults.add({ graphql: { status: 400, times: 1, operationName: 'Client' } });
-    const { webhookIds } = capture(() => store().createClient(account, { firstName: 'Doomed' }));
+    const { result: doomed, webhookIds } = capture(() => store().createClient(account, { firstName: 'Doomed' }));
     await expect(p.outcomes(webhookIds)).rejects.toThrow(/failed/);
     const workflowId = p.workflowIdOf(p.jobber.sandbox.webhooks.get(webhookIds[0]!)!);
     const letter = await waitFor(() =>
@@ -270,13 +272,24 @@ describe('webhook → workflow → record → alert, over HTTP with real Tempora
         .then((d) => d ?? undefined),
     );
     expect(letter).toMatchObject({ status: 'open', errorType: 'JobberQueryInvalid', attempts: 1, event: { topic: 'CLIENT_CREATE' } });
-    expect((await p.temporal.client.workflow.getHandle(workflowId).describe()).status.name).toBe('FAILED');
+    // The record's workflow ends as failed, naming the event: the Web UI lists it under Failed.
+    const recordRun = p.temporal.client.workflow.getHandle(recordWorkflowId(account, 'client', doomed.id));
+    await expect(recordRun.result()).rejects.toThrow();
+    const failed = await recordRun.describe();
+    expect(failed.status.name).toBe('FAILED');
+    const history = await recordRun.fetchHistory();
+    expect(JSON.stringify(history.events?.at(-1)?.workflowExecutionFailedEventAttributes?.failure?.message)).toContain(workflowId);
 
     // Jobber accepts the query again: the operator replays the dead letter and it heals.
     const ops = { models: p.models, client: p.temporal.client, taskQueue: p.worker.taskQueue, control: p.control };
     expect((await listDeadLetters(p.models)).map((d) => d._id)).toContain(workflowId);
-    expect(await replayDeadLetter(ops, workflowId)).toMatchObject({ workflowId, status: 'replaying' });
-    expect(await p.temporal.client.workflow.getHandle(workflowId).result()).toMatchObject({ status: 'synced', kind: 'client' });
+    expect(await replayDeadLetter(ops, workflowId)).toMatchObject({ workflowId: recordRun.workflowId, status: 'replaying' });
+    const healed = await waitFor(async () => {
+      const event = await p.models.Event.findById(workflowId).lean();
+      return (event?.outcome as { status?: string } | undefined)?.status === 'synced' ? event : undefined;
+    });
+    expect(healed!.outcome).toMatchObject({ status: 'synced', kind: 'client' });
+    expect(await p.models.Client.findById(doomed.id).lean()).toMatchObject({ firstName: 'Doomed' });
     expect(await p.models.DeadLetter.findById(workflowId).lean()).toMatchObject({ status: 'resolved' });
     expect((await listDeadLetters(p.models)).map((d) => d._id)).not.toContain(workflowId);
     expect(await replayDeadLetter(ops, workflowId)).toMatchObject({ status: 'already resolved' });
