@@ -38,7 +38,7 @@ import { CostPacer, JobberGraphQL } from '../src/jobber/client';
 import { createSlackClient } from '../src/services';
 import { installRuntime } from '../src/worker/runtime';
 import { createWorker } from '../src/worker/workers';
-import { startEventWorkflow } from '../src/workflow-client/event-workflow';
+import { deliverEvent } from '../src/workflow-client/event-workflow';
 import { createLogger } from '../src/logger';
 import { encodeGlobalId } from '../workflows/ids';
 import { settledAfter, type JobberEvent } from '../workflows/definitions';
@@ -66,6 +66,9 @@ const MEMORY_EVENTS = num('BENCH_MEMORY_EVENTS', 0);
 /** Extra Worker options (JSON) for both the service's main worker and the bare one, to try e.g. `{"maxCachedWorkflows":100}`. */
 const WORKER_OPTIONS = JSON.parse(process.env.BENCH_WORKER_OPTIONS || '{}') as Record<string, unknown>;
 const WEBHOOK_ATTEMPTS = Math.max(1, num('BENCH_WEBHOOK_ATTEMPTS', 10));
+/** Bursts: this many records, each changed BENCH_BURST_CHANGES times 300 ms apart (0 records skips it). */
+const BURST_RECORDS = num('BENCH_BURST_RECORDS', 5);
+const BURST_CHANGES = num('BENCH_BURST_CHANGES', 10);
 /** Jobber's documented bucket; the backfill phase is measured against it. */
 const BUCKET = { maximumAvailable: 10_000, restoreRate: 500 };
 const TEMPORAL_DEADLINE_MS = 700;
@@ -319,7 +322,7 @@ async function main() {
   const issued = await jobber.sandbox.connect(account.id);
   await tokens.connect({ id: account.id, name: 'Bench Co' }, { accessToken: issued.access_token, refreshToken: issued.refresh_token });
   accessTokens.set(account.id, issued.access_token);
-  const clients = Array.from({ length: Math.max(E2E_EVENTS, BUSY_EVENTS) }, (_, i) =>
+  const clients = Array.from({ length: Math.max(E2E_EVENTS + BURST_RECORDS, BUSY_EVENTS) }, (_, i) =>
     jobber.sandbox.store.createClient(account.id, { firstName: `C${i}` }, { webhook: false }),
   );
   const bareRecords = mongo.db!.collection(BARE_COLLECTION);
@@ -413,11 +416,57 @@ async function main() {
     say(
       `### End to end: ${E2E_EVENTS} CLIENT_UPDATE webhooks at once for one connected account, until all are in MongoDB (events/s)`,
       '',
-      '| round | service (ingress → jobberEventWorkflow) | bare (receiver → one fetch-and-upsert activity) | service / bare |',
+      '| round | service (ingress → jobberRecordWorkflow) | bare (receiver → one fetch-and-upsert activity) | service / bare |',
       '| --- | --- | --- | --- |',
       ...e2eRows,
       '',
       `**Median service / bare: ${f2(median(e2eRatios))}** over ${e2eRatios.length} rounds.`,
+      '',
+    );
+  }
+
+  // 1b. Bursts: each record changed again and again within a few seconds. Jobber requests per
+  // event (a natural key: a change in a second of its own) and per burst, service against bare.
+  const burstRows: string[] = [];
+  for (const side of ['service', 'bare'] as Side[]) {
+    if (BURST_RECORDS === 0) break;
+    await drain();
+    jobber.sandbox.setWebhookUrl(side === 'service' ? ingressUrl : bareUrl);
+    const targets = clients.slice(E2E_EVENTS, E2E_EVENTS + BURST_RECORDS);
+    const ids = new Set(targets.map((c) => c.id));
+    const fromRequest = lastRequestId();
+    const keys = new Set<string>();
+    const marker = `burst-${side}`;
+    for (let change = 1; change <= BURST_CHANGES; change++) {
+      const { webhookIds } = jobber.sandbox.webhooks.capture(() =>
+        targets.forEach((c) => jobber.sandbox.store.updateClient(c.id, { lastName: change === BURST_CHANGES ? marker : `${marker}-${change}` })),
+      );
+      for (const id of webhookIds) {
+        const { event } = jobber.sandbox.webhooks.get(id)!;
+        keys.add(`${event.itemId}/${new Date(event.occurredAt).toISOString()}`);
+      }
+      await sleep(300);
+    }
+    const stored = () =>
+      side === 'service' ? models.Client.countDocuments({ _id: { $in: [...ids] }, lastName: marker }) : bareRecords.countDocuments({ _id: { $in: [...ids] as never[] }, lastName: marker });
+    const t0 = performance.now();
+    while ((await stored()) < targets.length) {
+      if (performance.now() - t0 > 300_000) throw new Error(`${side} bursts stalled`);
+      await sleep(200);
+    }
+    await drain();
+    const fetches = jobber.sandbox.requests.filter((r) => r.id > fromRequest && r.operationName === 'Client' && ids.has(String(r.variables?.id))).length;
+    eventsSoFar += keys.size;
+    burstRows.push(`| ${side} | ${targets.length} × ${BURST_CHANGES} | ${keys.size} | ${fetches} | ${f2(fetches / keys.size)} | ${f2(fetches / targets.length)} |`);
+    progress(`bursts ${side}: ${fetches} fetches for ${keys.size} events`);
+  }
+  if (burstRows.length) {
+    say(
+      `### Bursts: ${BURST_RECORDS} records, each changed ${BURST_CHANGES} times 300 ms apart (Jobber stamps whole seconds: a change in a second of its own is an event)`,
+      '',
+      '| side | records × changes | events (natural keys) | Jobber fetches | fetches / event | fetches / burst |',
+      '| --- | --- | --- | --- | --- | --- |',
+      ...burstRows,
       '',
     );
   }
@@ -446,7 +495,7 @@ async function main() {
     ];
   };
   const historyRows = [
-    ...(await perEvent('service', 'jobberEventWorkflow', lastServicePhase)),
+    ...(await perEvent('service', 'jobberRecordWorkflow', lastServicePhase)),
     ...(await perEvent('bare', 'bareEventWorkflow', lastBarePhase)),
   ];
   if (historyRows.length) {
@@ -488,7 +537,7 @@ async function main() {
     const event = strangerEvent();
     eventsSoFar++;
     await client.connection.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, () =>
-      startEventWorkflow(client, taskQueue, { event }, `${event.topic} ${event.itemId}`),
+      deliverEvent(client, taskQueue, { event }, `${event.topic} ${event.itemId}`),
     );
     return true;
   };
@@ -541,7 +590,7 @@ async function main() {
         itemId: c.id,
         occurredAt: new Date(Date.parse(changedAt) - (seq % 1000)).toISOString(),
       };
-      await startEventWorkflow(client, taskQueue, { event }, 'busy');
+      await deliverEvent(client, taskQueue, { event }, 'busy');
       return true;
     });
     eventsSoFar += busyClients.length;

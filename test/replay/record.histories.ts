@@ -7,7 +7,8 @@ import { writeFileSync } from 'node:fs';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import path from 'node:path';
 import { followConnectFlow } from '../../src/dev/connect-flow';
-import { accountWorkflowId, refreshAccessTokenUpdate } from '../../workflows/definitions';
+import { accountWorkflowId, recordWorkflowId, refreshAccessTokenUpdate } from '../../workflows/definitions';
+import { refreshRecordThroughWorkflow } from '../../src/workflow-client/refresh-record';
 import { startPipeline, waitFor, type Pipeline } from '../helpers/pipeline';
 
 const OUT = path.join(__dirname, 'histories');
@@ -17,9 +18,11 @@ const OUT = path.join(__dirname, 'histories');
  * v2: before broken-alert-after-grace; v3: before the tokens-*, accounts-* and events-* patches
  * (accounts queue, scaled refresh-ahead, grants and the request queue, fetch after the second);
  * v4: before events-outcome-local-activity, records-registry, backfill-kinds-from-registry and the
- * OpenTelemetry interceptors (v5 histories carry their trace header).
+ * OpenTelemetry interceptors (v5 histories carry their trace header); v6: the first with the record
+ * workflow (jobberRecordWorkflow), which takes every record's webhooks since; event workflows keep
+ * APP_DISCONNECT and the topics not synced.
  */
-const VERSION = 'v5';
+const VERSION = 'v6';
 
 describe('record workflow histories', () => {
   let p: Pipeline;
@@ -45,22 +48,41 @@ describe('record workflow histories', () => {
     const job = p.jobber.sandbox.webhooks.capture(() => p.jobber.sandbox.store.createJob(account.id, { clientId: client.result.id, title: 'Replay' }));
     p.jobber.sandbox.faults.add({ graphql: { status: 503, times: 1, operationName: 'Job' } });
     await p.outcomes([...client.webhookIds, ...job.webhookIds]);
-    await save('event-job-create-with-retry-and-alert', p.workflowIdOf(p.jobber.sandbox.webhooks.get(job.webhookIds[0]!)!));
+    await save('record-job-create-with-retry-and-alert', recordWorkflowId(account.id, 'job', job.result.id));
 
     const request = p.jobber.sandbox.webhooks.capture(() =>
       p.jobber.sandbox.store.createRequest(account.id, { clientId: client.result.id, title: 'Replay request' }),
     );
     await p.outcomes(request.webhookIds);
-    await save('event-request-create', p.workflowIdOf(p.jobber.sandbox.webhooks.get(request.webhookIds[0]!)!));
+    await save('record-request-create', recordWorkflowId(account.id, 'request', request.result.id));
+
+    // A burst: three changes in three seconds, served together, and a Slack Refresh (an Update).
+    const burst: string[] = [];
+    for (let i = 1; i <= 3; i++) {
+      burst.push(...p.jobber.sandbox.webhooks.capture(() => p.jobber.sandbox.store.updateJob(job.result.id, { title: `Replay ${i}` })).webhookIds);
+      await new Promise((resolve) => setTimeout(resolve, 700));
+    }
+    await p.outcomes(burst);
+    await refreshRecordThroughWorkflow(p.temporal.client, p.worker.taskQueue)(account.id, 'job', job.result.id);
+    await save('record-job-burst-and-refresh', recordWorkflowId(account.id, 'job', job.result.id));
 
     const gone = p.jobber.sandbox.webhooks.capture(() => p.jobber.sandbox.store.deleteClient(client.result.id));
     await p.outcomes(gone.webhookIds.slice(0, 1));
-    await save('event-client-destroy', p.workflowIdOf(p.jobber.sandbox.webhooks.get(gone.webhookIds[0]!)!));
+    await save('record-client-destroy', recordWorkflowId(account.id, 'client', client.result.id));
 
     p.jobber.sandbox.faults.add({ graphql: { status: 400, times: 1, operationName: 'Client' } });
     const failed = p.jobber.sandbox.webhooks.capture(() => p.jobber.sandbox.store.createClient(account.id, { firstName: 'Fails' }));
     await p.outcomes(failed.webhookIds).catch(() => undefined);
-    await save('event-failed-dead-letter', p.workflowIdOf(p.jobber.sandbox.webhooks.get(failed.webhookIds[0]!)!));
+    await p.temporal.client.workflow
+      .getHandle(recordWorkflowId(account.id, 'client', failed.result.id))
+      .result()
+      .catch(() => undefined);
+    await save('record-failed-dead-letter', recordWorkflowId(account.id, 'client', failed.result.id));
+
+    // Event workflows remain for what is not a record's: a topic the service does not sync.
+    const unsynced = p.jobber.sandbox.webhooks.enqueue({ topic: 'PAYOUT_CREATE', accountId: account.id, itemId: 'UGF5b3V0', occurredAt: new Date().toISOString() });
+    await p.outcomes(unsynced);
+    await save('event-topic-not-synced', p.workflowIdOf(p.jobber.sandbox.webhooks.get(unsynced[0]!)!));
 
     const handle = p.temporal.client.workflow.getHandle(accountWorkflowId(account.id));
     const { tokenVersion } = (await p.models.Connection.findById(account.id).lean())!;
