@@ -448,7 +448,9 @@ async function main() {
       await sleep(300);
     }
     const stored = () =>
-      side === 'service' ? models.Client.countDocuments({ _id: { $in: [...ids] }, lastName: marker }) : bareRecords.countDocuments({ _id: { $in: [...ids] as never[] }, lastName: marker });
+      side === 'service'
+        ? models.Client.countDocuments({ _id: { $in: [...ids] }, lastName: marker })
+        : bareRecords.countDocuments({ _id: { $in: [...ids] as never[] }, lastName: marker });
     const t0 = performance.now();
     while ((await stored()) < targets.length) {
       if (performance.now() - t0 > 300_000) throw new Error(`${side} bursts stalled`);
@@ -457,7 +459,9 @@ async function main() {
     await drain();
     const fetches = jobber.sandbox.requests.filter((r) => r.id > fromRequest && r.operationName === 'Client' && ids.has(String(r.variables?.id))).length;
     eventsSoFar += keys.size;
-    burstRows.push(`| ${side} | ${targets.length} × ${BURST_CHANGES} | ${keys.size} | ${fetches} | ${f2(fetches / keys.size)} | ${f2(fetches / targets.length)} |`);
+    burstRows.push(
+      `| ${side} | ${targets.length} × ${BURST_CHANGES} | ${keys.size} | ${fetches} | ${f2(fetches / keys.size)} | ${f2(fetches / targets.length)} |`,
+    );
     progress(`bursts ${side}: ${fetches} fetches for ${keys.size} events`);
   }
   if (burstRows.length) {
@@ -536,9 +540,7 @@ async function main() {
   const plainStart = async () => {
     const event = strangerEvent();
     eventsSoFar++;
-    await client.connection.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, () =>
-      deliverEvent(client, taskQueue, { event }, `${event.topic} ${event.itemId}`),
-    );
+    await client.connection.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, () => deliverEvent(client, taskQueue, { event }, `${event.topic} ${event.itemId}`));
     return true;
   };
   type Via = 'ingress' | 'plain';

@@ -105,15 +105,12 @@ describe('two worker processes on one task queue, one killed mid-burst', () => {
     }
 
     // The survivor finishes everything (activities cut off with the killed process time out and run again).
-    await waitFor(
-      async () => {
-        const stored = await models.Job.countDocuments({ _id: { $in: jobs.map((j) => j.id) } });
-        const invoicesDone = await Promise.all(invoices.map(async (inv) => (await models.Invoice.findById(inv.id).lean())?.subject === last.get(inv.id)));
-        const alerts = slack.standIn.state.messages.filter((m) => m.text.includes('Burst job')).length;
-        return stored === jobs.length && invoicesDone.every(Boolean) && alerts >= jobs.length ? true : undefined;
-      },
-      200_000,
-    ).catch(async (err: Error) => {
+    await waitFor(async () => {
+      const stored = await models.Job.countDocuments({ _id: { $in: jobs.map((j) => j.id) } });
+      const invoicesDone = await Promise.all(invoices.map(async (inv) => (await models.Invoice.findById(inv.id).lean())?.subject === last.get(inv.id)));
+      const alerts = slack.standIn.state.messages.filter((m) => m.text.includes('Burst job')).length;
+      return stored === jobs.length && invoicesDone.every(Boolean) && alerts >= jobs.length ? true : undefined;
+    }, 200_000).catch(async (err: Error) => {
       throw new Error(`${err.message}\n--- survivor ---\n${workers[1]!.output().slice(-3000)}`);
     });
     // Let any late duplicate show before counting.

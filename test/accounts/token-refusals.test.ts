@@ -107,7 +107,7 @@ describe('a temporary refusal never costs the user their connection (sandbox tok
       const { webhookIds, result: client } = p.jobber.sandbox.webhooks.capture(() =>
         p.jobber.sandbox.store.createClient(accountId, { firstName: 'Persistent' }),
       );
-      const workflowId = p.workflowIdOf(p.jobber.sandbox.webhooks.get(webhookIds[0]!)!);
+      const workflowId = p.workflowOf(p.jobber.sandbox.webhooks.get(webhookIds[0]!)!);
       // Until the first attempt has failed, or the event has ended.
       await waitFor(async () => {
         const d = await p.temporal.client.workflow
@@ -132,7 +132,7 @@ describe('a temporary refusal never costs the user their connection (sandbox tok
     await p.temporal.client.workflow.getHandle(accountWorkflowId(accountId)).terminate('an operator stopped it');
     p.jobber.sandbox.oauth.expireAccessTokens(p.jobber.sandbox.store.accountNumber(accountId)!);
     const { webhookIds, result: client } = p.jobber.sandbox.webhooks.capture(() => p.jobber.sandbox.store.createClient(accountId, { firstName: 'Waited' }));
-    const workflowId = p.workflowIdOf(p.jobber.sandbox.webhooks.get(webhookIds[0]!)!);
+    const workflowId = p.workflowOf(p.jobber.sandbox.webhooks.get(webhookIds[0]!)!);
     await waitFor(async () => {
       const d = await p.temporal.client.workflow
         .getHandle(workflowId)

@@ -11,7 +11,7 @@ import { createIngressApp } from '../../src/ingress/server';
 import type { AccountControl } from '../../src/workflow-client/account-control';
 import { startJobberSandbox, type JobberSandboxOptions, type StartedJobberSandbox, type WebhookDelivery } from '../../src/sandbox/jobber';
 import { startSlackStandIn, type StartedSlackStandIn } from '../../src/sandbox/slack';
-import { eventWorkflowId, parseRecordTopic, type AccountTiming, type EventOutcome } from '../../workflows/definitions';
+import { eventWorkflowId, parseRecordTopic, recordWorkflowId, type AccountTiming, type EventOutcome } from '../../workflows/definitions';
 import { recordType } from '../../src/records';
 import type { ActivityDeps } from '../../activities';
 import { BOT_TOKEN, buildDeps, CLIENT_ID, TEST_KEY } from './deps';
@@ -44,7 +44,10 @@ export interface Pipeline {
   connectAccount(name?: string): Promise<string>;
   /** Waits until Jobber delivered these webhooks, then for each event's workflow result. */
   outcomes(webhookIds: string[]): Promise<EventOutcome[]>;
+  /** The event's natural key: the id of its outcome (`events`) and dead letter, and of its event workflow if it has one. */
   workflowIdOf(delivery: WebhookDelivery): string;
+  /** The workflow that took the event: its record's workflow, or its own event workflow (APP_DISCONNECT, topics not synced). */
+  workflowOf(delivery: WebhookDelivery): string;
   close(): Promise<void>;
 }
 
@@ -122,6 +125,10 @@ export async function startPipeline(
     ingressUrl,
     oauth,
     workflowIdOf,
+    workflowOf(d) {
+      const parsed = parseRecordTopic(d.event.topic);
+      return parsed && recordType(parsed.kind) ? recordWorkflowId(d.event.accountId, parsed.kind, d.event.itemId) : workflowIdOf(d);
+    },
     async connectAccount(accountName = 'Green Thumb Landscaping') {
       const account = jobber.sandbox.store.createAccount({ name: accountName });
       const tokens = await jobber.sandbox.connect(account.id);

@@ -2,7 +2,8 @@ import request from 'supertest';
 import { Client, Connection } from '@temporalio/client';
 import { connectMongo, connectTemporal, runsOf, uniqueTaskQueue } from '../helpers/env';
 import { sign, testApp, webhookBody } from '../helpers/ingress';
-import { eventWorkflowId, SEARCH_ATTRIBUTES } from '../../workflows/definitions';
+import { eventWorkflowId, recordWorkflowId, SEARCH_ATTRIBUTES, type JobberEvent } from '../../workflows/definitions';
+import { defaultPayloadConverter } from '@temporalio/common';
 import type mongoose from 'mongoose';
 import { createModels, type Models } from '../../src/db/models';
 import { malformedWebhookKeeper, MAX_KEPT_BODY_BYTES } from '../../src/ingress/dead-letters';
@@ -27,8 +28,14 @@ describe('POST /webhooks/jobber against the real Temporal server', () => {
   afterAll(async () => {
     await temporal.connection.close();
   });
+  /** The `jobberEvent` signals in a workflow's history, decoded. */
+  const signalsOf = async (workflowId: string) =>
+    ((await temporal.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [])
+      .map((e) => e.workflowExecutionSignaledEventAttributes)
+      .filter((a) => a?.signalName === 'jobberEvent')
+      .map((a) => defaultPayloadConverter.fromPayload(a!.input!.payloads![0]!));
 
-  it('starts one workflow per event, keyed by the natural key, and answers 202', async () => {
+  it("hands a record's event to that record's workflow (signal-with-start) and answers 202 with the event's natural key", async () => {
     const { app } = testApp(temporal.client, taskQueue);
     const event = freshEvent();
     const body = webhookBody(event);
@@ -38,18 +45,41 @@ describe('POST /webhooks/jobber against the real Temporal server', () => {
       .set('X-Jobber-Hmac-SHA256', sign(body))
       .send(body);
     expect(res.status).toBe(202);
-    const workflowId = eventWorkflowId({ ...event, occurredAt: '2025-05-01T18:00:00.000Z' });
-    expect(res.body).toEqual({ status: 'accepted', workflowId });
-    const description = await temporal.client.workflow.getHandle(workflowId).describe();
+    const eventId = eventWorkflowId({ ...event, occurredAt: '2025-05-01T18:00:00.000Z' });
+    const workflowId = recordWorkflowId(event.accountId, 'client', event.itemId);
+    expect(res.body).toEqual({ status: 'accepted', eventId, workflowId });
+    const handle = temporal.client.workflow.getHandle(workflowId);
+    const description = await handle.describe();
     expect(description.status.name).toBe('RUNNING');
     expect(description.taskQueue).toBe(taskQueue);
-    expect(description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.topic)).toBe('CLIENT_UPDATE');
+    expect(description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.itemId)).toBe(event.itemId);
     expect(description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.accountId)).toBe(event.accountId);
+    // Temporal has the event before the answer: the signal is in the record workflow's history.
+    expect(await signalsOf(workflowId)).toEqual([{ event: expect.objectContaining({ ...event, occurredAt: '2025-05-01T18:00:00.000Z' }) }]);
   });
 
-  it('treats a resent webhook as a no-op that still gets 2xx: five sends, one workflow', async () => {
+  it('hands a resent record event to the same record workflow run, which takes its natural key once (2xx every time)', async () => {
     const { app, metrics } = testApp(temporal.client, taskQueue);
     const event = freshEvent('JOB_CREATE');
+    const body = webhookBody(event);
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await request(app.callback()).post('/webhooks/jobber').type('json').set('X-Jobber-Hmac-SHA256', sign(body)).send(body);
+      statuses.push(res.status);
+    }
+    expect(statuses).toEqual([202, 202, 202, 202, 202]);
+    const workflowId = recordWorkflowId(event.accountId, 'job', event.itemId);
+    expect(await runsOf(temporal.client, workflowId)).toHaveLength(1);
+    // Five copies of one natural key: the workflow takes it once (test/pipeline/events.test.ts: one fetch, one alert).
+    const signals = await signalsOf(workflowId);
+    expect(signals).toHaveLength(5);
+    expect(new Set(signals.map((s) => eventWorkflowId((s as { event: JobberEvent }).event))).size).toBe(1);
+    expect(await metrics.registry.getSingleMetricAsString('jobber_webhooks_total')).toMatch(/outcome="accepted"} 5/);
+  });
+
+  it('treats a resent webhook of a topic with its own event workflow as a no-op that still gets 2xx: five sends, one workflow', async () => {
+    const { app, metrics } = testApp(temporal.client, taskQueue);
+    const event = freshEvent('PAYOUT_CREATE'); // not synced: an event workflow records it
     const body = webhookBody(event);
     const statuses: number[] = [];
     for (let i = 0; i < 5; i++) {
@@ -78,7 +108,8 @@ describe('POST /webhooks/jobber against the real Temporal server', () => {
     const first = await request(app.callback()).post('/webhooks/jobber').type('json').set('X-Jobber-Hmac-SHA256', sign(json)).send(json);
     const second = await request(app.callback()).post('/webhooks/jobber').type('form').set('X-Jobber-Hmac-SHA256', sign(form)).send(form);
     expect(first.status).toBe(202);
-    expect(second.status).toBe(200);
+    expect(second.status).toBe(202);
+    expect(second.body.eventId).toBe(first.body.eventId);
     expect(second.body.workflowId).toBe(first.body.workflowId);
   });
 
@@ -165,16 +196,17 @@ describe('POST /webhooks/jobber against the real Temporal server', () => {
       await models.DeadLetter.deleteMany({});
     });
 
-    it('is replayed into its event workflow once the parser reads it (as after a fix), and the letter resolves', async () => {
+    it('is replayed into its record workflow once the parser reads it (as after a fix), and the letter resolves', async () => {
       const event = freshEvent();
       const body = webhookBody(event);
       // Kept as a malformed webhook would be; today's parser reads this body.
       const id = await malformedWebhookKeeper(models)({ rawBody: Buffer.from(body), contentType: 'application/json', reason: 'occurredAt is not valid' });
       const ops = { models, client: temporal.client, taskQueue, control: undefined as never };
-      const workflowId = eventWorkflowId({ ...event, occurredAt: new Date(event.occurredAt).toISOString() });
+      const eventId = eventWorkflowId({ ...event, occurredAt: new Date(event.occurredAt).toISOString() });
+      const workflowId = recordWorkflowId(event.accountId, 'client', event.itemId);
       expect(await replayDeadLetter(ops, id)).toMatchObject({ workflowId, status: 'replaying' });
       expect((await temporal.client.workflow.getHandle(workflowId).describe()).status.name).toBe('RUNNING');
-      expect(await models.DeadLetter.findById(id).lean()).toMatchObject({ status: 'resolved', replayedAs: workflowId });
+      expect(await models.DeadLetter.findById(id).lean()).toMatchObject({ status: 'resolved', replayedAs: eventId });
       expect(await replayDeadLetter(ops, id)).toMatchObject({ status: 'already resolved' });
     });
 

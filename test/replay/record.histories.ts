@@ -80,7 +80,12 @@ describe('record workflow histories', () => {
     await save('record-failed-dead-letter', recordWorkflowId(account.id, 'client', failed.result.id));
 
     // Event workflows remain for what is not a record's: a topic the service does not sync.
-    const unsynced = p.jobber.sandbox.webhooks.enqueue({ topic: 'PAYOUT_CREATE', accountId: account.id, itemId: 'UGF5b3V0', occurredAt: new Date().toISOString() });
+    const unsynced = p.jobber.sandbox.webhooks.enqueue({
+      topic: 'PAYOUT_CREATE',
+      accountId: account.id,
+      itemId: 'UGF5b3V0',
+      occurredAt: new Date().toISOString(),
+    });
     await p.outcomes(unsynced);
     await save('event-topic-not-synced', p.workflowIdOf(p.jobber.sandbox.webhooks.get(unsynced[0]!)!));
 

@@ -10,7 +10,8 @@ import { freePort } from '../../src/dev/stack';
 import { followConnectFlow } from '../../src/dev/connect-flow';
 import { startJobberSandbox, type StartedJobberSandbox } from '../../src/sandbox/jobber';
 import { startSlackStandIn, type StartedSlackStandIn } from '../../src/sandbox/slack';
-import { eventWorkflowId } from '../../workflows/definitions';
+import { recordWorkflowId } from '../../workflows/definitions';
+import { deliverEvent } from '../../src/workflow-client/event-workflow';
 import { connectTemporal, testMongoUrl, testTemporalAddress, testWorkflowBundle } from '../helpers/env';
 import { nextIdBase, waitFor } from '../helpers/pipeline';
 import { signalGroup, startProcess, type Proc } from '../helpers/processes';
@@ -185,19 +186,15 @@ describe('traces (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
         const d = jobber.sandbox.webhooks.get(webhookIds[0]!);
         return d?.status === 'delivered' ? d : undefined;
       }, 30_000);
-      const workflowId = eventWorkflowId({
-        topic: delivery.event.topic,
-        accountId: delivery.event.accountId,
-        itemId: delivery.event.itemId,
-        occurredAt: new Date(delivery.event.occurredAt).toISOString(),
-      });
+      // The record's workflow, which took the webhook (started by it).
+      const workflowId = recordWorkflowId(delivery.event.accountId, 'job', delivery.event.itemId);
       await temporal.workflow.getHandle(workflowId).result();
       await waitFor(() => (slack.standIn.state.messages.some((m) => m.text.includes(personal.jobTitle)) ? true : undefined), 30_000);
 
       // The workflow's run, and then its whole trace, as the collector has it once the batches are in.
       const slackPort = portOf(slack.url);
       const trace = await waitFor(() => {
-        const run = collector.spans.find((s) => s.name === 'RunWorkflow:jobberEventWorkflow' && s.attributes.temporalWorkflowId === workflowId);
+        const run = collector.spans.find((s) => s.name === 'RunWorkflow:jobberRecordWorkflow' && s.attributes.temporalWorkflowId === workflowId);
         if (!run) return undefined;
         const spans = collector.spans.filter((s) => s.traceId === run.traceId);
         const started = spans.filter((s) => s.name.startsWith('StartActivity:')).map((s) => s.name.slice('StartActivity:'.length));
@@ -215,8 +212,8 @@ describe('traces (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
       expect(String(roots[0]!.attributes['http.route'] ?? roots[0]!.attributes['url.path'] ?? roots[0]!.attributes['http.target'])).toBe('/webhooks/jobber');
       expect(names).toEqual(
         expect.arrayContaining([
-          'jobber-sync-ingress StartWorkflow:jobberEventWorkflow',
-          'jobber-sync-worker RunWorkflow:jobberEventWorkflow',
+          'jobber-sync-ingress SignalWithStartWorkflow:jobberRecordWorkflow',
+          'jobber-sync-worker RunWorkflow:jobberRecordWorkflow',
           expect.stringMatching(/^jobber-sync-worker StartActivity:/),
           expect.stringMatching(/^jobber-sync-worker RunActivity:/),
         ]),
@@ -254,12 +251,12 @@ describe('traces (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
     const { client: temporal, connection } = await connectTemporal();
     try {
       const event = { topic: 'CLIENT_UPDATE', accountId: `untraced-${tag}`, itemId: `item-${tag}`, occurredAt: new Date(Date.now() - 5000).toISOString() };
-      const workflowId = eventWorkflowId(event);
-      const handle = await temporal.workflow.start('jobberEventWorkflow', { taskQueue, workflowId, args: [{ event }] });
-      expect(await handle.result()).toMatchObject({ status: 'recorded' });
+      // Handed to its record's workflow as the ingress does, by a client that does not trace.
+      const { workflowId } = await deliverEvent(temporal, taskQueue, { event }, 'untraced');
+      await temporal.workflow.getHandle(workflowId).result();
       // The traced webhook of the test above, exported by the same worker, is the positive control;
       // give this run's spans, if any, the same time to arrive (the batch delay is 200 ms).
-      expect(collector.spans.some((s) => s.name === 'RunWorkflow:jobberEventWorkflow')).toBe(true);
+      expect(collector.spans.some((s) => s.name === 'RunWorkflow:jobberRecordWorkflow')).toBe(true);
       await new Promise((resolve) => setTimeout(resolve, 2000));
       // The workflow itself makes none (RunWorkflow, StartActivity, …); the traced worker still
       // records its own activity runs, in its own process, as traces of their own.
