@@ -155,6 +155,7 @@ async function main() {
     firstName: 'Ada',
     lastName: 'Lovelace',
     companyName: 'Analytical Gardens',
+    isCompany: true,
     emails: [{ address: 'ada@example.com', primary: true }],
   });
   await step('client Ada Lovelace (Analytical Gardens)', { count: ['client', 1] });
