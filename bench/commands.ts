@@ -192,10 +192,10 @@ async function seed(models: Parameters<typeof upsertRecords>[0], accountId: stri
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main() {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'bench-commands-'));
-  // MongoDB wire protocol only: no Temporal server is started for a given address.
-  const stack = await startStack({ dataDir, temporalAddress: '127.0.0.1:1', mongoUrl: process.env.MONGO_URL || undefined, log: () => undefined });
-  const { connection, models } = await connectDatabase(stack.mongoUrl);
+  // MONGO_URL: a running server; else the dev stack (FerretDB, and the Temporal dev server it starts beside).
+  const stack = process.env.MONGO_URL ? undefined : await startStack({ dataDir: mkdtempSync(path.join(os.tmpdir(), 'bench-commands-')), log: () => undefined });
+  const mongoUrl = process.env.MONGO_URL || stack!.mongoUrl;
+  const { connection, models } = await connectDatabase(mongoUrl);
   try {
     const asked = 'bench-account-a';
     await seed(models, asked);
@@ -249,8 +249,9 @@ async function main() {
       ].join('\n'),
     );
   } finally {
+    await connection.dropDatabase();
     await connection.close();
-    await stack.stop();
+    await stack?.stop();
   }
 }
 
