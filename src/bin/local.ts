@@ -3,14 +3,12 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../config';
 import { createLogger } from '../logger';
-import { startStack } from '../dev/stack';
+import { LOCAL_SLACK_SIGNING_SECRET, startStack } from '../dev/stack';
 import { startJobberSandbox } from '../sandbox/jobber';
 import { startSlackStandIn } from '../sandbox/slack';
 import { startWorkerProcess } from '../worker/start';
 import { startIngress } from '../ingress/server';
 import { onShutdown } from './shutdown';
-
-const LOCAL_SLACK_SIGNING_SECRET = 'local-slack-signing-secret';
 
 const ROOT = path.resolve(__dirname, '../..');
 

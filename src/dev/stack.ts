@@ -8,6 +8,9 @@ import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../../workflows/definitions';
 const ROOT = path.resolve(__dirname, '../..');
 const TOOLS_BIN = path.join(process.env.TOOLS_DIR ?? path.join(ROOT, '.tools'), 'bin');
 
+/** The Slack signing secret of `npm run local` (its Slack stand-in signs with it) unless SLACK_SIGNING_SECRET says otherwise. */
+export const LOCAL_SLACK_SIGNING_SECRET = 'local-slack-signing-secret';
+
 export interface StackOptions {
   /** Where the servers keep their files (SQLite databases, logs). */
   dataDir: string;

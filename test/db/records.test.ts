@@ -64,6 +64,7 @@ describe('records on a real MongoDB wire-protocol server', () => {
       job: { id: 'job-1', jobNumber: 7 },
       client: { id: 'client-1', name: 'Jo Doe' },
       invoice: null,
+      property: { id: 'Z2lkOi8vSm9iYmVyL1Byb3BlcnR5LzE=' },
       createdAt: '2025-01-01T00:00:00Z',
     });
     const at = (s: number) => new Date(Date.UTC(2025, 1, 1, 10, 0, s));

@@ -286,32 +286,53 @@ describe('the docs, followed on this machine', () => {
       for (const name of ['JobberAccountId', 'JobberTopic', 'JobberItemId']) expect(list).toMatch(new RegExp(`${name}\\s+Keyword`));
     });
 
-    it('runs the demo: the Web UI shows its workflows, the stand-in its two alerts, and both metrics endpoints count them', async () => {
+    it('runs the demo: it walks the whole pipeline, the Web UI shows its workflows, the stand-in its five alerts, and both metrics endpoints count them', async () => {
       const { stderr } = await sh(doc('npm run demo'));
-      expect(stderr).toMatch(/sent webhooks for a client, a job and a paid invoice/);
       const created = /created sandbox account .* \(([^)]+)\)/.exec(stderr);
       expect(created).not.toBeNull();
       state.accountId = created![1]!;
       state.accountNumber = readableId(state.accountId);
+      // One line per step, each saying what it saw land; then the Manage App page's counts.
+      for (const line of [
+        /- request "Spring cleanup" came in: stored; alert posted: "New request: Spring cleanup: Client Analytical Gardens/,
+        /- quote #1 sent: \/jobber quotes pending shows it/,
+        /- quote #1 approved by the client: alert posted: "Quote #1 approved: Spring cleanup: Client Analytical Gardens, Total \$450\.00"/,
+        /- job #1 created from the quote: stored; alert posted: "New job #1: Spring cleanup/,
+        /- visit scheduled at the property: stored/,
+        /- visit completed: \/jobber visits week shows it/,
+        /- invoice #1 issued for the job: stored/,
+        /- payment of \$450\.00 received: stored; alert posted: "Payment received: \$450\.00: Amount \$450\.00, Method credit card, Invoice #1, Client Analytical Gardens"/,
+        /- invoice #1 paid in full: alert posted: "Invoice #1 paid/,
+      ]) {
+        expect(stderr).toMatch(line);
+      }
+      expect(stderr).toMatch(
+        /walked the pipeline in [\d.]+ s: 1 client · 1 property · 1 job · 1 invoice · 1 request · 1 quote · 1 visit · 1 payment; 5 alerts in #alerts of T0DEMO/,
+      );
 
-      // What the Web UI shows comes from this API of the UI server.
+      // What the Web UI shows comes from this API of the UI server: the account's event workflows, by topic.
       const ui = `http://127.0.0.1:${PORTS.ui}`;
       expect((await fetch(ui)).status).toBe(200);
-      const workflows = await waitFor(async () => {
-        const body = await json<{ executions?: { execution: { workflowId: string } }[] }>(
-          `${ui}/api/v1/namespaces/default/workflows?query=${encodeURIComponent('WorkflowType="jobberEventWorkflow" AND ExecutionStatus="Completed"')}`,
-        );
-        const ids = (body.executions ?? []).map((e) => e.execution.workflowId);
-        return ids.some((id) => id.includes('/INVOICE_UPDATE/')) && ids.some((id) => id.includes('/JOB_CREATE/')) ? ids : undefined;
+      const topics = ['REQUEST_CREATE', 'QUOTE_SENT', 'QUOTE_APPROVED', 'JOB_CREATE', 'VISIT_COMPLETE', 'PAYMENT_CREATE', 'INVOICE_UPDATE'];
+      await waitFor(async () => {
+        for (const topic of topics) {
+          const query = `JobberAccountId="${state.accountId}" AND JobberTopic="${topic}" AND WorkflowType="jobberEventWorkflow" AND ExecutionStatus="Completed"`;
+          const body = await json<{ executions?: unknown[] }>(`${ui}/api/v1/namespaces/default/workflows?query=${encodeURIComponent(query)}`);
+          if (!body.executions?.length) return undefined;
+        }
+        return true;
       }, 30_000);
-      expect(workflows.every((id) => id.startsWith(`jobber-event/${state.accountNumber}/`))).toBe(true);
 
-      const messages = await waitFor(async () => {
-        const body = await json<{ messages: { text: string }[] }>(`http://127.0.0.1:${PORTS.slack}/admin/messages`);
-        return body.messages.length >= 2 ? body.messages : undefined;
-      });
-      // Two workflows: either alert may come first.
-      expect(messages.map((m) => m.text).sort()).toEqual([expect.stringMatching(/^Invoice #1 paid/), expect.stringMatching(/^New job #1: Spring cleanup/)]);
+      // The demo waited for them; exactly these five, once each, in the demo workspace's #alerts.
+      const { messages } = await json<{ messages: { text: string; team: string; channel: string }[] }>(`http://127.0.0.1:${PORTS.slack}/admin/messages`);
+      const demo = messages.filter((m) => m.team === 'T0DEMO' && m.channel === 'C0DEMOALR');
+      expect(demo.map((m) => m.text).sort()).toEqual([
+        expect.stringMatching(/^Invoice #1 paid/),
+        expect.stringMatching(/^New job #1: Spring cleanup/),
+        expect.stringMatching(/^New request: Spring cleanup/),
+        expect.stringMatching(/^Payment received: \$450\.00/),
+        expect.stringMatching(/^Quote #1 approved: Spring cleanup/),
+      ]);
 
       const ingressMetrics = await (await fetch(`http://127.0.0.1:${PORTS.ingress}/metrics`)).text();
       expect(ingressMetrics).toMatch(/jobber_webhooks_total\{outcome="accepted"\} [1-9]/);
@@ -347,12 +368,17 @@ describe('the docs, followed on this machine', () => {
           .trim()
           .split('\n')
           .map((line) => JSON.parse(line) as { response_type: string; text: string; blocks: unknown[] });
-        expect(answers).toHaveLength(3);
+        expect(answers).toHaveLength(7);
         expect(answers.every((a) => a.response_type === 'ephemeral' && a.blocks.length > 0)).toBe(true);
-        const [status, jobs, client] = answers.map((a) => JSON.stringify(a));
+        const [status, jobs, client, requests, quotes, visits, payments] = answers.map((a) => a.text);
         expect(status).toMatch(/Connected/);
         expect(jobs).toMatch(/Spring cleanup/);
         expect(client).toMatch(/Ada Lovelace/);
+        // The demo's walk, as /jobber tells it.
+        expect(requests).toMatch(/^Requests:\n• Spring cleanup — Analytical Gardens — new — received /);
+        expect(quotes).toMatch(/^Approved quotes:\n• Quote #1 Spring cleanup — Analytical Gardens — \$450\.00 — approved /);
+        expect(visits).toMatch(/• Spring cleanup \(job #1\) — Analytical Gardens — .* — completed — 12 Engine Row, London/);
+        expect(payments).toMatch(/^Recent payments:\n• \$450\.00 — Analytical Gardens — .* — credit card — Invoice #1/);
       });
 
       it("acknowledges the demo's job alert with the signed button click", async () => {

@@ -5,7 +5,7 @@ import { expectPostedOnce, startPipeline, type Pipeline } from '../helpers/pipel
  * Visits: VISIT_CREATE / UPDATE / DESTROY, and VISIT_COMPLETE (not in the 2023 schema's enum). A
  * visit has no updatedAt: copies are ordered by when their fetch started (test/db/records.test.ts).
  */
-describe('visits: webhook → workflow → stored visit with its job and client, tombstones', () => {
+describe('visits: webhook → workflow → stored visit with its job, client and property, tombstones', () => {
   let p: Pipeline;
   let account: string;
   const capture = <T>(fn: () => T) => p.jobber.sandbox.webhooks.capture(fn);
@@ -20,10 +20,14 @@ describe('visits: webhook → workflow → stored visit with its job and client,
     await p?.close();
   });
 
-  it('stores a visit with its job and client, and follows it through VISIT_COMPLETE', async () => {
+  it('stores a visit with its job, client and property, and follows it through VISIT_COMPLETE', async () => {
     const client = store().createClient(account, { firstName: 'Mae', lastName: 'Jemison' }, { webhook: false });
+    store().createProperty(account, { clientId: client.id, street1: '1 Home Row' }, { webhook: false });
+    const site = store().createProperty(account, { clientId: client.id, street1: '2 Work Row' }, { webhook: false });
     const job = store().createJob(account, { clientId: client.id, title: 'Gutter clean' }, { webhook: false });
-    const created = capture(() => store().createVisit(account, { jobId: job.id, startAt: '2025-06-02T09:00:00Z', endAt: '2025-06-02T11:00:00Z' }));
+    const created = capture(() =>
+      store().createVisit(account, { jobId: job.id, propertyId: site.id, startAt: '2025-06-02T09:00:00Z', endAt: '2025-06-02T11:00:00Z' }),
+    );
     expect(await p.outcomes(created.webhookIds)).toEqual([expect.objectContaining({ status: 'synced', kind: 'visit', applied: true })]);
     expect(await p.models.Visit.findById(created.result.id).lean()).toMatchObject({
       accountId: account,
@@ -35,6 +39,7 @@ describe('visits: webhook → workflow → stored visit with its job and client,
       jobNumber: job.jobNumber,
       clientId: client.id,
       clientName: 'Mae Jemison',
+      propertyId: site.id,
     });
 
     const completed = capture(() => store().updateVisit(created.result.id, { completedAt: '2025-06-02T10:45:00Z' }));
@@ -51,6 +56,7 @@ describe('visits: webhook → workflow → stored visit with its job and client,
   it('alerts a completed visit once when the account turned that alert on', async () => {
     await saveAlertRules(p.models, account, { ...(await readAlertRules(p.models, account)), 'visit-completed': { on: true } });
     const client = store().createClient(account, { firstName: 'Sally', lastName: 'Ride' }, { webhook: false });
+    store().createProperty(account, { clientId: client.id, street1: '3 Orbit Way' }, { webhook: false });
     // The job synced first, so the alert can link to it (a visit has no page of its own).
     const job = capture(() => store().createJob(account, { clientId: client.id, title: 'Roof check' }));
     await p.outcomes(job.webhookIds);
@@ -65,6 +71,7 @@ describe('visits: webhook → workflow → stored visit with its job and client,
 
   it('tombstones on VISIT_DESTROY, and a late VISIT_UPDATE does not bring it back', async () => {
     const client = store().createClient(account, { firstName: 'Temp' }, { webhook: false });
+    store().createProperty(account, { clientId: client.id, street1: '4 Short Stay' }, { webhook: false });
     const job = store().createJob(account, { clientId: client.id }, { webhook: false });
     const created = capture(() => store().createVisit(account, { jobId: job.id, title: 'Gone soon' }));
     await p.outcomes(created.webhookIds);

@@ -164,10 +164,10 @@ describe('every document the service sends executes against the sandbox', () => 
       phones: [{ number: '555-0100' }],
       billingAddress: { street: '1 Analytical Way', city: 'London', province: 'LDN', postalCode: 'N1', country: 'UK' },
     });
+    const property = store.createProperty(account.id, { clientId: client.id, street1: '1 Analytical Way', city: 'London', country: 'UK' });
     const job = store.createJob(account.id, { clientId: client.id, title: 'Engine tune-up', total: 250 });
     const invoice = store.createInvoice(account.id, { clientId: client.id, jobIds: [job.id], amounts: { subtotal: 250 } });
     const request = store.createRequest(account.id, { clientId: client.id, title: 'New engine', phone: '555-0100' });
-    const property = store.createProperty(account.id, { clientId: client.id, street1: '1 Analytical Way', city: 'London', country: 'UK' });
     const quote = store.createQuote(account.id, {
       clientId: client.id,
       requestId: request.id,

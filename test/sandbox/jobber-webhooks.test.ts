@@ -132,15 +132,31 @@ describe('Jobber sandbox webhooks', () => {
   it('creates, completes and deletes visits through the admin API: VISIT_COMPLETE by name, a deleted job takes its visits', async () => {
     const client = started.sandbox.store.createClient(accountId, {}, { webhook: false });
     const job = started.sandbox.store.createJob(accountId, { clientId: client.id, title: 'Roof' }, { webhook: false });
-    const created = await admin<{ visit: { id: string; jobId: string; clientId: string; title: string; visitStatus: string } }>(
+    // Jobber's Visit.property is non-null: no visit before the client has a property.
+    const homeless = await admin<{ error: string }>(origin, 'POST', `/admin/accounts/${accountId}/visits`, { jobId: job.id });
+    expect(homeless.status).toBe(400);
+    expect(JSON.stringify(homeless.body)).toContain("the job's client has no property");
+    const home = started.sandbox.store.createProperty(accountId, { clientId: client.id, street1: '1 Home Row' }, { webhook: false });
+    const site = started.sandbox.store.createProperty(accountId, { clientId: client.id, street1: '2 Site Row' }, { webhook: false });
+    const stranger = started.sandbox.store.createClient(accountId, {}, { webhook: false });
+    const theirs = started.sandbox.store.createProperty(accountId, { clientId: stranger.id, street1: '3 Their Row' }, { webhook: false });
+    const created = await admin<{ visit: { id: string; jobId: string; clientId: string; propertyId: string; title: string; visitStatus: string } }>(
       origin,
       'POST',
       `/admin/accounts/${accountId}/visits`,
       { jobId: job.id, startAt: '2025-06-02T09:00:00Z' },
     );
     expect(created.status).toBe(201);
-    expect(created.body.visit).toMatchObject({ jobId: job.id, clientId: client.id, title: 'Roof', visitStatus: 'UPCOMING' });
+    // Unnamed, the property is the client's first.
+    expect(created.body.visit).toMatchObject({ jobId: job.id, clientId: client.id, propertyId: home.id, title: 'Roof', visitStatus: 'UPCOMING' });
     const id = created.body.visit.id;
+    expect((await admin(origin, 'PATCH', `/admin/visits/${id}`, { propertyId: theirs.id })).status).toBe(400);
+    expect((await admin(origin, 'POST', `/admin/accounts/${accountId}/visits`, { jobId: job.id, propertyId: theirs.id })).status).toBe(400);
+    // A property with visits cannot go: the visit would be left without one.
+    expect((await admin(origin, 'DELETE', `/admin/properties/${home.id}`)).status).toBe(409);
+    expect((await admin<{ visit: { propertyId: string } }>(origin, 'PATCH', `/admin/visits/${id}`, { propertyId: site.id })).body.visit.propertyId).toBe(
+      site.id,
+    );
     const done = await admin<{ visit: { visitStatus: string; isComplete: boolean } }>(origin, 'PATCH', `/admin/visits/${id}`, {
       completedAt: '2025-06-02T10:00:00Z',
     });
@@ -149,9 +165,10 @@ describe('Jobber sandbox webhooks', () => {
     const second = started.sandbox.store.createVisit(accountId, { jobId: job.id }, { webhook: false });
     expect((await admin<{ deleted: { visits: string[] } }>(origin, 'DELETE', `/admin/visits/${id}`)).body.deleted.visits).toEqual([id]);
     expect((await admin<{ deleted: { visits: string[] } }>(origin, 'DELETE', `/admin/jobs/${job.id}`)).body.deleted.visits).toEqual([second.id]);
-    const hooks = await receiver.waitFor(6);
+    const hooks = await receiver.waitFor(7);
     expect(hooks.map((h) => json(h).data.webHookEvent.topic)).toEqual([
       'VISIT_CREATE',
+      'VISIT_UPDATE',
       'VISIT_COMPLETE',
       'VISIT_UPDATE',
       'VISIT_DESTROY',

@@ -10,6 +10,11 @@ import { startSlackStandIn, type StartedSlackStandIn } from '../../src/sandbox/s
 import type { JobberClientRecord } from '../../src/records/types/client';
 import type { JobberInvoiceRecord } from '../../src/records/types/invoice';
 import type { JobberJobRecord } from '../../src/records/types/job';
+import type { JobberPaymentRecord } from '../../src/records/types/payment';
+import type { JobberPropertyRecord } from '../../src/records/types/property';
+import type { JobberQuoteRecord } from '../../src/records/types/quote';
+import type { JobberRequestRecord } from '../../src/records/types/request';
+import type { JobberVisitRecord } from '../../src/records/types/visit';
 import { signSlackRequest } from '../../src/slack/verify';
 import { connectMongo, connectTemporal, uniqueTaskQueue } from '../helpers/env';
 import { memoryLogger } from '../helpers/ingress';
@@ -170,5 +175,91 @@ export async function seedInvoice(
     updatedAt: iso('2025-04-01T00:00:00Z'),
     ...rest,
     amounts: { total: 0, subtotal: 0, invoiceBalance: 0, paymentsTotal: 0, ...amounts },
+  });
+}
+
+export async function seedRequest(models: Models, accountId: string, r: Partial<JobberRequestRecord> & { id: string }): Promise<void> {
+  await upsertRecord(models, 'request', accountId, {
+    title: 'Request',
+    requestStatus: 'new',
+    contactName: null,
+    companyName: null,
+    email: null,
+    phone: null,
+    source: 'online_booking',
+    client: { id: 'client-none', name: 'Nobody' },
+    jobberWebUri: `https://secure.getjobber.com/requests/${r.id}`,
+    createdAt: iso('2025-05-01T00:00:00Z'),
+    updatedAt: iso('2025-05-01T00:00:00Z'),
+    ...r,
+  });
+}
+
+export async function seedQuote(
+  models: Models,
+  accountId: string,
+  q: Partial<Omit<JobberQuoteRecord, 'amounts'>> & { id: string; amounts?: Partial<JobberQuoteRecord['amounts']> },
+): Promise<void> {
+  const { amounts, ...rest } = q;
+  await upsertRecord(models, 'quote', accountId, {
+    quoteNumber: '1',
+    quoteStatus: 'awaiting_response',
+    title: null,
+    client: { id: 'client-none', name: 'Nobody' },
+    request: null,
+    property: null,
+    jobs: { nodes: [] },
+    sentAt: null,
+    transitionedAt: iso('2025-05-01T00:00:00Z'),
+    jobberWebUri: `https://secure.getjobber.com/quotes/${q.id}`,
+    createdAt: iso('2025-05-01T00:00:00Z'),
+    updatedAt: iso('2025-05-01T00:00:00Z'),
+    ...rest,
+    amounts: { subtotal: 0, total: 0, ...amounts },
+  });
+}
+
+export async function seedVisit(models: Models, accountId: string, v: Partial<JobberVisitRecord> & { id: string }): Promise<void> {
+  await upsertRecord(models, 'visit', accountId, {
+    title: 'Visit',
+    visitStatus: 'UPCOMING',
+    startAt: null,
+    endAt: null,
+    completedAt: null,
+    isComplete: false,
+    job: { id: 'job-none', jobNumber: 1 },
+    client: { id: 'client-none', name: 'Nobody' },
+    invoice: null,
+    property: null,
+    createdAt: iso('2025-05-01T00:00:00Z'),
+    ...v,
+  });
+}
+
+export async function seedProperty(models: Models, accountId: string, p: Partial<JobberPropertyRecord> & { id: string }): Promise<void> {
+  await upsertRecord(models, 'property', accountId, {
+    street: '',
+    city: '',
+    province: '',
+    postalCode: '',
+    country: '',
+    isBillingAddress: false,
+    client: null,
+    jobberWebUri: `https://secure.getjobber.com/properties/${p.id}`,
+    ...p,
+  });
+}
+
+export async function seedPayment(models: Models, accountId: string, p: Partial<JobberPaymentRecord> & { id: string }): Promise<void> {
+  await upsertRecord(models, 'payment', accountId, {
+    __typename: 'CashPaymentRecord',
+    amount: 0,
+    entryDate: iso('2025-05-01T00:00:00Z'),
+    paymentType: null,
+    adjustmentType: 'PAYMENT',
+    details: null,
+    client: null,
+    invoice: null,
+    ...p,
   });
 }

@@ -5,13 +5,15 @@ import { parse } from 'yaml';
 import { WebClient } from '@slack/web-api';
 import type { Models } from '../../src/db/models';
 import { createSlackRouter, SLACK_PATHS } from '../../src/ingress/slack-routes';
+import { helpReply } from '../../src/slack/commands/help';
 import { BOT_SCOPES, FEATURE_SCOPES, METHOD_SCOPES, scopesFor, SLASH_COMMAND } from '../../src/slack/scopes';
 import { SLACK_OAUTH_CALLBACK } from '../../src/slack/installations';
 
 const ROOT = path.resolve(__dirname, '../..');
 
 interface Manifest {
-  features: { slash_commands: { command: string; url: string }[]; bot_user: unknown };
+  display_information: { description: string };
+  features: { slash_commands: { command: string; url: string; description: string; usage_hint?: string }[]; bot_user: unknown };
   oauth_config: { redirect_urls?: string[]; scopes: { bot: string[]; user?: string[] } };
   settings: {
     interactivity: { is_enabled: boolean; request_url: string };
@@ -64,6 +66,17 @@ describe('slack-app-manifest.yml', () => {
     // No scope is listed for a method nobody calls any more.
     const unused = Object.keys(METHOD_SCOPES).filter((m) => !methods.has(m) && METHOD_SCOPES[m]!.length > 0);
     expect(unused).toEqual([]);
+  });
+
+  it("/jobber's usage hint names every subcommand the help lists", () => {
+    const [command] = manifest.features.slash_commands;
+    const subcommands = [...new Set([...helpReply('/jobber').text.matchAll(/^\/jobber (\w+)/gm)].map((m) => m[1]!))];
+    expect(subcommands).toEqual(expect.arrayContaining(['requests', 'quotes', 'visits', 'payments', 'jobs', 'invoices', 'client', 'status', 'sync', 'help']));
+    for (const sub of subcommands) expect(command!.usage_hint).toMatch(new RegExp(`\\b${sub}\\b`));
+    // Slack's limits for a slash command and the app's short description.
+    expect(command!.usage_hint!.length).toBeLessThanOrEqual(1000);
+    expect(command!.description.length).toBeLessThanOrEqual(2000);
+    expect(manifest.display_information.description.length).toBeLessThanOrEqual(140);
   });
 
   it('declares /jobber and interactivity at the routes the Slack router serves', () => {

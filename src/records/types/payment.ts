@@ -80,6 +80,8 @@ const paymentSchema = new Schema(
   },
   { versionKey: false, collection: 'payments' },
 );
+// `/jobber payments recent` (src/slack/commands/payments.ts): newest entry first, and the sum since a date.
+paymentSchema.index({ accountId: 1, deletedAt: 1, entryDate: -1, _id: 1 });
 
 export const paymentModel = recordModel('Payment', paymentSchema);
 

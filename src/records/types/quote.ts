@@ -98,6 +98,9 @@ const quoteSchema = new Schema(
   },
   { versionKey: false, collection: 'quotes' },
 );
+// `/jobber quotes pending` (oldest sent first) and `quotes approved` (newest approval first).
+quoteSchema.index({ accountId: 1, deletedAt: 1, quoteStatus: 1, sentAt: 1, _id: 1 });
+quoteSchema.index({ accountId: 1, deletedAt: 1, quoteStatus: 1, transitionedAt: -1, _id: 1 });
 
 export const quoteModel = recordModel('Quote', quoteSchema);
 

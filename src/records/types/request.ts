@@ -78,6 +78,9 @@ const requestSchema = new Schema(
   },
   { versionKey: false, collection: 'requests' },
 );
+// `/jobber requests new` and `requests all` (src/slack/commands/requests.ts): newest first.
+requestSchema.index({ accountId: 1, deletedAt: 1, requestStatus: 1, createdAt: -1, _id: 1 });
+requestSchema.index({ accountId: 1, deletedAt: 1, createdAt: -1, _id: 1 });
 
 export const requestModel = recordModel('Request', requestSchema);
 

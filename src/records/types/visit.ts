@@ -17,6 +17,8 @@ export interface JobberVisitRecord {
   job: { id: string; jobNumber: number };
   client: { id: string; name: string };
   invoice: { id: string } | null;
+  /** Where the visit happens (non-null in Jobber's schema). */
+  property: { id: string } | null;
   createdAt: string;
 }
 
@@ -38,6 +40,9 @@ export const VISIT_FIELDS = /* GraphQL */ `
       name
     }
     invoice {
+      id
+    }
+    property {
       id
     }
     createdAt
@@ -82,9 +87,14 @@ const visitSchema = new Schema(
     clientId: { type: String, index: true },
     clientName: String,
     invoiceId: String,
+    propertyId: { type: String, index: true },
   },
   { versionKey: false, collection: 'visits' },
 );
+// `/jobber visits today|tomorrow|week` (src/slack/commands/visits.ts): the account's live visits by start time.
+visitSchema.index({ accountId: 1, deletedAt: 1, startAt: 1, _id: 1 });
+// `/jobber client <name>`: a client's upcoming visits.
+visitSchema.index({ clientId: 1, deletedAt: 1, startAt: 1 });
 
 export const visitModel = recordModel('Visit', visitSchema);
 
@@ -109,8 +119,9 @@ export const visit = defineRecordType({
     clientId: v.client.id,
     clientName: v.client.name,
     invoiceId: v.invoice?.id,
+    propertyId: v.property?.id,
   }),
-  links: { jobId: 'job', clientId: 'client', invoiceId: 'invoice' },
+  links: { jobId: 'job', clientId: 'client', invoiceId: 'invoice', propertyId: 'property' },
   facts: [
     {
       name: 'visit-completed',

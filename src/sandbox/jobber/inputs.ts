@@ -176,6 +176,8 @@ export const visitInputSchema = z
     /** Setting it on an incomplete visit completes it (VISIT_COMPLETE instead of VISIT_UPDATE). */
     completedAt: isoDateTime.nullable().optional(),
     invoiceId: z.string().nullable().optional(),
+    /** Where it happens: a property of the job's client (Jobber's Visit.property is non-null). */
+    propertyId: z.string().optional(),
   })
   .strict();
 export const visitCreateSchema = visitInputSchema.extend({ jobId: z.string() });
@@ -222,5 +224,10 @@ export const seedSchema = z
     propertiesPerClient: z.number().int().min(0).max(20).default(0),
     paymentsPerInvoice: z.number().int().min(0).max(20).default(0),
   })
-  .strict();
+  .strict()
+  // Jobber's Visit.property is non-null: a seeded visit takes its client's first property.
+  .refine((s) => s.visitsPerJob === 0 || s.jobsPerClient === 0 || s.propertiesPerClient > 0, {
+    message: "visitsPerJob needs propertiesPerClient of at least 1: a visit happens at one of its client's properties",
+    path: ['propertiesPerClient'],
+  });
 export type SeedInput = z.input<typeof seedSchema>;

@@ -430,6 +430,8 @@ export function createSandboxSchema(): GraphQLSchema {
         job: (v: StoredVisit, _a, ctx) => ctx.store.jobByNumber(v.jobId),
         client: (v: StoredVisit, _a, ctx) => ctx.store.clientByNumber(ctx.store.jobByNumber(v.jobId)!.clientId),
         invoice: (v: StoredVisit, _a, ctx) => (v.invoiceId === null ? null : (ctx.store.invoiceByNumber(v.invoiceId) ?? null)),
+        // Non-null in Jobber's schema: the store keeps every visit at a property of its job's client.
+        property: (v: StoredVisit, _a, ctx) => ctx.store.propertyByNumber(v.propertyId),
         visitStatus: (v: StoredVisit) => visitStatusOf(v),
         isComplete: (v: StoredVisit) => v.completedAt !== null,
       },

@@ -450,6 +450,7 @@ export const JOBBER_SANDBOX_SDL = /* GraphQL */ `
     invoice: Invoice
     isComplete: Boolean!
     job: Job!
+    property: Property!
     startAt: ISO8601DateTime
     title: String
     visitStatus: VisitStatusTypeEnum!

@@ -183,6 +183,8 @@ export interface StoredVisit {
   accountId: number;
   jobId: number;
   invoiceId: number | null;
+  /** A property of the job's client: Jobber's Visit.property is non-null. */
+  propertyId: number;
   title: string | null;
   instructions: string | null;
   startAt: string | null;
@@ -191,12 +193,13 @@ export interface StoredVisit {
   createdAt: string;
 }
 
-export interface VisitView extends Omit<StoredVisit, 'id' | 'accountId' | 'jobId' | 'invoiceId'> {
+export interface VisitView extends Omit<StoredVisit, 'id' | 'accountId' | 'jobId' | 'invoiceId' | 'propertyId'> {
   id: string;
   accountId: string;
   jobId: string;
   clientId: string;
   invoiceId: string | null;
+  propertyId: string;
   visitStatus: VisitStatus;
   isComplete: boolean;
 }
@@ -753,6 +756,11 @@ export class JobberStore {
 
   deleteProperty(propertyId: string, write?: WriteOptions): DeletedView {
     const prop = this.requireRecord('Property', this.properties, propertyId);
+    // A visit cannot lose its property (non-null in Jobber): move or delete the visits first.
+    const visits = [...this.visits.values()].filter((v) => v.propertyId === prop.id);
+    if (visits.length > 0) {
+      throw new SandboxError(409, `property ${propertyId} has ${visits.length} visit(s): move them to another property or delete them first`);
+    }
     this.properties.delete(prop.id);
     for (const quote of this.quotes.values()) if (quote.propertyId === prop.id) quote.propertyId = null;
     this.emit(write, [this.event('PROPERTY_DESTROY', prop.accountId, 'Property', prop.id, this.clock.stamp().toISOString())]);
@@ -775,6 +783,14 @@ export class JobberStore {
     const parsed = visitCreateSchema.parse(input);
     const job = this.requireRecord('Job', this.jobs, parsed.jobId);
     if (job.accountId !== account.id) throw new SandboxError(400, `job ${parsed.jobId} belongs to another account`);
+    // Jobber's Visit.property is non-null: the one named, else the client's first property.
+    const propertyId =
+      parsed.propertyId === undefined
+        ? this.propertiesOf(account.id).find((p) => p.clientId === job.clientId)?.id
+        : this.propertyOfClient(parsed.propertyId, job.clientId);
+    if (propertyId === undefined) {
+      throw new SandboxError(400, `the job's client has no property: create one first (POST /admin/accounts/:id/properties) or name propertyId`);
+    }
     const id = this.next('Visit');
     const at = this.clock.stamp().toISOString();
     const visit: StoredVisit = {
@@ -782,6 +798,7 @@ export class JobberStore {
       accountId: account.id,
       jobId: job.id,
       invoiceId: null,
+      propertyId,
       title: job.title,
       instructions: null,
       startAt: null,
@@ -1269,6 +1286,7 @@ export class JobberStore {
       jobId: this.enc('Job', v.jobId),
       clientId: this.enc('Client', this.jobs.get(v.jobId)!.clientId),
       invoiceId: v.invoiceId === null ? null : this.enc('Invoice', v.invoiceId),
+      propertyId: this.enc('Property', v.propertyId),
       visitStatus: visitStatusOf(v),
       isComplete: v.completedAt !== null,
     };
@@ -1276,16 +1294,24 @@ export class JobberStore {
 
   // ---- helpers --------------------------------------------------------------------------------
 
-  /** Applies a visit's input; its invoice must be of the job's client. */
+  /** Applies a visit's input; its invoice and property must be of the job's client (checked before anything changes). */
   private applyVisit(visit: StoredVisit, parsed: z.infer<typeof visitInputSchema>): void {
+    const clientId = this.jobs.get(visit.jobId)!.clientId;
+    const propertyId = parsed.propertyId === undefined ? undefined : this.propertyOfClient(parsed.propertyId, clientId);
+    const invoice = parsed.invoiceId == null ? undefined : this.requireRecord('Invoice', this.invoices, parsed.invoiceId);
+    if (invoice && invoice.clientId !== clientId) throw new SandboxError(400, `invoice ${parsed.invoiceId} is another client's`);
     for (const key of ['title', 'instructions', 'startAt', 'endAt', 'completedAt'] as const) {
       if (parsed[key] !== undefined) visit[key] = parsed[key];
     }
-    if (parsed.invoiceId !== undefined) {
-      const invoice = parsed.invoiceId === null ? undefined : this.requireRecord('Invoice', this.invoices, parsed.invoiceId);
-      if (invoice && invoice.clientId !== this.jobs.get(visit.jobId)!.clientId) throw new SandboxError(400, `invoice ${parsed.invoiceId} is another client's`);
-      visit.invoiceId = invoice?.id ?? null;
-    }
+    if (propertyId !== undefined) visit.propertyId = propertyId;
+    if (parsed.invoiceId !== undefined) visit.invoiceId = invoice?.id ?? null;
+  }
+
+  /** The number of this property, which must be the client's (400 otherwise). */
+  private propertyOfClient(propertyId: string, clientId: number): number {
+    const prop = this.requireRecord('Property', this.properties, propertyId);
+    if (prop.clientId !== clientId) throw new SandboxError(400, `property ${propertyId} is another client's`);
+    return prop.id;
   }
 
   /** Applies a quote's input: links must be of the quote's client; a status change stamps transitionedAt (and sentAt). */

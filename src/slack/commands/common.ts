@@ -35,3 +35,26 @@ export async function scopeOf(deps: CommandDeps, accountIds: string[]): Promise<
 }
 
 export const labelOf = (scope: Scope, accountId: string): string | undefined => (scope.labels ? (scope.labels.get(accountId) ?? accountId) : undefined);
+
+/**
+ * One list a subcommand reads: the collection (a record kind), the filter and the sort. Built apart
+ * from running it so that test/slack/command-indexes.test.ts can check an index serves each one.
+ */
+export interface ListQuery {
+  kind: string;
+  filter: Record<string, unknown>;
+  sort?: Record<string, 1 | -1>;
+}
+
+/** What every list starts from: the scope's accounts, tombstones left out. */
+export const liveIn = (accountIds: string[]): { accountId: { $in: string[] }; deletedAt: null } => ({ accountId: { $in: accountIds }, deletedAt: null });
+
+/** A filter word of a subcommand, lowercased, or its default; undefined when it is none of `allowed`. */
+export function filterWord<T extends string>(arg: string, allowed: readonly T[], fallback: T): T | undefined {
+  const word = (arg.trim().toLowerCase() || fallback) as T;
+  return allowed.includes(word) ? word : undefined;
+}
+
+/** `a, b or c` for a bad-filter answer. */
+export const oneOf = (words: readonly string[]): string =>
+  words.length < 2 ? words.join('') : `${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}`;

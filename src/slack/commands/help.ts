@@ -11,7 +11,11 @@ export function helpReply(command = SLASH_COMMAND, preface?: string): SlackReply
     [`${command} status`, 'linked Jobber accounts: connection, last webhook, last sync'],
     [`${command} jobs [recent|today|upcoming]`, 'jobs, newest first by default; today and upcoming by start time'],
     [`${command} invoices [unpaid|overdue|paid]`, 'invoices, unpaid by default'],
-    [`${command} client <name>`, 'find a client by name: contact details, jobs and invoices'],
+    [`${command} requests [new|all]`, 'requests (leads), new ones by default, newest first'],
+    [`${command} quotes [pending|approved]`, 'quotes waiting on the client by default, or approved ones'],
+    [`${command} visits [today|tomorrow|week]`, "visits by start time, today's by default"],
+    [`${command} payments [recent]`, 'the newest payments, with the last 30 days received'],
+    [`${command} client <name>`, 'find a client by name: contact details, jobs and invoices, open requests and quotes, upcoming visits'],
     [`${command} sync`, 'ask Jobber Sync to reconcile every linked account with Jobber now'],
     [`${command} help`, 'this list'],
   ];

@@ -1,4 +1,4 @@
-/** `/jobber …`: reads the subcommand and hands it to its module (help, status, jobs, invoices, clients, sync). */
+/** `/jobber …`: reads the subcommand and hands it to its module (help, status, jobs, invoices, requests, quotes, visits, payments, clients, sync). */
 import { linkedAccounts } from '../../db/slack-links';
 import { SLASH_COMMAND } from '../scopes';
 import { decodeSlackText, truncate, type SlackReply } from '../format';
@@ -8,6 +8,10 @@ import { status } from './status';
 import { jobs } from './jobs';
 import { invoices } from './invoices';
 import { clients } from './clients';
+import { requests } from './requests';
+import { quotes } from './quotes';
+import { visits } from './visits';
+import { payments } from './payments';
 import { sync } from './sync';
 
 /** The fields of Slack's slash-command POST that the answers depend on. */
@@ -41,6 +45,14 @@ export async function runCommand(deps: CommandDeps, cmd: SlashCommand): Promise<
       return jobs(deps, accountIds, arg, command);
     case 'invoices':
       return invoices(deps, accountIds, arg, command);
+    case 'requests':
+      return requests(deps, accountIds, arg, command);
+    case 'quotes':
+      return quotes(deps, accountIds, arg, command);
+    case 'visits':
+      return visits(deps, accountIds, arg, command);
+    case 'payments':
+      return payments(deps, accountIds, arg, command);
     case 'client':
     case 'clients':
       return clients(deps, accountIds, arg, command);
