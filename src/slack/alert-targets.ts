@@ -14,8 +14,11 @@ export type AlertTarget =
       channel: string;
       /** Set for the account's own workspace. */
       teamId?: string;
-      /** The account's own workspace: Slack refused its token for good (asks the installation's writer). */
-      refused?: (slackError: string) => Promise<void>;
+      /**
+       * The account's own workspace: Slack refused its token for good. The installation's writer
+       * marks it broken, unless a newer token replaced this one meanwhile (then its state is 'active').
+       */
+      refused?: (slackError: string) => Promise<{ status: string }>;
     }
   | { undelivered: string; teamId?: string };
 
@@ -77,7 +80,9 @@ export async function sendAccountAlert(
   } catch (err) {
     const code = (err as { data?: { error?: string } }).data?.error;
     if (target.refused && code && DEAD_TOKEN_ERRORS.has(code)) {
-      await target.refused(code);
+      // A token replaced meanwhile (a refresh, a reinstall): the caller retries with the new one.
+      if ((await target.refused(code)).status === 'active')
+        throw new Error(`Slack refused a bot token replaced meanwhile (${code}): try again`, { cause: err });
       return keep('Slack disconnected', target.teamId);
     }
     throw err;

@@ -136,8 +136,8 @@ export interface InstallationWriter {
   chooseChannel(accountId: string, channelId: string): Promise<boolean>;
   /** The bot token of `staleVersion` is about to expire (or sealed under an old key): replace it once. */
   refresh(accountId: string, staleVersion: number): Promise<InstallationInfo>;
-  /** Slack refused the token of `tokenVersion` for good. */
-  markBroken(accountId: string, tokenVersion: number, slackError: string): Promise<void>;
+  /** Slack refused the token of `tokenVersion` for good: marked broken unless a newer token replaced it. */
+  markBroken(accountId: string, tokenVersion: number, slackError: string): Promise<InstallationInfo>;
   /** app_uninstalled / tokens_revoked for the workspace `teamId`. Returns without waiting (the Events API answers in 3 s). */
   forget(accountId: string, teamId: string, event: SlackRevocation): Promise<void>;
   /** "Disconnect Slack": uninstall (when last out) and forget. */
@@ -380,10 +380,7 @@ export function inProcessWriter(store: InstallationStore): InstallationWriter {
     install: (accountId, grantId) => serial(accountId, async () => (await store.adoptGrant(accountId, grantId)).installed),
     chooseChannel: (accountId, channelId) => serial(accountId, async () => (await store.chooseChannel(accountId, channelId)).chosen),
     refresh: (accountId, staleVersion) => serial(accountId, () => store.refresh(accountId, staleVersion)),
-    markBroken: (accountId, tokenVersion, slackError) =>
-      serial(accountId, async () => {
-        await store.markBroken(accountId, tokenVersion, slackError);
-      }),
+    markBroken: (accountId, tokenVersion, slackError) => serial(accountId, () => store.markBroken(accountId, tokenVersion, slackError)),
     forget: (accountId, teamId, event) =>
       serial(accountId, async () => {
         await store.forget(accountId, teamId, event);
@@ -485,8 +482,8 @@ export class SlackInstallations {
   }
 
   /** Slack refused the token this installation held at `tokenVersion`: the writer marks it broken. */
-  async markBroken(accountId: string, tokenVersion: number, slackError: string): Promise<void> {
-    await this.writer.markBroken(accountId, tokenVersion, slackError);
+  async markBroken(accountId: string, tokenVersion: number, slackError: string): Promise<InstallationInfo> {
+    return this.writer.markBroken(accountId, tokenVersion, slackError);
   }
 
   /** app_uninstalled / tokens_revoked: each installation of the workspace is told to forget its tokens. */

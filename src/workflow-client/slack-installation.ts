@@ -84,8 +84,9 @@ export class SlackInstallationControl implements InstallationWriter {
     return (await this.ask(accountId, { refreshVersion: staleVersion })).info;
   }
 
-  async markBroken(accountId: string, tokenVersion: number, slackError: string): Promise<void> {
-    await this.tell(accountId, { refusedVersion: tokenVersion, slackError });
+  /** Waited for: an alert whose token was replaced meanwhile (a refresh, a reinstall) is retried with the new one. */
+  async markBroken(accountId: string, tokenVersion: number, slackError: string): Promise<InstallationInfo> {
+    return (await this.ask(accountId, { refusedVersion: tokenVersion, slackError })).info;
   }
 
   /**
