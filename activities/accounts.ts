@@ -10,6 +10,7 @@ import { OAuthError, type JobberOAuth } from '../src/accounts/oauth';
 import { AccountNotConnectedError, StaleTokenVersionError, type TokenStore } from '../src/accounts/token-store';
 import { alertChannelFor, sendAlertOnce } from '../src/slack/alerts';
 import type { SlackFor } from '../src/slack/alert-targets';
+import type { InstallationStore } from '../src/slack/installations';
 import { accountActivity } from '../src/accounts/activity';
 import { signalWithStartAccount } from '../src/workflow-client/account-control';
 import {
@@ -35,6 +36,8 @@ export interface AccountDeps {
   alertChannel: string;
   /** Where one account's alerts go: its own workspace's channel, or the operator's (src/slack/alert-targets.ts). */
   slackFor?: SlackFor;
+  /** The Slack installations' write side, for the installation workflow's activities (activities/slack.ts). */
+  slackStore?: InstallationStore;
   /** To ask an account's workflow for a refresh when Jobber answers 401. */
   temporal?: Client;
 }

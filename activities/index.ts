@@ -7,6 +7,7 @@ import { alertKey } from '../src/slack/alerts';
 import { operatorOnly, sendAccountAlert } from '../src/slack/alert-targets';
 import type { ConnectionStatus, EventOutcome, JobberEvent, RecordKind } from '../workflows/definitions';
 import { createAccountActivities, withAccessToken, type AccountDeps } from './accounts';
+import { createSlackInstallationActivities } from './slack';
 import { jobberFailure, slackFailure } from './failures';
 import { alertRuleFor, recordTurnedOff } from '../src/slack/alert-rules';
 import type { WorkerMetrics } from '../src/metrics/worker-metrics';
@@ -34,6 +35,7 @@ export function createActivities(deps: ActivityDeps) {
 
   return {
     ...createAccountActivities(deps),
+    ...createSlackInstallationActivities(deps),
 
     /** Whether we hold a working connection for the account. */
     /** Used by event workflows started before the status check moved into syncRecord and tombstone. */

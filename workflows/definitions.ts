@@ -281,4 +281,50 @@ export interface RecordWorkflowInput {
   itemId: string;
   /** Carried across continue-as-new: events not yet done, the natural keys this run has taken, and its dead letters. */
   carried?: { pending: RecordEventInput[]; seen: string[]; unresolved?: string[] };
+
+/* ---------- The Slack installation workflow ---------- */
+
+/**
+ * The one workflow of an account's Slack installation (the only writer of its document in
+ * `slack_installations`): `slack-installation/<account>`.
+ */
+export const slackInstallationWorkflowId = (accountId: string): string => `slack-installation/${readableId(accountId)}`;
+
+/** The installation as the writer reports it: ids, versions and states only. */
+export interface SlackInstallationInfo {
+  status: 'active' | 'broken' | 'uninstalled' | 'none';
+  tokenVersion: number;
+  hasChannel: boolean;
+}
+
+/** What the ingress and the event activities ask of an installation, honoured one at a time, in the order they came. */
+export type SlackInstallationRequest =
+  /** Adopt the grant the OAuth callback stored (slack_grants). */
+  | { grantId: string }
+  /** Alerts go to this channel (an id), if the bot can post there. */
+  | { channelId: string }
+  /** The bot token of this version is about to expire (or sealed under an old key): replace it once. */
+  | { refreshVersion: number }
+  /** Slack refused the token of this version for good (its error code, e.g. invalid_auth). */
+  | { refusedVersion: number; slackError: string }
+  /** The Events API: the workspace removed the app or revoked its tokens. */
+  | { revoked: 'app_uninstalled' | 'tokens_revoked'; teamId: string }
+  /** "Disconnect Slack" on the Manage App page. */
+  | { disconnect: true };
+
+export interface SlackInstallationResult {
+  /** Whether the request did what it asked (a grant adopted, a channel chosen, …). */
+  done: boolean;
+  info: SlackInstallationInfo;
+}
+
+/** Requests the caller waits for (the OAuth callback, a channel choice, a refresh, Disconnect Slack). */
+export const slackInstallationUpdate = defineUpdate<SlackInstallationResult, [SlackInstallationRequest]>('slackInstallationAsk');
+/** Requests nobody waits for: a refusal seen by an alert, an Events API revocation (answered within Slack's 3 s). */
+export const slackInstallationSignal = defineSignal<[SlackInstallationRequest]>('slackInstallationTell');
+
+export interface SlackInstallationWorkflowInput {
+  accountId: string;
+  /** Signalled requests not yet honoured when the run continued as new. */
+  pending?: SlackInstallationRequest[];
 }

@@ -191,6 +191,8 @@ const slackLinkSchema = new Schema(
 /**
  * An account's own Slack workspace ("Add to Slack", src/slack/installations.ts). `_id` is the
  * account, so an account has at most one installation whatever races; a workspace may serve several.
+ * One writer: the account's Slack installation workflow (workflows/slack-installation.ts); the
+ * ingress and the event activities only read it and ask that workflow for every change.
  */
 const slackInstallationSchema = new Schema(
   {
@@ -212,8 +214,33 @@ const slackInstallationSchema = new Schema(
     statusReason: { type: String },
     installedAt: { type: Date, required: true },
     disconnectedAt: { type: Date },
+    /** Bumped whenever the bot token changes (install, refresh): a refresh or a refusal names the token it is about. */
+    tokenVersion: { type: Number, default: 0 },
+    /** The grant (slack_grants) this installation came from: adopting it again changes nothing. */
+    grantId: { type: String },
   },
   { versionKey: false, collection: 'slack_installations' },
+);
+
+/**
+ * What oauth.v2.access answered the OAuth callback, sealed as the installation will hold it, until
+ * the installation workflow adopts it (only the random `_id` crosses Temporal). Deleted on adoption.
+ */
+const slackGrantSchema = new Schema(
+  {
+    _id: { type: String, required: true }, // random
+    accountId: { type: String, required: true },
+    teamId: { type: String, required: true },
+    teamName: { type: String, default: '' },
+    appId: { type: String },
+    botUserId: { type: String },
+    botToken: { type: sealed, required: true },
+    refreshToken: { type: sealed },
+    tokenExpiresAt: { type: Date },
+    scopes: { type: [String], default: [] },
+    receivedAt: { type: Date, required: true },
+  },
+  { versionKey: false, collection: 'slack_grants' },
 );
 
 /** An alert kept, not posted, because the account's Slack was disconnected: shown on the Manage App page. */
@@ -224,6 +251,8 @@ const slackUndeliveredSchema = new Schema(
     teamId: { type: String },
     reason: { type: String },
     at: { type: Date, required: true },
+    /** Who claimed the alert (its event workflow): the late delivery takes the claim over as the same owner. */
+    owner: { type: String },
   },
   { versionKey: false, collection: 'slack_undelivered' },
 );
@@ -231,6 +260,7 @@ const slackUndeliveredSchema = new Schema(
 export type ConnectionDoc = InferSchemaType<typeof connectionSchema>;
 export type SlackInstallationDoc = InferSchemaType<typeof slackInstallationSchema>;
 export type GrantDoc = InferSchemaType<typeof grantSchema>;
+export type SlackGrantDoc = InferSchemaType<typeof slackGrantSchema>;
 export type AlertDoc = InferSchemaType<typeof alertSchema>;
 export type DeadLetterDoc = InferSchemaType<typeof deadLetterSchema>;
 export type SlackLinkDoc = InferSchemaType<typeof slackLinkSchema>;
@@ -251,6 +281,7 @@ function bindModels(connection: Connection) {
     SlackLink: connection.model('SlackLink', slackLinkSchema),
     SlackInstallation: connection.model('SlackInstallation', slackInstallationSchema),
     SlackUndelivered: connection.model('SlackUndelivered', slackUndeliveredSchema),
+    SlackGrant: connection.model('SlackGrant', slackGrantSchema),
   };
 }
 

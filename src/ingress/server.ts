@@ -22,6 +22,7 @@ import { createManageRouter, messagePage } from './manage-routes';
 import { Sessions } from './sessions';
 import { createSlackInstallRouter, renderSlackSection } from './slack-install-routes';
 import { createSlackOAuth, SlackInstallations } from '../slack/installations';
+import { SlackInstallationControl } from '../workflow-client/slack-installation';
 import { IngressMetrics } from './metrics';
 import { malformedWebhookKeeper } from './dead-letters';
 
@@ -60,7 +61,13 @@ export function createIngressApp(
   const slackInstall = {
     models: options.models,
     sessions,
-    installations: new SlackInstallations(options.models, createTokenCipher(config), config.slack.apiUrl, slackOAuth),
+    // The ingress reads installations and asks each one's workflow for every change (the one writer).
+    installations: new SlackInstallations(
+      options.models,
+      createTokenCipher(config),
+      config.slack.apiUrl,
+      new SlackInstallationControl(client, config.temporal.taskQueue),
+    ),
     oauth: slackOAuth,
     logger,
     page: messagePage,

@@ -134,7 +134,10 @@ export function createSlackInstallRouter(deps: SlackInstallDeps): Router {
         message: 'Slack did not accept this sign-in. Try Add to Slack again. Nothing was changed.',
       });
     }
-    await deps.installations.install(session.accountId, grant);
+    if (!(await deps.installations.install(session.accountId, grant))) {
+      log.warn({ accountId: session.accountId, teamId: grant.teamId }, 'slack install not adopted');
+      return deps.page(ctx, { status: 409, title: 'Slack not added', message: 'Slack was not added just now. Try Add to Slack again.' });
+    }
     log.info({ accountId: session.accountId, teamId: grant.teamId }, 'slack workspace installed');
     ctx.redirect('/manage');
   });
@@ -155,7 +158,14 @@ export function createSlackInstallRouter(deps: SlackInstallDeps): Router {
         message: 'Jobber Sync cannot post to that channel. Pick one from the list. Nothing was changed.',
       });
     }
-    await deps.installations.setChannel(session.accountId, found.id, found.name);
+    // The installation's writer checks the channel again (Slack's list as it is then) and keeps its name.
+    if (!(await deps.installations.setChannel(session.accountId, found.id))) {
+      return deps.page(ctx, {
+        status: 400,
+        title: 'Channel not available',
+        message: 'Jobber Sync cannot post to that channel. Pick one from the list. Nothing was changed.',
+      });
+    }
     ctx.redirect('/manage');
   });
 

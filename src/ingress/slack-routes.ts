@@ -113,10 +113,8 @@ export function createSlackRouter(deps: SlackRouterDeps): SlackRouter {
     // tokens_revoked also names user tokens; we hold bot tokens only.
     const botRevoked = eventType === 'tokens_revoked' && Array.isArray(body.event?.tokens?.bot) && body.event.tokens.bot.length > 0;
     if ((eventType === 'app_uninstalled' || botRevoked) && deps.installations) {
-      const forgotten = await deps.installations.forgetTeam(
-        teamId,
-        eventType === 'app_uninstalled' ? 'the app was removed from the Slack workspace' : 'Slack revoked the bot token',
-      );
+      // Each installation's workflow is told (a signal, not waited for): Slack waits 3 s at most.
+      const forgotten = await deps.installations.forgetTeam(teamId, eventType === 'app_uninstalled' ? 'app_uninstalled' : 'tokens_revoked');
       log.info({ teamId, eventType, installations: forgotten }, 'slack workspace disconnected');
     } else {
       log.info({ teamId, eventType }, 'slack event ignored');

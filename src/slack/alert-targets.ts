@@ -4,25 +4,33 @@
  * are kept as undelivered and shown on the Manage App page.
  */
 import type { WebClient } from '@slack/web-api';
-import type { TokenCipher } from '../crypto/tokens';
 import type { Models } from '../db/models';
 import { alertChannelFor, sendAlertOnce, type AlertMessage } from './alerts';
-import { DEAD_TOKEN_ERRORS, markInstallationBroken, SlackInstallations, slackWebClient, type SlackOAuth } from './installations';
+import { DEAD_TOKEN_ERRORS, slackWebClient, type SlackInstallations } from './installations';
 
 export type AlertTarget =
-  { client: WebClient; channel: string; /** Set for the account's own workspace. */ teamId?: string } | { undelivered: string; teamId?: string };
+  | {
+      client: WebClient;
+      channel: string;
+      /** Set for the account's own workspace. */
+      teamId?: string;
+      /**
+       * The account's own workspace: Slack refused its token for good. The installation's writer
+       * marks it broken, unless a newer token replaced this one meanwhile (then its state is 'active').
+       */
+      refused?: (slackError: string) => Promise<{ status: string }>;
+    }
+  | { undelivered: string; teamId?: string };
 
 export type SlackFor = (accountId: string) => Promise<AlertTarget>;
 
 /** The operator's workspace serves accounts without one of their own, when it is configured. */
 export function slackForAccounts(
   models: Models,
-  cipher: TokenCipher,
+  installations: Pick<SlackInstallations, 'get' | 'versionedToken' | 'markBroken'>,
   apiUrl: string,
   operator: { botToken?: string; alertChannel?: string },
-  oauth?: SlackOAuth,
 ): SlackFor {
-  const installations = new SlackInstallations(models, cipher, apiUrl, oauth);
   const operatorClient = operator.botToken ? slackWebClient(apiUrl, operator.botToken) : undefined;
   return async (accountId) => {
     const inst = await installations.get(accountId);
@@ -33,8 +41,15 @@ export function slackForAccounts(
     }
     if (inst.status !== 'active') return { undelivered: 'Slack disconnected', teamId: inst.teamId };
     if (!inst.channel) return { undelivered: 'no Slack channel chosen', teamId: inst.teamId };
-    const client = await installations.clientOf(inst);
-    return client ? { client, channel: inst.channel, teamId: inst.teamId } : { undelivered: 'Slack disconnected', teamId: inst.teamId };
+    const held = await installations.versionedToken(inst);
+    if (!held) return { undelivered: 'Slack disconnected', teamId: inst.teamId };
+    const { tokenVersion } = held;
+    return {
+      client: slackWebClient(apiUrl, held.token),
+      channel: inst.channel,
+      teamId: inst.teamId,
+      refused: (slackError) => installations.markBroken(accountId, tokenVersion, slackError),
+    };
   };
 }
 
@@ -53,7 +68,7 @@ export async function sendAccountAlert(
   const keep = async (reason: string, teamId?: string) => {
     await deps.models.SlackUndelivered.updateOne(
       { _id: input.key },
-      { $setOnInsert: { accountId: input.accountId, teamId, reason, at: new Date() } },
+      { $setOnInsert: { accountId: input.accountId, teamId, reason, at: new Date(), owner: input.owner } },
       { upsert: true },
     );
     return { sent: false, reason };
@@ -64,8 +79,10 @@ export async function sendAccountAlert(
     return { sent: result.sent, reason: result.reason };
   } catch (err) {
     const code = (err as { data?: { error?: string } }).data?.error;
-    if (target.teamId && code && DEAD_TOKEN_ERRORS.has(code)) {
-      await markInstallationBroken(deps.models, input.accountId, target.teamId, code);
+    if (target.refused && code && DEAD_TOKEN_ERRORS.has(code)) {
+      // A token replaced meanwhile (a refresh, a reinstall): the caller retries with the new one.
+      if ((await target.refused(code)).status === 'active')
+        throw new Error(`Slack refused a bot token replaced meanwhile (${code}): try again`, { cause: err });
       return keep('Slack disconnected', target.teamId);
     }
     throw err;

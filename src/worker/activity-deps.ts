@@ -8,8 +8,11 @@ import { connectDatabase, type Models } from '../db/models';
 import type { JobberGraphQLOptions } from '../jobber/client';
 import { WorkerMetrics } from '../metrics/worker-metrics';
 import { createJobberClient, createOAuth, createSlackClient, createTokenCipher } from '../services';
+import { Context } from '@temporalio/activity';
 import { slackForAccounts } from '../slack/alert-targets';
-import { createSlackOAuth } from '../slack/installations';
+import { createSlackOAuth, InstallationStore, SlackInstallations } from '../slack/installations';
+import { SlackInstallationControl } from '../workflow-client/slack-installation';
+import { mainTaskQueueOf } from '../../workflows/definitions';
 
 export type ActivityConfig = Pick<Config, 'jobber' | 'slack' | 'publicUrl' | 'tokenEncryptionKey' | 'tokenEncryptionPreviousKeys'>;
 
@@ -25,6 +28,19 @@ export function buildActivityDeps(
   },
 ): ActivityDeps {
   const { models, metrics } = parts;
+  const cipher = createTokenCipher(config);
+  const slackStore = new InstallationStore(models, cipher, config.slack.apiUrl, createSlackOAuth(config));
+  // An alert reads its workspace's installation and asks that installation's workflow for every
+  // change (a refresh, a refusal): the workflow's activities (slackStore) are its only writer.
+  // Without Temporal (activities called alone in a test) this process is the only writer.
+  const installations = parts.temporal
+    ? new SlackInstallations(
+        models,
+        cipher,
+        config.slack.apiUrl,
+        new SlackInstallationControl(parts.temporal, () => mainTaskQueueOf(Context.current().info.taskQueue)),
+      )
+    : slackStore.asWriterReader();
   return {
     models,
     tokens: new TokenStore(models, createTokenCipher(config)),
@@ -33,7 +49,8 @@ export function buildActivityDeps(
     metrics,
     slack: createSlackClient(config),
     alertChannel: config.slack.alertChannel ?? '',
-    slackFor: slackForAccounts(models, createTokenCipher(config), config.slack.apiUrl, config.slack, createSlackOAuth(config)),
+    slackFor: slackForAccounts(models, installations, config.slack.apiUrl, config.slack),
+    slackStore,
     temporal: parts.temporal,
   };
 }

@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { ActivityDeps } from '../../activities';
 import type { Models } from '../../src/db/models';
 import { buildActivityDeps } from '../../src/worker/activity-deps';
+import { DEFAULT_SLACK_APP } from '../../src/sandbox/slack';
 
 export const TEST_KEY = Buffer.alloc(32, 1);
 export const CLIENT_ID = 'sandbox-client-id';
@@ -26,6 +27,8 @@ export function buildDeps(options: {
       signingSecret: 'unused-by-activities',
       apiUrl: options.slackUrl ?? 'http://127.0.0.1:9/api/',
       alertChannel: options.alertChannel ?? 'C0ALERTS',
+      // The stand-in's app, as the ingress has it: the installation workflow refreshes and uninstalls with it.
+      app: { clientId: DEFAULT_SLACK_APP.clientId, clientSecret: DEFAULT_SLACK_APP.clientSecret },
     },
     tokenEncryptionKey: TEST_KEY,
     tokenEncryptionPreviousKeys: [],

@@ -8,7 +8,9 @@ import { createSlackRouter, SLACK_PATHS } from '../../src/ingress/slack-routes';
 import { refreshRecordThroughWorkflow } from '../../src/workflow-client/refresh-record';
 import { linkWorkspace } from '../../src/db/slack-links';
 import type { ClientView, InvoiceView, JobView, RequestView } from '../../src/sandbox/jobber';
-import { accountWorkflowId } from '../../workflows/definitions';
+import { accountWorkflowId, slackInstallationWorkflowId } from '../../workflows/definitions';
+import { TokenCipher, type SealedSecret } from '../../src/crypto/tokens';
+import { TEST_KEY } from '../helpers/deps';
 import { startPipeline, waitFor, type Pipeline } from '../helpers/pipeline';
 import { memoryLogger } from '../helpers/ingress';
 import { interactionBody, SIGNING_SECRET, slackPost } from '../slack/helpers';
@@ -156,10 +158,20 @@ describe('personal data stays out of Temporal', () => {
     const connected = await followConnectFlow(p.ingressUrl, account.id);
     expect(connected.location).toBe('/manage');
     // The business adds its own Slack workspace and picks a channel: its alerts go there.
+    // Its bot token rotates: the first alert has it refreshed, through the installation's workflow.
+    p.slack.standIn.slackApp.tokenRotation = true;
     p.slack.standIn.addTeam({ id: SLACK_TEAM, name: `Marchbanks Slack ${TAG}` });
     expect((await followSlackInstallFlow(p.ingressUrl, connected.cookies, SLACK_TEAM)).location).toBe('/manage');
-    await p.models.SlackInstallation.updateOne({ _id: account.id }, { $set: { channel: 'C0PRIVALR', channelName: 'alerts' } });
+    const managePage = await (await fetch(`${p.ingressUrl}/manage`, { headers: { cookie: connected.cookies } })).text();
+    const picked = await fetch(`${p.ingressUrl}/slack/channel`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie: connected.cookies, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ csrf: /name="csrf" value="([^"]+)"/.exec(managePage)![1]!, channel: 'C0PRIVALR' }).toString(),
+    });
+    expect(picked.headers.get('location')).toBe('/manage');
     await waitFor(async () => ((await p.control.state(account.id))?.backfill === 'done' ? true : undefined), 120_000);
+    await p.models.SlackInstallation.updateOne({ _id: account.id }, { $set: { tokenExpiresAt: new Date(Date.now() + 60_000) } });
     expect(await p.models.Client.findById(seeded.id).lean()).toMatchObject({ lastName: seeded.lastName });
 
     // Webhooks for every synced type: CREATE and UPDATE; a new job and a paid invoice alert.
@@ -311,7 +323,12 @@ describe('personal data stays out of Temporal', () => {
     expect(tokens.version).toBeGreaterThan(1);
     // Nor its own Slack workspace's bot token, whose alerts went through it.
     const slackTokens = [...p.slack.standIn.workspaces.tokens].filter(([, t]) => t.teamId === SLACK_TEAM).map(([token]) => token);
-    expect(slackTokens.length).toBeGreaterThan(0);
+    expect(slackTokens.length).toBeGreaterThan(1); // the installed one and its refresh
+    // Nor its current refresh token, nor the workspace's name.
+    const installation = (await p.models.SlackInstallation.findById(account.id).lean())!;
+    expect(installation.tokenVersion).toBeGreaterThan(1);
+    slackTokens.push(new TokenCipher(TEST_KEY).open(installation.refreshToken as SealedSecret, `slack:refresh:${account.id}:${SLACK_TEAM}`));
+    secrets.add(`Marchbanks Slack ${TAG}`);
     const needles = [...secrets, ...phoneDigits, ...nonZero.flatMap(amountForms), tokens.accessToken, tokens.refreshToken, ...slackTokens];
 
     // Visibility lags: read once every workflow the run started is listed.
@@ -319,6 +336,7 @@ describe('personal data stays out of Temporal', () => {
       accountWorkflowId(account.id),
       p.workflowOf(p.jobber.sandbox.webhooks.get(doomed.webhookIds[0]!)!),
       ...[...created.webhookIds, ...paid.webhookIds].map((id) => p.workflowOf(p.jobber.sandbox.webhooks.get(id)!)),
+      slackInstallationWorkflowId(account.id),
     ];
     const histories = await waitFor(async () => {
       const read = await readRawHistories(p);
@@ -334,6 +352,9 @@ describe('personal data stays out of Temporal', () => {
     expect(histories.some((h) => inBytes(h, 'fetch job'))).toBe(true); // an activity summary (user metadata)
     expect(histories.some((h) => h.workflowId === expected[1] && inBytes(h, 'EventFailed'))).toBe(true); // a failure
     expect(histories.some((h) => h.workflowId.includes('/backfill/'))).toBe(true);
+    // The installation's workflow did the install, the channel choice and the refresh (by ids only).
+    const installationHistory = histories.find((h) => h.workflowId === slackInstallationWorkflowId(account.id))!;
+    for (const done of ['adopt the Slack grant', 'C0PRIVALR', 'refresh the bot token']) expect(inBytes(installationHistory, done)).toBe(true);
 
     const leaks = histories.flatMap((h) => needles.filter((n) => inBytes(h, n) || inPayloads(h, n)).map((n) => `${n} in ${h.workflowId}`));
     expect(leaks).toEqual([]);

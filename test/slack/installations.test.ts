@@ -2,7 +2,7 @@ import type mongoose from 'mongoose';
 import { TokenCipher } from '../../src/crypto/tokens';
 import { createModels, type Models } from '../../src/db/models';
 import { startSlackStandIn, type StartedSlackStandIn } from '../../src/sandbox/slack';
-import { SlackInstallations, SlackOAuth } from '../../src/slack/installations';
+import { InstallationStore, SlackOAuth, type SlackInstallations } from '../../src/slack/installations';
 import { connectMongo } from '../helpers/env';
 
 const REDIRECT = 'https://jobber-sync.example/slack/oauth/callback';
@@ -29,6 +29,12 @@ describe('Slack installations: bot tokens at rest', () => {
     await mongo.close();
   });
 
+  /**
+   * The store alone, as the installation workflow's activities use it (this process is the one
+   * writer here; the workflow that makes it so is tested in installation-writer.test.ts).
+   */
+  const storeWith = (cipher: TokenCipher): SlackInstallations => new InstallationStore(models, cipher, slack.url, oauth).asWriterReader();
+
   const grant = async () => {
     const code = slack.standIn.workspaces.issueCode({
       clientId: oauth.credentials.clientId,
@@ -42,7 +48,7 @@ describe('Slack installations: bot tokens at rest', () => {
 
   it('seals the tokens bound to account and workspace; after a key rotation they still open and are re-sealed with the new key', async () => {
     const g = await grant();
-    const before = new SlackInstallations(models, new TokenCipher(OLD_KEY), slack.url, oauth);
+    const before = storeWith(new TokenCipher(OLD_KEY));
     await before.install('acct-rot', g);
     const raw = await models.SlackInstallation.findById('acct-rot').lean();
     expect(JSON.stringify(raw)).not.toContain(g.accessToken);
@@ -53,14 +59,14 @@ describe('Slack installations: bot tokens at rest', () => {
     await models.SlackInstallation.create({ ...raw, _id: 'acct-thief' });
     await expect(before.botToken((await before.get('acct-thief'))!)).rejects.toThrow();
 
-    const after = new SlackInstallations(models, new TokenCipher(NEW_KEY, [OLD_KEY]), slack.url, oauth);
+    const after = storeWith(new TokenCipher(NEW_KEY, [OLD_KEY]));
     expect(await after.botToken((await after.get('acct-rot'))!)).toBe(g.accessToken);
     expect((await models.SlackInstallation.findById('acct-rot').lean())!.botToken!.keyId).toBe(TokenCipher.keyId(NEW_KEY));
     expect(await after.botToken((await after.get('acct-rot'))!)).toBe(g.accessToken);
   });
 
   it('refreshes a rotating token before it expires, and keeps the new pair sealed', async () => {
-    const store = new SlackInstallations(models, new TokenCipher(NEW_KEY), slack.url, oauth);
+    const store = storeWith(new TokenCipher(NEW_KEY));
     const g = await grant();
     await store.install('acct-exp', g);
     await models.SlackInstallation.updateOne({ _id: 'acct-exp' }, { $set: { tokenExpiresAt: new Date(Date.now() + 60_000) } });
@@ -74,7 +80,7 @@ describe('Slack installations: bot tokens at rest', () => {
   });
 
   it('refreshes a rotating token once when several alerts need it at the same moment, and every one of them gets a working token', async () => {
-    const store = new SlackInstallations(models, new TokenCipher(NEW_KEY), slack.url, oauth);
+    const store = storeWith(new TokenCipher(NEW_KEY));
     await store.install('acct-burst', await grant());
     await models.SlackInstallation.updateOne({ _id: 'acct-burst' }, { $set: { tokenExpiresAt: new Date(Date.now() + 60_000) } });
     const inst = (await store.get('acct-burst'))!;
@@ -88,7 +94,7 @@ describe('Slack installations: bot tokens at rest', () => {
   it('two installs racing for one account leave exactly one installation, of one of the two workspaces', async () => {
     slack.standIn.addTeam({ id: 'T0RACEA', name: 'Race A' });
     slack.standIn.addTeam({ id: 'T0RACEB', name: 'Race B' });
-    const store = new SlackInstallations(models, new TokenCipher(NEW_KEY), slack.url, oauth);
+    const store = storeWith(new TokenCipher(NEW_KEY));
     const codeFor = (teamId: string) =>
       oauth.exchangeCode(
         slack.standIn.workspaces.issueCode({ clientId: oauth.credentials.clientId, redirectUri: REDIRECT, teamId, scopes: ['chat:write'], userId: 'U0X' }),
