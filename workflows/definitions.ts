@@ -281,6 +281,7 @@ export interface RecordWorkflowInput {
   itemId: string;
   /** Carried across continue-as-new: events not yet done, the natural keys this run has taken, and its dead letters. */
   carried?: { pending: RecordEventInput[]; seen: string[]; unresolved?: string[] };
+}
 
 /* ---------- The Slack installation workflow ---------- */
 
