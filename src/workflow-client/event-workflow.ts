@@ -73,8 +73,10 @@ export async function deliverEvent(
     args: [{ accountId: event.accountId, kind: parsed.kind, itemId: event.itemId }],
     signal: recordEventSignal,
     signalArgs: [input],
+    // JobberTopic: the topic of the event that started this run (the run serves later ones too).
     typedSearchAttributes: new TypedSearchAttributes([
       { key: SEARCH_ATTRIBUTES.accountId, value: event.accountId },
+      { key: SEARCH_ATTRIBUTES.topic, value: event.topic },
       { key: SEARCH_ATTRIBUTES.itemId, value: event.itemId },
     ]),
     staticSummary: summary,

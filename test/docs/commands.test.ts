@@ -310,17 +310,18 @@ describe('the docs, followed on this machine', () => {
         /walked the pipeline in [\d.]+ s: 1 client · 1 property · 1 job · 1 invoice · 1 request · 1 quote · 1 visit · 1 payment; 5 alerts in #alerts of T0DEMO/,
       );
 
-      // What the Web UI shows comes from this API of the UI server: the account's event workflows, by topic.
+      // What the Web UI shows comes from this API of the UI server: the account's record workflows
+      // (jobber-record/<account>/<kind>/<item>), one per record the demo walked, each completed.
       const ui = `http://127.0.0.1:${PORTS.ui}`;
       expect((await fetch(ui)).status).toBe(200);
-      const topics = ['REQUEST_CREATE', 'QUOTE_SENT', 'QUOTE_APPROVED', 'JOB_CREATE', 'VISIT_COMPLETE', 'PAYMENT_CREATE', 'INVOICE_UPDATE'];
+      const kinds = ['request', 'quote', 'job', 'visit', 'invoice', 'payment', 'property', 'client'];
       await waitFor(async () => {
-        for (const topic of topics) {
-          const query = `JobberAccountId="${state.accountId}" AND JobberTopic="${topic}" AND WorkflowType="jobberEventWorkflow" AND ExecutionStatus="Completed"`;
-          const body = await json<{ executions?: unknown[] }>(`${ui}/api/v1/namespaces/default/workflows?query=${encodeURIComponent(query)}`);
-          if (!body.executions?.length) return undefined;
-        }
-        return true;
+        const query = `JobberAccountId="${state.accountId}" AND WorkflowType="jobberRecordWorkflow" AND ExecutionStatus="Completed"`;
+        const body = await json<{ executions?: { execution?: { workflowId?: string } }[] }>(
+          `${ui}/api/v1/namespaces/default/workflows?query=${encodeURIComponent(query)}`,
+        );
+        const seen = new Set((body.executions ?? []).map((e) => e.execution?.workflowId?.split('/')[2]));
+        return kinds.every((kind) => seen.has(kind)) ? true : undefined;
       }, 30_000);
 
       // The demo waited for them; exactly these five, once each, in the demo workspace's #alerts.
