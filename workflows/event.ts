@@ -1,18 +1,9 @@
-import {
-  ActivityFailure,
-  ApplicationFailure,
-  getExternalWorkflowHandle,
-  log,
-  patched,
-  proxyActivities,
-  proxyLocalActivities,
-  sleep,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { ApplicationFailure, getExternalWorkflowHandle, log, patched, proxyActivities, proxyLocalActivities, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { accountWorkflowId, disconnectSignal, type EventOutcome, type JobberEvent } from './definitions';
 import { readableId } from './ids';
 import { summarized } from './summaries';
+import { failureAttempts, failureMessage, failureType } from './activity-failures';
 import { FailureType, parseRecordTopic, parseTopic, SEND_ALERT_RETRY, settledAfter } from './definitions';
 
 const { accountStatus, tombstone, recordEvent, recordDeadLetter, resolveDeadLetter, purgeAccount } = proxyActivities<Activities>({
@@ -51,17 +42,6 @@ export interface EventWorkflowInput {
   source?: 'webhook' | 'slack-refresh';
 }
 
-function failureType(err: unknown): string | undefined {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
-}
-
-function failureAttempts(err: unknown): number | undefined {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  const details = cause instanceof ApplicationFailure ? (cause.details as { attempt?: number }[] | undefined) : undefined;
-  return details?.[0]?.attempt;
-}
-
 /** One Jobber webhook, from thin event to stored record and alert. Its id is the event's natural key. */
 export async function jobberEventWorkflow(input: EventWorkflowInput): Promise<EventOutcome> {
   const { event } = input;
@@ -86,7 +66,7 @@ export async function jobberEventWorkflow(input: EventWorkflowInput): Promise<Ev
       await recordOutcome('disconnected', 'account disconnected during processing');
       return { status: 'disconnected' };
     }
-    const message = err instanceof ActivityFailure && err.cause ? err.cause.message : err instanceof Error ? err.message : String(err);
+    const message = failureMessage(err);
     log.error('event failed for good', { topic: event.topic, error: message });
     await summarized(recordDeadLetter, `dead letter: ${failureType(err) ?? 'error'}`, {
       workflowId,

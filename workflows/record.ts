@@ -1,5 +1,4 @@
 import {
-  ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
   condition,
@@ -26,6 +25,7 @@ import {
 } from './definitions';
 import { readableId } from './ids';
 import { summarized } from './summaries';
+import { failureAttempts, failureMessage, failureType } from './activity-failures';
 
 /** Jobber calls: transient failures (5xx, timeouts, throttling) retry for about half an hour. */
 const { syncRecord } = proxyActivities<Activities>({
@@ -68,17 +68,6 @@ function settledAt(input: RecordEventInput): number {
   return settledAfter(new Date(input.event.occurredAt)).getTime();
 }
 
-function failureType(err: unknown): string | undefined {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
-}
-
-function failureAttempts(err: unknown): number | undefined {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  const details = cause instanceof ApplicationFailure ? (cause.details as { attempt?: number }[] | undefined) : undefined;
-  return details?.[0]?.attempt;
-}
-
 /**
  * One Jobber record's workflow (`jobber-record/<account>/<kind>/<item>`): the only writer of the
  * record's document, in any number of worker processes. The ingress hands it each webhook of the
@@ -98,10 +87,11 @@ export async function jobberRecordWorkflow(input: RecordWorkflowInput): Promise<
   /** Outcomes that a Slack refresh (an Update) is waiting for, by natural key. */
   const awaited = new Map<string, EventOutcome | undefined>();
 
-  const take = (event: RecordEventInput): string => {
+  const take = (event: RecordEventInput, force = false): string => {
     const key = keyOf(event);
-    // A resend, or Jobber's duplicate delivery: the first copy already answers for it.
-    if (seen.has(key) && !event.replay) return key;
+    // A resend, or Jobber's duplicate delivery: the first copy already answers for it. A replay,
+    // or a refresh someone waits for, is taken again unless it is still pending.
+    if (seen.has(key) && !((event.replay || force) && !pending.some((p) => keyOf(p) === key))) return key;
     seen.add(key);
     pending.push(event);
     return key;
@@ -114,7 +104,7 @@ export async function jobberRecordWorkflow(input: RecordWorkflowInput): Promise<
     async (event) => {
       const key = keyOf(event);
       awaited.set(key, undefined);
-      take(event);
+      take(event, true);
       await condition(() => awaited.get(key) !== undefined);
       const outcome = awaited.get(key)!;
       awaited.delete(key);
@@ -250,7 +240,7 @@ async function processBatch(input: RecordWorkflowInput, item: string, batch: Rec
       // The account went away while we worked: nothing to retry, nothing to report.
       all({ status: 'disconnected' }, 'account disconnected during processing');
     } else {
-      const message = err instanceof ActivityFailure && err.cause ? err.cause.message : err instanceof Error ? err.message : String(err);
+      const message = failureMessage(err);
       log.error('events failed for good', { item, events: keys.length, error: message });
       for (const key of keys)
         await summarized(recordDeadLetter, `dead letter: ${failureType(err) ?? 'error'}`, {
