@@ -5,11 +5,13 @@
  * its two sides over BENCH_ROUNDS rounds (the order flips each round) and reports the median ratio.
  *
  * 1. End to end: a burst of CLIENT_UPDATE webhooks for a connected account until every change is in
- *    MongoDB, through the service (ingress, event workflow) and through the bare floor (a minimal
- *    receiver, one workflow with one fetch-and-upsert activity: bench/bare).
+ *    MongoDB, through the service (ingress, the records' workflows) and through the bare floor (a
+ *    minimal receiver, one workflow with one fetch-and-upsert activity: bench/bare).
+ *    1b. Bursts: a few records changed again and again; Jobber fetches per event and per burst.
  * 2. Where one event's time goes: workflow tasks and activities from a few histories of each side.
- * 3. Starts: signed webhooks through the ingress against plain client.workflow.start of the same
- *    workflow with the same options, as fast as BENCH_START_CONCURRENCY callers get answers.
+ * 3. Starts: signed webhooks through the ingress against the ingress's own Temporal call
+ *    (deliverEvent: signal-with-start of the record's workflow) with the same options, as fast as
+ *    BENCH_START_CONCURRENCY callers get answers.
  * 4. Acknowledgement latency at BENCH_RATES (open loop) with the worker busy, both ways.
  * 5. Backfill against the cost bucket (BENCH_BACKFILL_RECORDS, off by default), with FerretDB's explain.
  * 6. Resident memory of this process (ingress and workers together) at idle and after the events.

@@ -223,7 +223,7 @@ export function parseTopic(topic: string): { kind: RecordKind; action: 'CREATE' 
 
 /** ApplicationFailure types: the activities raise them, the workflows branch on them (one list for both). */
 export const FailureType = {
-  /** An event workflow that failed for good (a dead letter); raised by the workflow itself. */
+  /** An event that failed for good (a dead letter): an event workflow fails with it, and a record workflow whose dead letters are not replayed ends with it. */
   eventFailed: 'EventFailed',
   disconnected: 'AccountDisconnected',
   unauthorized: 'JobberUnauthorized',

@@ -110,9 +110,11 @@ export function parseJobberWebhook(rawBody: Buffer, contentType: string | undefi
 }
 
 /**
- * `POST /webhooks/jobber`: checks the signature over the raw body, reads the event, and starts its
- * workflow (keyed by the event's natural key) within Jobber's one second. 202 accepted, 200 for a
- * resend, 503 with Retry-After when Temporal does not answer in time, so Jobber retries.
+ * `POST /webhooks/jobber`: checks the signature over the raw body, reads the event, and hands it to
+ * its workflow within Jobber's one second (deliverEvent: a record's event to that record's
+ * workflow, which takes each natural key once; any other to an event workflow under its natural
+ * key). 202 accepted (200 for a resend of an event workflow's event), 503 with Retry-After when
+ * Temporal does not answer in time, so Jobber retries.
  */
 export function createJobberWebhookRouter(deps: JobberWebhookDeps): Router {
   const router = new Router();

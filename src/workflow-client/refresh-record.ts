@@ -1,6 +1,7 @@
 import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
 import type { jobberRecordWorkflow } from '../../workflows';
-import { recordWorkflowId, refreshRecordUpdate, refreshTopic, type JobberEvent, type RecordKind } from '../../workflows/definitions';
+import { TypedSearchAttributes } from '@temporalio/common';
+import { recordWorkflowId, refreshRecordUpdate, refreshTopic, SEARCH_ATTRIBUTES, type JobberEvent, type RecordKind } from '../../workflows/definitions';
 import { withDeadline } from '../deadline';
 
 /**
@@ -17,6 +18,11 @@ export function refreshRecordThroughWorkflow(client: Client, taskQueue: string, 
       taskQueue,
       args: [{ accountId, kind, itemId }],
       workflowIdConflictPolicy: 'USE_EXISTING',
+      typedSearchAttributes: new TypedSearchAttributes([
+        { key: SEARCH_ATTRIBUTES.accountId, value: accountId },
+        { key: SEARCH_ATTRIBUTES.topic, value: event.topic },
+        { key: SEARCH_ATTRIBUTES.itemId, value: itemId },
+      ]),
       staticSummary: `refresh requested from Slack: ${kind} ${itemId}`,
     });
     const done = await withDeadline(
