@@ -118,7 +118,11 @@ describe('two worker processes on one task queue, one killed mid-burst', () => {
 
     for (const job of jobs) expect(slack.standIn.state.messages.filter((m) => m.text.includes(job.title))).toHaveLength(1);
     expect(slack.standIn.state.messages.filter((m) => m.text.includes('Burst job'))).toHaveLength(jobs.length);
-    for (const invoice of invoices) expect(await models.Invoice.findById(invoice.id).lean()).toMatchObject({ subject: last.get(invoice.id), deletedAt: null });
+    for (const invoice of invoices) {
+      const stored = await models.Invoice.findById(invoice.id).lean();
+      expect(stored).toMatchObject({ subject: last.get(invoice.id) });
+      expect(stored?.deletedAt ?? null).toBeNull();
+    }
     expect(await models.Invoice.findById(invoices[0]!.id).lean()).toMatchObject({ invoiceStatus: 'paid' });
     expect(slack.standIn.state.messages.filter((m) => m.text.includes(`Invoice #${invoices[0]!.invoiceNumber} paid`))).toHaveLength(1);
     // Nothing was given up on.

@@ -9,7 +9,7 @@ import { linkedAccounts, linkWorkspace, unlinkWorkspace } from '../db/slack-link
 const USAGE = `Usage: npm run ops -- <command>
 
   dead-letters list [--status open|replayed|resolved|all]   events that failed for good
-  dead-letters replay <workflowId>... | --all                run them again
+  dead-letters replay <id>... | --all                       run them again
   account show <accountId>                                   connection, workflow state, backlog
   account resync <accountId>                                 reconcile with Jobber now
   slack link <teamId> <accountId>                            let a Slack workspace see an account
@@ -39,7 +39,7 @@ async function run(deps: OpsDeps, positionals: string[], values: { status?: stri
     } else if (args.length === 0) throw new UsageError('name the dead letters to replay, or --all');
     const ids = values.all ? (await listDeadLetters(deps.models, 'open')).map((d) => d._id) : args;
     const results = [];
-    for (const id of ids) results.push(await replayDeadLetter(deps, id).catch((err: Error) => ({ workflowId: id, status: `error: ${err.message}` })));
+    for (const id of ids) results.push(await replayDeadLetter(deps, id).catch((err: Error) => ({ deadLetter: id, status: `error: ${err.message}` })));
     return results;
   }
   if (group === 'account' && command === 'show' && args[0]) return showAccount(deps, args[0]);

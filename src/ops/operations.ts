@@ -24,10 +24,10 @@ export async function listDeadLetters(models: Models, status: 'open' | 'replayed
  * replay, so it is taken although that run saw it), any other under its own event workflow id
  * (allowed because the earlier run failed). The dead letter is marked resolved on success.
  */
-export async function replayDeadLetter(deps: OpsDeps, workflowId: string): Promise<{ workflowId: string; runId?: string; status: string }> {
+export async function replayDeadLetter(deps: OpsDeps, workflowId: string): Promise<{ deadLetter: string; workflowId: string; runId?: string; status: string }> {
   const letter = await deps.models.DeadLetter.findById(workflowId).lean();
   if (!letter) throw new Error(`no dead letter with id ${workflowId}`);
-  if (letter.status === 'resolved') return { workflowId, status: 'already resolved' };
+  if (letter.status === 'resolved') return { deadLetter: workflowId, workflowId, status: 'already resolved' };
   if (!letter.event && letter.webhook) return replayMalformedWebhook(deps, workflowId, letter.webhook);
   const event = letter.event as JobberEvent;
   try {
@@ -40,9 +40,9 @@ export async function replayDeadLetter(deps: OpsDeps, workflowId: string): Promi
       await deps.models.DeadLetter.updateOne({ _id: workflowId, status: 'replayed' }, { $set: { status: letter.status } });
       throw err;
     }
-    return { workflowId: handle.workflowId, runId: handle.runId, status: 'replaying' };
+    return { deadLetter: workflowId, workflowId: handle.workflowId, runId: handle.runId, status: 'replaying' };
   } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) return { workflowId, status: 'already running or completed' };
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return { deadLetter: workflowId, workflowId, status: 'already running or completed' };
     throw err;
   }
 }
@@ -56,7 +56,7 @@ async function replayMalformedWebhook(
   deps: OpsDeps,
   letterId: string,
   webhook: { contentType?: string | null; body?: string | null; bytes?: number | null; truncated?: boolean | null },
-): Promise<{ workflowId: string; runId?: string; status: string }> {
+): Promise<{ deadLetter: string; workflowId: string; runId?: string; status: string }> {
   if (webhook.truncated)
     throw new Error(`the body of ${letterId} was cut to ${MAX_KEPT_BODY_BYTES} of ${webhook.bytes} bytes when kept: it cannot be replayed`);
   let event: JobberEvent;
@@ -75,11 +75,11 @@ async function replayMalformedWebhook(
   try {
     const handle = await deliverEvent(deps.client, deps.taskQueue, { event }, `replay of a malformed webhook: ${event.topic} ${event.itemId}`);
     await resolve();
-    return { workflowId: handle.workflowId, runId: handle.runId, status: 'replaying' };
+    return { deadLetter: letterId, workflowId: handle.workflowId, runId: handle.runId, status: 'replaying' };
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     await resolve();
-    return { workflowId, status: 'already running or completed' };
+    return { deadLetter: letterId, workflowId, status: 'already running or completed' };
   }
 }
 

@@ -178,7 +178,7 @@ describe('Manage App page in headless Chromium (sandbox consent page, real Tempo
       expect(alertsFor(quiet.result.id)).toHaveLength(0);
       const why = "job-created alerts are turned off in the account's alert rules";
       expect(await p.models.Alert.findById(`job-created/${quiet.result.id}`).lean()).toMatchObject({ status: 'off', reason: why });
-      const history = await p.temporal.client.workflow.getHandle(p.workflowIdOf(p.jobber.sandbox.webhooks.get(quiet.webhookIds[0]!)!)).fetchHistory();
+      const history = await p.temporal.client.workflow.getHandle(p.workflowOf(p.jobber.sandbox.webhooks.get(quiet.webhookIds[0]!)!)).fetchHistory();
       const results = (history.events ?? [])
         .map((e) => e.activityTaskCompletedEventAttributes?.result?.payloads?.[0])
         .filter((r) => r !== undefined)

@@ -461,7 +461,7 @@ describe('the docs, followed on this machine', () => {
           .split('\n')
           .map((line) => `${opsEnv()}\n${line}`);
         expect(parseOps(await shOk(list!))).toHaveLength(1);
-        expect(parseOps(await shOk(replay!))).toEqual([expect.objectContaining({ workflowId: listed[0]!.id })]);
+        expect(parseOps(await shOk(replay!))).toEqual([expect.objectContaining({ deadLetter: listed[0]!.id, status: 'replaying' })]);
         await waitFor(async () => ((parseOps(await shOk(replayed!)) as unknown[]).length === 0 ? true : undefined), 60_000);
         expect(parseOps(await shOk(list!))).toEqual([]);
         const after = await json<{ id: string; lastName: string }[]>(`${admin}/accounts/${state.accountId}/clients`);

@@ -81,7 +81,7 @@ describe("npm run ops (the operators' command line)", () => {
       }),
     ]);
     expect(JSON.parse((await cli('dead-letters', 'replay', id)).stdout)).toEqual([
-      { workflowId: id, status: 'error: ' + `${id} is still malformed: accountId is missing` },
+      { deadLetter: id, status: 'error: ' + `${id} is still malformed: accountId is missing` },
     ]);
   });
 
