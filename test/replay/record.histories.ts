@@ -56,15 +56,17 @@ describe('record workflow histories', () => {
     await p.outcomes(request.webhookIds);
     await save('record-request-create', recordWorkflowId(account.id, 'request', request.result.id));
 
-    // A burst: three changes in three seconds, served together, and a Slack Refresh (an Update).
+    // A burst: three changes in about two seconds, served together; then a Slack Refresh (an Update).
     const burst: string[] = [];
     for (let i = 1; i <= 3; i++) {
       burst.push(...p.jobber.sandbox.webhooks.capture(() => p.jobber.sandbox.store.updateJob(job.result.id, { title: `Replay ${i}` })).webhookIds);
       await new Promise((resolve) => setTimeout(resolve, 700));
     }
     await p.outcomes(burst);
+    await p.temporal.client.workflow.getHandle(recordWorkflowId(account.id, 'job', job.result.id)).result();
+    await save('record-job-burst', recordWorkflowId(account.id, 'job', job.result.id));
     await refreshRecordThroughWorkflow(p.temporal.client, p.worker.taskQueue)(account.id, 'job', job.result.id);
-    await save('record-job-burst-and-refresh', recordWorkflowId(account.id, 'job', job.result.id));
+    await save('record-job-refresh', recordWorkflowId(account.id, 'job', job.result.id));
 
     const gone = p.jobber.sandbox.webhooks.capture(() => p.jobber.sandbox.store.deleteClient(client.result.id));
     await p.outcomes(gone.webhookIds.slice(0, 1));
