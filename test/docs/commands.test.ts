@@ -75,6 +75,8 @@ const ELSEWHERE: Record<string, string> = {
   'node dist/src/bin/worker.js': 'test/processes.test.ts runs the built worker with the prebuilt bundle',
   'npm install && BENCH_SECONDS=3 npm run bench': '.ci/run runs the benchmark after the tests (figures are not asserted)',
   'npm run replay': '.ci/run runs it as a step of its own after npm test (test/replay/replay.test.ts)',
+  'BENCH_ROUNDS=3 npm run bench:workers':
+    'run by hand for the figures in docs/BENCHMARKS.md (about 4 minutes of both cores; not in CI, its figures are not asserted); bench/workers.ts starts its own servers on free ports',
   'npm run record-histories':
     'test/replay/record.histories.ts: writes new history files, which only a change to workflow code calls for (the lead records them after merging)',
 };
@@ -87,6 +89,7 @@ const NOT_A_COMMAND: Record<string, string> = {
   'npm run ops -- account resync <account>': 'the same as `account resync <accountId>`, run here',
   'npx tsx scripts/bundle-workflows.ts [outPath]': 'synopsis of the bundle command, run in test/processes.test.ts',
   'docker compose': 'names the tool',
+  'npm run bench:workers': 'names the bench; its command (BENCH_ROUNDS=3 npm run bench:workers) is listed above',
 };
 
 const DOCKER = 'needs a Docker engine, which these machines do not have; docker-compose.yml and the Dockerfile are checked by test/compose.test.ts';
