@@ -3,6 +3,7 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@
 import type { WebClient } from '@slack/web-api';
 import type { Models } from '../src/db/models';
 import { modelFor, upsertRecords, type JobberRecord } from '../src/db/records';
+import { deliverEvent } from '../src/workflow-client/event-workflow';
 import { JobberApiError, type JobberGraphQL, type QueryCost } from '../src/jobber/client';
 import { APP_DISCONNECT_MUTATION } from '../src/jobber/queries';
 import { RECORD_KINDS, recordType } from '../src/records';
@@ -427,7 +428,25 @@ export function createAccountActivities(deps: AccountDeps) {
         }
       }
       const page = result.data[type.page.field]!;
-      const { applied: count } = await upsertRecords(models, input.kind, input.accountId, page.nodes, fetchedAt);
+      // A record held in an older copy goes to its record workflow (the one writer of its document,
+      // whichever worker process runs it), as the change Jobber's webhook reports: its natural key
+      // is that webhook's, so one that came or comes is taken once. Only new records are written here.
+      const temporal = deps.temporal;
+      const handOff = temporal
+        ? async (stale: JobberRecord[]) => {
+            const taskQueue = mainTaskQueueOf(Context.current().info.taskQueue);
+            for (const record of stale) {
+              const event = {
+                topic: `${input.kind.toUpperCase()}_UPDATE`,
+                accountId: input.accountId,
+                itemId: record.id,
+                occurredAt: new Date(record.updatedAt ?? fetchedAt).toISOString(),
+              };
+              await deliverEvent(temporal, taskQueue, { event, source: 'reconcile' }, `${event.topic} ${record.id} (reconciliation)`);
+            }
+          }
+        : undefined;
+      const { applied: count } = await upsertRecords(models, input.kind, input.accountId, page.nodes, fetchedAt, new Date(), handOff);
       // "Last sync" goes on this run's own document (one writer: the run's pages come one at a time).
       const run = Context.current().info.workflowExecution?.workflowId ?? `${input.accountId}/unattributed`;
       await models.SyncRun.updateOne({ _id: run }, { $set: { accountId: input.accountId, lastPageAt: new Date() } }, { upsert: true });

@@ -161,9 +161,11 @@ export function createActivities(deps: ActivityDeps) {
                 status: outcome.status,
                 reason: reason ?? ('reason' in outcome ? outcome.reason : undefined),
                 processedAt,
-                fromWebhook,
                 outcome,
+                // A webhook's key stays a webhook's: a reconciliation's hand-off of the same change never turns it off.
+                ...(fromWebhook ? { fromWebhook } : {}),
               },
+              ...(fromWebhook ? {} : { $setOnInsert: { fromWebhook } }),
             },
             upsert: true,
           },

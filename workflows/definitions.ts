@@ -267,8 +267,12 @@ export interface RecordEventInput {
   event: JobberEvent;
   /** Set by the dead-letter replay: taken even if this run saw the event, resolved on success. */
   replay?: boolean;
-  /** What sent it: a Jobber webhook (the default) or the Slack Refresh button, which is no webhook. */
-  source?: 'webhook' | 'slack-refresh';
+  /**
+   * What sent it: a Jobber webhook (the default), the Slack Refresh button, or a backfill or
+   * reconciliation page that found the stored copy older than Jobber's (`occurredAt` is then the
+   * record's `updatedAt`: the natural key of the change Jobber's webhook reports).
+   */
+  source?: 'webhook' | 'slack-refresh' | 'reconcile';
 }
 export const recordEventSignal = defineSignal<[RecordEventInput]>('jobberEvent');
 

@@ -61,6 +61,8 @@ const SEEN_CARRIED = 500;
 const keyOf = (input: RecordEventInput) => eventWorkflowId(input.event);
 const actionOf = (input: RecordEventInput) => parseRecordTopic(input.event.topic)?.action;
 const fromJobber = (input: RecordEventInput) => input.source !== 'slack-refresh';
+/** Only a webhook counts as one ("Last webhook", the silence alert): not a refresh, not a reconciliation's hand-off. */
+const fromWebhook = (input: RecordEventInput) => input.source === undefined || input.source === 'webhook';
 
 /** From when a fetch sees the change the event reports: Jobber stamps whole seconds. A Slack refresh is ours. */
 function settledAt(input: RecordEventInput): number {
@@ -97,7 +99,8 @@ export async function jobberRecordWorkflow(input: RecordWorkflowInput): Promise<
     return key;
   };
   setHandler(recordEventSignal, (event) => {
-    take(event);
+    // A reconciliation found the stored copy older than Jobber's: fetch, even for a key this run saw.
+    take(event, event.source === 'reconcile');
   });
   setHandler(
     refreshRecordUpdate,
@@ -265,7 +268,7 @@ async function processBatch(input: RecordWorkflowInput, item: string, batch: Rec
     keys.map((key) => {
       const outcome = outcomes.get(key)!;
       const event = events.get(key)!;
-      return { workflowId: key, event: event.event, outcome, reason: reasons.get(key), fromWebhook: fromJobber(event) };
+      return { workflowId: key, event: event.event, outcome, reason: reasons.get(key), fromWebhook: fromWebhook(event) };
     }),
   );
   return outcomes;

@@ -186,6 +186,12 @@ export async function upsertRecords<R extends JobberRecord>(
   records: R[],
   fetchedAt: Date,
   now = new Date(),
+  /**
+   * Given, a record we hold in an older copy is not written here but handed to this (its record
+   * workflow, the only writer of a held document): only records we do not hold are inserted, and
+   * an insert is atomic even on FerretDB. Counted as applied.
+   */
+  handOff?: (records: R[]) => Promise<void>,
 ): Promise<{ applied: number }> {
   if (records.length === 0) return { applied: 0 };
   const model = modelFor(models, kind);
@@ -230,6 +236,12 @@ export async function upsertRecords<R extends JobberRecord>(
           });
           inserts = again;
         }
+      }
+
+      if (handOff) {
+        const byId = new Map(conditional.map(({ record }) => [record.id, record as R]));
+        if (byId.size > 0) await handOff([...byId.values()]);
+        return { applied: applied + byId.size };
       }
 
       let pending = conditional;

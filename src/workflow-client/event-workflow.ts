@@ -60,7 +60,9 @@ export async function deliverEvent(
   const { event } = input;
   const parsed = parseRecordTopic(event.topic);
   if (!parsed || !recordType(parsed.kind)) {
-    const handle = await startEventWorkflow(client, taskQueue, input, summary);
+    // Only records are reconciled: any other event came as a webhook or a replay.
+    const { source, ...rest } = input;
+    const handle = await startEventWorkflow(client, taskQueue, { ...rest, ...(source === 'slack-refresh' ? { source } : {}) }, summary);
     return { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, delivered: 'event' };
   }
   // As for an event workflow, a fresh record workflow starts once the change's second is over.

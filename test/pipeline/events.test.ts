@@ -64,7 +64,10 @@ describe('webhook → workflow → record → alert, over HTTP with real Tempora
     const { result: job, webhookIds } = capture(() => store().createJob(account, { clientId: client.id, title: 'Edging' }));
     await p.outcomes(webhookIds);
     // The Web UI reads the same history: each activity's summary is its user metadata.
-    const history = await p.temporal.client.workflow.getHandle(recordWorkflowId(account, 'job', job.id)).fetchHistory();
+    // The outcome is written inside the workflow task whose completion records its marker: read the finished run.
+    const run = p.temporal.client.workflow.getHandle(recordWorkflowId(account, 'job', job.id));
+    await run.result();
+    const history = await run.fetchHistory();
     // Each step: an activity task, or a local activity (its marker carries the summary and the type).
     const steps = (history.events ?? []).filter(
       (e) => e.activityTaskScheduledEventAttributes || e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
@@ -170,7 +173,20 @@ describe('webhook → workflow → record → alert, over HTTP with real Tempora
         args: [{ accountId: account, kinds: ['invoice'], updatedSince: new Date(Date.parse(paid.result.updatedAt) - 60_000).toISOString() }],
       });
       expect(reconciled).toMatchObject({ records: 1 });
-      expect(await p.models.Invoice.findById(invoice.id).lean()).toMatchObject({ invoiceStatus: 'paid', paymentsTotal: 100, invoiceBalance: 0 });
+      // The page hands the stale record to its record workflow, the one writer of its document.
+      const repaired = await waitFor(async () => {
+        const doc = await p.models.Invoice.findById(invoice.id).lean();
+        return doc?.invoiceStatus === 'paid' ? doc : undefined;
+      });
+      expect(repaired).toMatchObject({ invoiceStatus: 'paid', paymentsTotal: 100, invoiceBalance: 0 });
+      const key = p.workflowIdOf(p.jobber.sandbox.webhooks.get(paid.webhookIds[0]!)!);
+      const signals = ((await p.temporal.client.workflow.getHandle(recordWorkflowId(account, 'invoice', invoice.id)).fetchHistory()).events ?? [])
+        .map((e) => e.workflowExecutionSignaledEventAttributes)
+        .filter((a) => a?.signalName === 'jobberEvent')
+        .map((a) => defaultPayloadConverter.fromPayload<{ source?: string }>(a!.input!.payloads![0]!));
+      expect(signals).toEqual([expect.objectContaining({ source: 'reconcile' })]);
+      // The change's natural key is the webhook's, which it stays: "Last webhook" still counts it.
+      expect(await p.models.Event.findById(key).lean()).toMatchObject({ status: 'synced', fromWebhook: true });
     } finally {
       p.jobber.sandbox.setWholeSecondStamps(false);
     }
