@@ -122,7 +122,15 @@ describe('connecting accounts and the account workflow (sandbox over HTTP, real 
       body: 'csrf=forged',
     });
     expect(forged.status).toBe(403);
-    const before = p.jobber.sandbox.requests.filter((r) => r.operationName === 'AppDisconnect').length;
+    // Jobber takes appDisconnect once. On a loaded machine the 4-second access token may have expired
+    // first: that call is refused (401) and changes nothing; the workflow refreshes and calls again.
+    const disconnectCalls = () => p.jobber.sandbox.requests.filter((r) => r.operationName === 'AppDisconnect');
+    const before = disconnectCalls().length;
+    const accepted = () =>
+      disconnectCalls()
+        .slice(before)
+        .map((r) => r.outcome)
+        .filter((outcome) => outcome !== 'unauthorized');
     const res = await fetch(`${p.ingressUrl}/disconnect`, {
       method: 'POST',
       headers: { cookie: cookies, 'content-type': 'application/x-www-form-urlencoded' },
@@ -130,14 +138,14 @@ describe('connecting accounts and the account workflow (sandbox over HTTP, real 
     });
     expect(res.status).toBe(200);
     expect(await res.text()).toMatch(/Disconnected/);
-    expect(p.jobber.sandbox.requests.filter((r) => r.operationName === 'AppDisconnect').length - before).toBe(1);
+    expect(accepted()).toEqual(['ok']);
     const connection = await p.models.Connection.findById(accountId).lean();
     expect(connection).toMatchObject({ status: 'disconnected' });
     expect(connection?.refreshToken).toBeUndefined();
     // Jobber sends APP_DISCONNECT for it too: handled without another call.
     const appDisconnect = await waitFor(() => p.jobber.sandbox.webhooks.list({ topic: 'APP_DISCONNECT' }).find((d) => d.event.accountId === accountId));
     await p.outcomes([appDisconnect.id]); // its event workflow has finished
-    expect(p.jobber.sandbox.requests.filter((r) => r.operationName === 'AppDisconnect').length - before).toBe(1);
+    expect(accepted()).toEqual(['ok']);
     const after = await fetch(`${p.ingressUrl}/manage`, { headers: { cookie: cookies } });
     expect(await after.text()).toMatch(/Connect Jobber/);
   });

@@ -149,7 +149,8 @@ export async function startPipeline(
           // A record's event: its record workflow keeps the outcome under the natural key.
           const outcome = await waitFor(
             async () => ((await models.Event.findById(id, { outcome: 1 }).lean()) as { outcome?: EventOutcome } | null)?.outcome,
-            60_000,
+            // Bounded only to stop a hung test: the test's own timeout is the limit, as it was for a workflow's result().
+            600_000,
           );
           if (outcome.status === 'failed') throw new Error(`${d.event.topic} ${d.event.itemId} failed: ${outcome.reason}`);
           return outcome;
