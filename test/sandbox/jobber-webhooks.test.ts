@@ -343,15 +343,17 @@ describe('Jobber sandbox webhooks', () => {
       const burst = 20;
       receiver.respondWith(...Array.from({ length: burst }, () => ({ status: 503, headers: { 'Retry-After': '0' } })));
       let n = 0;
-      const hooks = sender({ backoffMs: 200, jitter: 1, random: () => (n++ % burst) / burst });
+      // A backoff long enough that all 20 first attempts are in before any retry, even on a loaded
+      // machine (at 200 ms, a retry could take a queued 503 and a late first attempt the 200).
+      const hooks = sender({ backoffMs: 2000, jitter: 1, random: () => (n++ % burst) / burst });
       const ids = Array.from({ length: burst }, (_, i) => hooks.enqueue(event(i))[0]!);
       await hooks.settled();
       const waits = ids.map((id) => hooks.get(id)!.attempts[0]!.retryInMs!).sort((a, b) => a - b);
-      expect(waits[0]).toBe(200);
-      expect(waits[burst - 1]).toBe(390);
+      expect(waits[0]).toBe(2000);
+      expect(waits[burst - 1]).toBe(3900);
       const retries = receiver.received.slice(burst).map((h) => h.at);
       expect(retries).toHaveLength(burst);
-      expect(Math.max(...retries) - Math.min(...retries)).toBeGreaterThanOrEqual(150);
+      expect(Math.max(...retries) - Math.min(...retries)).toBeGreaterThanOrEqual(1500);
       expect(ids.every((id) => hooks.get(id)!.status === 'delivered')).toBe(true);
     });
 
