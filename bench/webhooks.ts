@@ -45,6 +45,7 @@ import { createLogger } from '../src/logger';
 import { encodeGlobalId } from '../workflows/ids';
 import { settledAfter, type JobberEvent } from '../workflows/definitions';
 import { createBareActivities } from './bare/activities';
+import { f1, f2, median, progress, sleep } from './report';
 
 const num = (name: string, fallback: number) => {
   const value = Number(process.env[name] ?? fallback);
@@ -78,21 +79,11 @@ const TEMPORAL_DEADLINE_MS = 700;
 const BARE_QUEUE = 'bench-bare';
 const BARE_COLLECTION = 'bare_clients';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const percentile = (values: number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 };
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  if (!sorted.length) return NaN;
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
-const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '–');
-const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : '–');
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
-const progress = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 
 /** Runs `fn` and reports how late this process's event loop ran meanwhile (the ingress and the workers share it). */
 async function withLoopDelay<T>(fn: () => Promise<T>): Promise<T & { loop: string }> {

@@ -27,6 +27,7 @@ import { freePort, startStack } from '../src/dev/stack';
 import { followConnectFlow } from '../src/dev/connect-flow';
 import { startJobberSandbox } from '../src/sandbox/jobber';
 import { startSlackStandIn } from '../src/sandbox/slack';
+import { f1, f2, median, progress, sleep } from './report';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -45,17 +46,6 @@ const READY_MS = 180_000;
 const STOP_MS = 60_000;
 const DRAIN_MS = 600_000;
 const PHASE_MS = 600_000;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  if (!sorted.length) return NaN;
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
-const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '–');
-const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : '–');
-const progress = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 
 /** A command run as a user would, in its own process group; the tail of its output is kept for error messages. */
 interface Proc {

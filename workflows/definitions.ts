@@ -158,6 +158,18 @@ export interface BackfillInput {
 /** Children of the account workflow are named after it: `jobber-account/7/backfill/initial-1a2b3c4d`. */
 export const backfillWorkflowId = (accountWorkflowId: string, runTag: string): string => `${accountWorkflowId}/backfill/${runTag}`;
 
+/** Activities that call Jobber: transient failures (5xx, timeouts, throttling) retry for about half an hour. */
+export const JOBBER_ACTIVITY = {
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 25 },
+} as const;
+
+/** Activities that only touch MongoDB (and their local forms): about 15 minutes of retries. */
+export const MONGO_ACTIVITY = {
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 20 },
+} as const;
+
 /**
  * sendAlert's retries. A second claimant of an alert fails with AlertInFlight and looks again
  * every 15 s at most until the owner's claim can be taken over (2 minutes, src/slack/alerts.ts):

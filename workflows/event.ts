@@ -4,33 +4,21 @@ import { accountWorkflowId, disconnectSignal, type EventOutcome, type JobberEven
 import { readableId } from './ids';
 import { summarized } from './summaries';
 import { failureAttempts, failureMessage, failureType } from './activity-failures';
-import { FailureType, parseRecordTopic, parseTopic, SEND_ALERT_RETRY, settledAfter } from './definitions';
+import { FailureType, JOBBER_ACTIVITY, MONGO_ACTIVITY, parseRecordTopic, parseTopic, SEND_ALERT_RETRY, settledAfter } from './definitions';
 
-const { accountStatus, tombstone, recordEvent, recordDeadLetter, resolveDeadLetter, purgeAccount } = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 20 },
-});
+const { accountStatus, tombstone, recordEvent, recordDeadLetter, resolveDeadLetter, purgeAccount } = proxyActivities<Activities>(MONGO_ACTIVITY);
 
 /** The account's workflow is started if none runs: it stays the only writer of the connection. */
-const { requestDisconnect } = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 20 },
-});
+const { requestDisconnect } = proxyActivities<Activities>(MONGO_ACTIVITY);
 
 /** Jobber calls: transient failures (5xx, timeouts, throttling) retry for about half an hour. */
-const { syncRecord } = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 25 },
-});
+const { syncRecord } = proxyActivities<Activities>(JOBBER_ACTIVITY);
 
 /**
  * The outcome is one small idempotent write: as a local activity it runs inside the workflow task
  * that follows the sync, where an activity of its own costs a task round trip and a workflow task.
  */
-const local = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 20 },
-});
+const local = proxyLocalActivities<Activities>(MONGO_ACTIVITY);
 
 const { sendAlert } = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry: SEND_ALERT_RETRY });
 

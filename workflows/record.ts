@@ -17,6 +17,8 @@ import {
   parseRecordTopic,
   recordEventSignal,
   refreshRecordUpdate,
+  JOBBER_ACTIVITY,
+  MONGO_ACTIVITY,
   SEND_ALERT_RETRY,
   settledAfter,
   type EventOutcome,
@@ -28,21 +30,12 @@ import { summarized } from './summaries';
 import { failureAttempts, failureMessage, failureType } from './activity-failures';
 
 /** Jobber calls: transient failures (5xx, timeouts, throttling) retry for about half an hour. */
-const { syncRecord } = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 25 },
-});
+const { syncRecord } = proxyActivities<Activities>(JOBBER_ACTIVITY);
 
-const { tombstone, recordDeadLetter, resolveDeadLetter } = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 20 },
-});
+const { tombstone, recordDeadLetter, resolveDeadLetter } = proxyActivities<Activities>(MONGO_ACTIVITY);
 
 /** Small idempotent bookkeeping: inside the workflow task that follows the sync, no task of its own. */
-const local = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 20 },
-});
+const local = proxyLocalActivities<Activities>(MONGO_ACTIVITY);
 
 const { sendAlert } = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry: SEND_ALERT_RETRY });
 
