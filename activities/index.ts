@@ -25,6 +25,10 @@ function factsFor(type: RecordType, actions: string[], record: JobberRecord): { 
 
 /** What the workflow records for a kind the registry (src/records) does not hold. */
 const NOT_SYNCED = 'topic not synced';
+/** What `syncRecord` answers when every event it was asked to serve was settled by an earlier run: a resend. */
+const ALREADY_SETTLED = 'resent: already settled';
+/** The outcomes after which a resend of the same change needs no fetch; a failed or skipped event is fetched again. */
+const SETTLED_STATUSES: EventOutcome['status'][] = ['synced', 'deleted', 'gone'];
 
 export function createActivities(deps: ActivityDeps) {
   const { models, tokens, jobber } = deps;
@@ -32,6 +36,13 @@ export function createActivities(deps: ActivityDeps) {
   type AccountStatus = ConnectionStatus | 'unknown';
   const statusOf = async (accountId: string): Promise<AccountStatus> =>
     (await models.Connection.findById(accountId, { status: 1 }).lean())?.status ?? 'unknown';
+
+  /** Of these natural keys, those whose event an earlier run brought to a final outcome (stored, deleted, gone). */
+  const settledKeys = async (keys: string[]): Promise<string[]> => {
+    const filter = keys.length === 1 ? { _id: keys[0] } : { _id: { $in: keys } };
+    const done = await models.Event.find({ ...filter, status: { $in: SETTLED_STATUSES } }, { _id: 1 }).lean();
+    return done.map((d) => String(d._id));
+  };
 
   return {
     ...createAccountActivities(deps),
@@ -52,6 +63,12 @@ export function createActivities(deps: ActivityDeps) {
       action?: string;
       /** The record workflow's: the actions of every event one fetch serves. */
       actions?: string[];
+      /**
+       * The record workflow's (patch `settled-keys`), when every event of the batch is a webhook:
+       * their natural keys. A key that an earlier run already brought to a final outcome is a
+       * resend of a change we hold; when all are, nothing is fetched.
+       */
+      settledCheck?: string[];
     }): Promise<{
       found: boolean;
       applied: boolean;
@@ -60,11 +77,18 @@ export function createActivities(deps: ActivityDeps) {
       invoiceStatus?: string;
       /** The alert facts due, each with a message builder and the action that made it due: the workflow sends one alert per fact. */
       facts?: { name: FactName; summary: string; action: string }[];
-      /** Set when the account is not connected (or unknown), or the kind is not synced: nothing was fetched or written. */
+      /** Set when the account is not connected (or unknown), the kind is not synced, or every event was settled before: nothing was fetched or written. */
       skipped?: string;
+      /** Of `settledCheck`, the keys an earlier run settled: their outcomes stand, and are not written again. */
+      settled?: string[];
     }> {
       const type = recordType(input.kind);
       if (!type) return { found: false, applied: false, skipped: NOT_SYNCED };
+      const settled = input.settledCheck?.length ? await settledKeys(input.settledCheck) : [];
+      if (settled.length > 0 && settled.length === input.settledCheck!.length) {
+        log.info('resent events already settled: not fetched', { kind: input.kind, itemId: input.itemId, events: settled.length });
+        return { found: false, applied: false, skipped: ALREADY_SETTLED, settled };
+      }
       // The account's status comes with its tokens: an account we do not hold is skipped here,
       // without an activity of its own.
       let accountTokens;
@@ -100,6 +124,7 @@ export function createActivities(deps: ActivityDeps) {
         updatedAt: record.updatedAt ?? undefined,
         invoiceStatus: input.kind === 'invoice' ? (record as unknown as { invoiceStatus: string }).invoiceStatus : undefined,
         facts: input.actions || input.action ? factsFor(type, input.actions ?? [input.action!], record) : undefined,
+        ...(settled.length > 0 ? { settled } : {}),
       };
     },
 
