@@ -39,9 +39,10 @@ export function createActivities(deps: ActivityDeps) {
 
   /** Of these natural keys, those whose event an earlier run brought to a final outcome (stored, deleted, gone). */
   const settledKeys = async (keys: string[]): Promise<string[]> => {
-    const filter = keys.length === 1 ? { _id: keys[0] } : { _id: { $in: keys } };
-    const done = await models.Event.find({ ...filter, status: { $in: SETTLED_STATUSES } }, { _id: 1 }).lean();
-    return done.map((d) => String(d._id));
+    // One read by `_id` alone per key: the only filter FerretDB hands down to SQLite (anything more
+    // is filtered in Go over the whole collection, which grows with every event).
+    const found = await Promise.all(keys.map((key) => models.Event.findById(key, { status: 1 }).lean()));
+    return keys.filter((key, i) => SETTLED_STATUSES.includes(found[i]?.status as EventOutcome['status']));
   };
 
   return {

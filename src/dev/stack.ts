@@ -22,8 +22,20 @@ export interface StackOptions {
   /** Use these instead of starting servers (TEMPORAL_ADDRESS / MONGO_URL). */
   temporalAddress?: string;
   mongoUrl?: string;
+  /** SQLite pragmas for the Temporal dev server's database: `TEMPORAL_SQLITE_PRAGMAS` unless given; an empty list keeps SQLite's own. */
+  temporalSqlitePragmas?: readonly string[];
   log?: (message: string) => void;
 }
+
+/**
+ * The dev server's SQLite file in write-ahead-log mode, synced at checkpoints rather than at every
+ * commit. With SQLite's defaults (a rollback journal, `synchronous=FULL`) every write Temporal makes
+ * waits for several fsyncs: on these machines a signal-with-start at 50/s then took seconds, not
+ * milliseconds (docs/BENCHMARKS.md, "The dev server's SQLite"). A commit in the log survives a
+ * crash of the server; a power cut may lose the last ones. The dev server is for the local run and
+ * the tests: production runs on a Temporal cluster or Temporal Cloud.
+ */
+export const TEMPORAL_SQLITE_PRAGMAS: readonly string[] = ['journal_mode=wal', 'synchronous=normal'];
 
 export interface Stack {
   temporalAddress: string;
@@ -129,6 +141,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         path.join(options.dataDir, 'temporal.sqlite'),
         '--log-level',
         'warn',
+        ...(options.temporalSqlitePragmas ?? TEMPORAL_SQLITE_PRAGMAS).flatMap((pragma) => ['--sqlite-pragma', pragma]),
         ...SEARCH_ATTRIBUTE_REGISTRATIONS.flatMap((sa) => ['--search-attribute', sa]),
       ];
       if (options.ui) {
