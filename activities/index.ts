@@ -10,6 +10,7 @@ import { createAccountActivities, withAccessToken, type AccountDeps } from './ac
 import { createSlackInstallationActivities } from './slack';
 import { jobberFailure, slackFailure } from './failures';
 import { alertRuleFor, recordTurnedOff } from '../src/slack/alert-rules';
+import { duplicateKeys } from '../src/db/models';
 import type { WorkerMetrics } from '../src/metrics/worker-metrics';
 
 export interface ActivityDeps extends AccountDeps {
@@ -65,11 +66,13 @@ export function createActivities(deps: ActivityDeps) {
       /** The record workflow's: the actions of every event one fetch serves. */
       actions?: string[];
       /**
-       * The record workflow's (patch `settled-keys`), when every event of the batch is a webhook:
-       * their natural keys. A key that an earlier run already brought to a final outcome is a
-       * resend of a change we hold; when all are, nothing is fetched.
+       * The record workflow's (patch `settled-keys`): the natural keys of the batch's webhooks that
+       * an earlier run may have settled. A key that an earlier run brought to a final outcome is a
+       * resend of a change we hold; when all are, and the batch has nothing else, nothing is fetched.
        */
       settledCheck?: string[];
+      /** Set when the batch has other events than `settledCheck`'s: the fetch is needed whatever the check finds. */
+      fetchAnyway?: boolean;
     }): Promise<{
       found: boolean;
       applied: boolean;
@@ -86,7 +89,7 @@ export function createActivities(deps: ActivityDeps) {
       const type = recordType(input.kind);
       if (!type) return { found: false, applied: false, skipped: NOT_SYNCED };
       const settled = input.settledCheck?.length ? await settledKeys(input.settledCheck) : [];
-      if (settled.length > 0 && settled.length === input.settledCheck!.length) {
+      if (!input.fetchAnyway && settled.length > 0 && settled.length === input.settledCheck!.length) {
         log.info('resent events already settled: not fetched', { kind: input.kind, itemId: input.itemId, events: settled.length });
         return { found: false, applied: false, skipped: ALREADY_SETTLED, settled };
       }
@@ -174,24 +177,44 @@ export function createActivities(deps: ActivityDeps) {
       events: { workflowId: string; event: JobberEvent; outcome: EventOutcome; reason?: string; fromWebhook: boolean }[],
     ): Promise<void> {
       const processedAt = new Date();
+      const fields = ({ event, outcome, reason }: (typeof events)[number]) => ({
+        topic: event.topic,
+        accountId: event.accountId,
+        itemId: event.itemId,
+        occurredAt: new Date(event.occurredAt),
+        status: outcome.status,
+        reason: reason ?? ('reason' in outcome ? outcome.reason : undefined),
+        processedAt,
+        outcome,
+      });
+      // Most keys are new: inserted in one unordered insertMany (FerretDB v1 scans the whole
+      // collection for every update, not for an insert). A key already kept (a replay, a refresh,
+      // a reconciliation's hand-off of a webhook's change) is updated instead.
+      let inserts = events;
+      const updates: typeof events = [];
+      while (inserts.length > 0) {
+        try {
+          await models.Event.insertMany(
+            inserts.map((e) => ({ _id: e.workflowId, ...fields(e), fromWebhook: e.fromWebhook })),
+            { ordered: false },
+          );
+          break;
+        } catch (err) {
+          const { failed, stoppedAt } = duplicateKeys(err, inserts.length, (r) => r.insertedCount ?? 0);
+          updates.push(...inserts.filter((_, i) => failed.has(i)));
+          // FerretDB v1 stops at the first error even when unordered: what it did not run goes again.
+          inserts = inserts.filter((_, i) => !failed.has(i) && i > stoppedAt);
+        }
+      }
+      if (updates.length === 0) return;
       await models.Event.bulkWrite(
-        events.map(({ workflowId, event, outcome, reason, fromWebhook }) => ({
+        updates.map((e) => ({
           updateOne: {
-            filter: { _id: workflowId },
+            filter: { _id: e.workflowId },
             update: {
-              $set: {
-                topic: event.topic,
-                accountId: event.accountId,
-                itemId: event.itemId,
-                occurredAt: new Date(event.occurredAt),
-                status: outcome.status,
-                reason: reason ?? ('reason' in outcome ? outcome.reason : undefined),
-                processedAt,
-                outcome,
-                // A webhook's key stays a webhook's: a reconciliation's hand-off of the same change never turns it off.
-                ...(fromWebhook ? { fromWebhook } : {}),
-              },
-              ...(fromWebhook ? {} : { $setOnInsert: { fromWebhook } }),
+              // A webhook's key stays a webhook's: a reconciliation's hand-off of the same change never turns it off.
+              $set: { ...fields(e), ...(e.fromWebhook ? { fromWebhook: true } : {}) },
+              ...(e.fromWebhook ? {} : { $setOnInsert: { fromWebhook: false } }),
             },
             upsert: true,
           },

@@ -210,15 +210,22 @@ async function processBatch(input: RecordWorkflowInput, item: string, batch: Rec
     } else {
       const actions = [...new Set(batch.map(actionOf).filter((a): a is NonNullable<typeof a> => a !== undefined))];
       // A resend that reaches a later run (Jobber retries, or sends again, after this record's run
-      // ended) was settled by that run: syncRecord checks the keys and fetches nothing for it.
-      const checkable = keys.every((key) => fromWebhook(events.get(key)!) && !events.get(key)!.replay);
-      const settledCheck = checkable && patched('settled-keys') ? keys : undefined;
+      // ended) may have been settled by that run: syncRecord checks those keys, and fetches nothing
+      // when they are the whole batch. Only a webhook's key that was settled before this run began
+      // can be one: an earlier run ended before this one started, and took no key before its second
+      // was over. So a fresh change costs no check.
+      const startedAt = workflowInfo().startTime.getTime();
+      const earlier = keys.filter((key) => {
+        const event = events.get(key)!;
+        return fromWebhook(event) && !event.replay && settledAt(event) <= startedAt;
+      });
+      const settledCheck = earlier.length > 0 && patched('settled-keys') ? earlier : undefined;
       const synced = await summarized(syncRecord, `fetch ${item} from Jobber and store it${many}`, {
         accountId,
         kind,
         itemId,
         actions,
-        ...(settledCheck ? { settledCheck } : {}),
+        ...(settledCheck ? { settledCheck, ...(earlier.length < keys.length ? { fetchAnyway: true } : {}) } : {}),
       });
       for (const key of synced.settled ?? []) settled.add(key);
       if (synced.skipped) all({ status: 'recorded', reason: synced.skipped });
