@@ -33,7 +33,7 @@ export interface StackOptions {
  * The dev server's SQLite file in write-ahead-log mode, synced at checkpoints rather than at every
  * commit. With SQLite's defaults (a rollback journal, `synchronous=FULL`) every write Temporal makes
  * waits for several fsyncs: on these machines a signal-with-start at 50/s then took seconds, not
- * milliseconds (docs/BENCHMARKS.md, "The dev server's SQLite"). A commit in the log survives a
+ * milliseconds (docs/BENCHMARKS.md, "The servers' SQLite"). A commit in the log survives a
  * crash of the server; a power cut may lose the last ones. The dev server is for the local run and
  * the tests: production runs on a Temporal cluster or Temporal Cloud.
  */
