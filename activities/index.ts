@@ -38,12 +38,14 @@ export function createActivities(deps: ActivityDeps) {
   const statusOf = async (accountId: string): Promise<AccountStatus> =>
     (await models.Connection.findById(accountId, { status: 1 }).lean())?.status ?? 'unknown';
 
-  /** Of these natural keys, those whose event an earlier run brought to a final outcome (stored, deleted, gone). */
+  /** Of these natural keys, those whose webhook an earlier run brought to a final outcome (stored, deleted, gone). */
   const settledKeys = async (keys: string[]): Promise<string[]> => {
     // One read by `_id` alone per key: the only filter FerretDB hands down to SQLite (anything more
     // is filtered in Go over the whole collection, which grows with every event).
-    const found = await Promise.all(keys.map((key) => models.Event.findById(key, { status: 1 }).lean()));
-    return keys.filter((key, i) => SETTLED_STATUSES.includes(found[i]?.status as EventOutcome['status']));
+    const found = await Promise.all(keys.map((key) => models.Event.findById(key, { status: 1, fromWebhook: 1 }).lean()));
+    // Settled by a webhook of that key: a reconciliation's hand-off under the same key does not
+    // count, so the webhook still gets its outcome as a webhook ("Last webhook", the silence alert).
+    return keys.filter((key, i) => found[i]?.fromWebhook === true && SETTLED_STATUSES.includes(found[i]?.status as EventOutcome['status']));
   };
 
   return {
