@@ -187,6 +187,9 @@ export class JobberGraphQL {
           'X-JOBBER-GRAPHQL-VERSION': this.options.version,
         },
         signal: AbortSignal.timeout(this.options.timeoutMs ?? 15_000),
+        // Each document holds one operation, which names itself: the body needs no operationName,
+        // and leaving it out spares graphql-request a parse of the document on every request.
+        excludeOperationName: true,
       });
       try {
         const result = await client.rawRequest<T>(document, variables);
