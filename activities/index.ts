@@ -10,6 +10,7 @@ import { createAccountActivities, withAccessToken, type AccountDeps } from './ac
 import { createSlackInstallationActivities } from './slack';
 import { jobberFailure, slackFailure } from './failures';
 import { alertRuleFor, recordTurnedOff } from '../src/slack/alert-rules';
+import { duplicateKeys } from '../src/db/models';
 import type { WorkerMetrics } from '../src/metrics/worker-metrics';
 
 export interface ActivityDeps extends AccountDeps {
@@ -25,6 +26,10 @@ function factsFor(type: RecordType, actions: string[], record: JobberRecord): { 
 
 /** What the workflow records for a kind the registry (src/records) does not hold. */
 const NOT_SYNCED = 'topic not synced';
+/** What `syncRecord` answers when every event it was asked to serve was settled by an earlier run: a resend. */
+const ALREADY_SETTLED = 'resent: already settled';
+/** The outcomes after which a resend of the same change needs no fetch; a failed or skipped event is fetched again. */
+const SETTLED_STATUSES: EventOutcome['status'][] = ['synced', 'deleted', 'gone'];
 
 export function createActivities(deps: ActivityDeps) {
   const { models, tokens, jobber } = deps;
@@ -32,6 +37,14 @@ export function createActivities(deps: ActivityDeps) {
   type AccountStatus = ConnectionStatus | 'unknown';
   const statusOf = async (accountId: string): Promise<AccountStatus> =>
     (await models.Connection.findById(accountId, { status: 1 }).lean())?.status ?? 'unknown';
+
+  /** Of these natural keys, those whose event an earlier run brought to a final outcome (stored, deleted, gone). */
+  const settledKeys = async (keys: string[]): Promise<string[]> => {
+    // One read by `_id` alone per key: the only filter FerretDB hands down to SQLite (anything more
+    // is filtered in Go over the whole collection, which grows with every event).
+    const found = await Promise.all(keys.map((key) => models.Event.findById(key, { status: 1 }).lean()));
+    return keys.filter((key, i) => SETTLED_STATUSES.includes(found[i]?.status as EventOutcome['status']));
+  };
 
   return {
     ...createAccountActivities(deps),
@@ -52,6 +65,14 @@ export function createActivities(deps: ActivityDeps) {
       action?: string;
       /** The record workflow's: the actions of every event one fetch serves. */
       actions?: string[];
+      /**
+       * The record workflow's (patch `settled-keys`): the natural keys of the batch's webhooks that
+       * an earlier run may have settled. A key that an earlier run brought to a final outcome is a
+       * resend of a change we hold; when all are, and the batch has nothing else, nothing is fetched.
+       */
+      settledCheck?: string[];
+      /** Set when the batch has other events than `settledCheck`'s: the fetch is needed whatever the check finds. */
+      fetchAnyway?: boolean;
     }): Promise<{
       found: boolean;
       applied: boolean;
@@ -60,11 +81,18 @@ export function createActivities(deps: ActivityDeps) {
       invoiceStatus?: string;
       /** The alert facts due, each with a message builder and the action that made it due: the workflow sends one alert per fact. */
       facts?: { name: FactName; summary: string; action: string }[];
-      /** Set when the account is not connected (or unknown), or the kind is not synced: nothing was fetched or written. */
+      /** Set when the account is not connected (or unknown), the kind is not synced, or every event was settled before: nothing was fetched or written. */
       skipped?: string;
+      /** Of `settledCheck`, the keys an earlier run settled: their outcomes stand, and are not written again. */
+      settled?: string[];
     }> {
       const type = recordType(input.kind);
       if (!type) return { found: false, applied: false, skipped: NOT_SYNCED };
+      const settled = input.settledCheck?.length ? await settledKeys(input.settledCheck) : [];
+      if (!input.fetchAnyway && settled.length > 0 && settled.length === input.settledCheck!.length) {
+        log.info('resent events already settled: not fetched', { kind: input.kind, itemId: input.itemId, events: settled.length });
+        return { found: false, applied: false, skipped: ALREADY_SETTLED, settled };
+      }
       // The account's status comes with its tokens: an account we do not hold is skipped here,
       // without an activity of its own.
       let accountTokens;
@@ -100,6 +128,7 @@ export function createActivities(deps: ActivityDeps) {
         updatedAt: record.updatedAt ?? undefined,
         invoiceStatus: input.kind === 'invoice' ? (record as unknown as { invoiceStatus: string }).invoiceStatus : undefined,
         facts: input.actions || input.action ? factsFor(type, input.actions ?? [input.action!], record) : undefined,
+        ...(settled.length > 0 ? { settled } : {}),
       };
     },
 
@@ -148,24 +177,44 @@ export function createActivities(deps: ActivityDeps) {
       events: { workflowId: string; event: JobberEvent; outcome: EventOutcome; reason?: string; fromWebhook: boolean }[],
     ): Promise<void> {
       const processedAt = new Date();
+      const fields = ({ event, outcome, reason }: (typeof events)[number]) => ({
+        topic: event.topic,
+        accountId: event.accountId,
+        itemId: event.itemId,
+        occurredAt: new Date(event.occurredAt),
+        status: outcome.status,
+        reason: reason ?? ('reason' in outcome ? outcome.reason : undefined),
+        processedAt,
+        outcome,
+      });
+      // Most keys are new: inserted in one unordered insertMany (FerretDB v1 scans the whole
+      // collection for every update, not for an insert). A key already kept (a replay, a refresh,
+      // a reconciliation's hand-off of a webhook's change) is updated instead.
+      let inserts = events;
+      const updates: typeof events = [];
+      while (inserts.length > 0) {
+        try {
+          await models.Event.insertMany(
+            inserts.map((e) => ({ _id: e.workflowId, ...fields(e), fromWebhook: e.fromWebhook })),
+            { ordered: false },
+          );
+          break;
+        } catch (err) {
+          const { failed, stoppedAt } = duplicateKeys(err, inserts.length, (r) => r.insertedCount ?? 0);
+          updates.push(...inserts.filter((_, i) => failed.has(i)));
+          // FerretDB v1 stops at the first error even when unordered: what it did not run goes again.
+          inserts = inserts.filter((_, i) => !failed.has(i) && i > stoppedAt);
+        }
+      }
+      if (updates.length === 0) return;
       await models.Event.bulkWrite(
-        events.map(({ workflowId, event, outcome, reason, fromWebhook }) => ({
+        updates.map((e) => ({
           updateOne: {
-            filter: { _id: workflowId },
+            filter: { _id: e.workflowId },
             update: {
-              $set: {
-                topic: event.topic,
-                accountId: event.accountId,
-                itemId: event.itemId,
-                occurredAt: new Date(event.occurredAt),
-                status: outcome.status,
-                reason: reason ?? ('reason' in outcome ? outcome.reason : undefined),
-                processedAt,
-                outcome,
-                // A webhook's key stays a webhook's: a reconciliation's hand-off of the same change never turns it off.
-                ...(fromWebhook ? { fromWebhook } : {}),
-              },
-              ...(fromWebhook ? {} : { $setOnInsert: { fromWebhook } }),
+              // A webhook's key stays a webhook's: a reconciliation's hand-off of the same change never turns it off.
+              $set: { ...fields(e), ...(e.fromWebhook ? { fromWebhook: true } : {}) },
+              ...(e.fromWebhook ? {} : { $setOnInsert: { fromWebhook: false } }),
             },
             upsert: true,
           },

@@ -27,7 +27,7 @@ import pino from 'pino';
 import type { temporal } from '@temporalio/proto';
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { startStack } from '../src/dev/stack';
+import { FERRETDB_SQLITE_PRAGMAS, startStack, TEMPORAL_SQLITE_PRAGMAS } from '../src/dev/stack';
 import { startJobberSandbox } from '../src/sandbox/jobber';
 import { startSlackStandIn } from '../src/sandbox/slack';
 import { createApp } from '../src/ingress/app';
@@ -68,6 +68,10 @@ const BACKFILL_RECORDS = num('BENCH_BACKFILL_RECORDS', 0);
 const MEMORY_EVENTS = num('BENCH_MEMORY_EVENTS', 0);
 /** Extra Worker options (JSON) for both the service's main worker and the bare one, to try e.g. `{"maxCachedWorkflows":100}`. */
 const WORKER_OPTIONS = JSON.parse(process.env.BENCH_WORKER_OPTIONS || '{}') as Record<string, unknown>;
+/** The Temporal dev server's SQLite pragmas, comma-separated (empty: SQLite's own defaults); unset: the stack's (TEMPORAL_SQLITE_PRAGMAS). */
+const SQLITE_PRAGMAS = process.env.BENCH_TEMPORAL_SQLITE_PRAGMAS?.split(',').filter(Boolean);
+/** FerretDB's SQLite pragmas, comma-separated as `name(value)` (empty: FerretDB's own); unset: the stack's (FERRETDB_SQLITE_PRAGMAS). */
+const FERRET_PRAGMAS = process.env.BENCH_FERRETDB_SQLITE_PRAGMAS?.split(',').filter(Boolean);
 const WEBHOOK_ATTEMPTS = Math.max(1, num('BENCH_WEBHOOK_ATTEMPTS', 10));
 /** Bursts: this many records, each changed BENCH_BURST_CHANGES times 300 ms apart (0 records skips it). */
 const BURST_RECORDS = num('BENCH_BURST_RECORDS', 5);
@@ -205,7 +209,7 @@ async function main() {
   installRuntime(logger);
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'jobber-bench-'));
   // Every server here listens on a port the OS picks (port 0 or freePort): never the fixed ports of the local run.
-  const stack = await startStack({ dataDir, log: () => undefined });
+  const stack = await startStack({ dataDir, log: () => undefined, temporalSqlitePragmas: SQLITE_PRAGMAS, ferretSqlitePragmas: FERRET_PRAGMAS });
   stopServers = stack.stop;
   // More delivery attempts than the sandbox's default 4: on a loaded machine a burst meets 503s
   // (the ingress's 700 ms deadline) and the run measures throughput, not the sender's patience.
@@ -377,7 +381,9 @@ async function main() {
     '',
     `Settings: BENCH_ROUNDS=${ROUNDS} BENCH_E2E_EVENTS=${E2E_EVENTS} BENCH_START_EVENTS=${START_EVENTS} BENCH_START_CONCURRENCY=${START_CONCURRENCY} ` +
       `BENCH_RATES=${RATES.join(',')} BENCH_SECONDS=${SECONDS_PER_STEP} BENCH_ACK_ROUNDS=${ACK_ROUNDS} BENCH_BUSY_EVENTS=${BUSY_EVENTS} BENCH_HISTORIES=${HISTORIES} ` +
-      `BENCH_BACKFILL_RECORDS=${BACKFILL_RECORDS} BENCH_MEMORY_EVENTS=${MEMORY_EVENTS} BENCH_WEBHOOK_ATTEMPTS=${WEBHOOK_ATTEMPTS}${Object.keys(WORKER_OPTIONS).length ? ` BENCH_WORKER_OPTIONS='${JSON.stringify(WORKER_OPTIONS)}'` : ''}.`,
+      `BENCH_BACKFILL_RECORDS=${BACKFILL_RECORDS} BENCH_MEMORY_EVENTS=${MEMORY_EVENTS} BENCH_WEBHOOK_ATTEMPTS=${WEBHOOK_ATTEMPTS}` +
+      ` BENCH_TEMPORAL_SQLITE_PRAGMAS=${(SQLITE_PRAGMAS ?? TEMPORAL_SQLITE_PRAGMAS).join(',') || '(SQLite defaults)'}` +
+      ` BENCH_FERRETDB_SQLITE_PRAGMAS=${(FERRET_PRAGMAS ?? FERRETDB_SQLITE_PRAGMAS).join(',') || "(FerretDB's defaults)"}${Object.keys(WORKER_OPTIONS).length ? ` BENCH_WORKER_OPTIONS='${JSON.stringify(WORKER_OPTIONS)}'` : ''}.`,
     '',
   );
   const e2eRows: string[] = [];

@@ -4,6 +4,7 @@ import {
   condition,
   continueAsNew,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -184,6 +185,8 @@ async function processBatch(input: RecordWorkflowInput, item: string, batch: Rec
   const events = new Map(batch.map((b) => [keyOf(b), b]));
   const outcomes: Outcomes = new Map();
   const reasons = new Map<string, string>();
+  /** Keys an earlier run settled: their outcomes stand and are not written again. */
+  const settled = new Set<string>();
   const all = (outcome: EventOutcome, reason?: string) =>
     keys.forEach((key) => {
       outcomes.set(key, outcome);
@@ -206,7 +209,25 @@ async function processBatch(input: RecordWorkflowInput, item: string, batch: Rec
       else keys.forEach((key) => outcomes.set(key, actionOf(events.get(key)!) === 'DESTROY' ? { status: 'deleted', kind, applied } : { status: 'gone', kind }));
     } else {
       const actions = [...new Set(batch.map(actionOf).filter((a): a is NonNullable<typeof a> => a !== undefined))];
-      const synced = await summarized(syncRecord, `fetch ${item} from Jobber and store it${many}`, { accountId, kind, itemId, actions });
+      // A resend that reaches a later run (Jobber retries, or sends again, after this record's run
+      // ended) may have been settled by that run: syncRecord checks those keys, and fetches nothing
+      // when they are the whole batch. Only a webhook's key that was settled before this run began
+      // can be one: an earlier run ended before this one started, and took no key before its second
+      // was over. So a fresh change costs no check.
+      const startedAt = workflowInfo().startTime.getTime();
+      const earlier = keys.filter((key) => {
+        const event = events.get(key)!;
+        return fromWebhook(event) && !event.replay && settledAt(event) <= startedAt;
+      });
+      const settledCheck = earlier.length > 0 && patched('settled-keys') ? earlier : undefined;
+      const synced = await summarized(syncRecord, `fetch ${item} from Jobber and store it${many}`, {
+        accountId,
+        kind,
+        itemId,
+        actions,
+        ...(settledCheck ? { settledCheck, ...(earlier.length < keys.length ? { fetchAnyway: true } : {}) } : {}),
+      });
+      for (const key of synced.settled ?? []) settled.add(key);
       if (synced.skipped) all({ status: 'recorded', reason: synced.skipped });
       else if (!synced.found) {
         // Jobber no longer has it: a tombstone, not an endless retry.
@@ -254,11 +275,13 @@ async function processBatch(input: RecordWorkflowInput, item: string, batch: Rec
   // Replayed dead letters that went through are resolved; the outcomes are written last.
   for (const key of keys)
     if (events.get(key)!.replay && outcomes.get(key)!.status !== 'failed') await summarized(resolveDeadLetter, 'mark the dead letter resolved', key);
-  const statuses = [...new Set([...outcomes.values()].map((o) => o.status))].join(', ');
+  const written = keys.filter((key) => !settled.has(key));
+  if (written.length === 0) return outcomes;
+  const statuses = [...new Set(written.map((key) => outcomes.get(key)!.status))].join(', ');
   await summarized(
     local.recordEventOutcomes,
-    keys.length === 1 ? `record the outcome: ${statuses}` : `record the outcomes of ${keys.length} events: ${statuses}`,
-    keys.map((key) => {
+    written.length === 1 ? `record the outcome: ${statuses}` : `record the outcomes of ${written.length} events: ${statuses}`,
+    written.map((key) => {
       const outcome = outcomes.get(key)!;
       const event = events.get(key)!;
       return { workflowId: key, event: event.event, outcome, reason: reasons.get(key), fromWebhook: fromWebhook(event) };

@@ -323,3 +323,23 @@ export async function connectDatabase(
 export function isDuplicateKey(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
 }
+
+export interface BulkWriteFailure {
+  writeErrors?: { index?: number; code?: number; err?: { index: number; code?: number } }[];
+  result?: { matchedCount?: number; upsertedCount?: number; insertedCount?: number };
+}
+
+/** Splits a bulk failure into the indexes that met a duplicate key and whether the server stopped early. */
+export function duplicateKeys(
+  err: unknown,
+  sent: number,
+  done: (result: NonNullable<BulkWriteFailure['result']>) => number,
+): { failed: Set<number>; stoppedAt: number } {
+  const failure = err as BulkWriteFailure;
+  const errors = failure.writeErrors ?? [];
+  if (errors.length === 0 || errors.some((e) => (e.err?.code ?? e.code) !== 11000)) throw err;
+  const failed = new Set(errors.map((e) => e.err?.index ?? e.index!));
+  // Every write that ran either succeeded or failed: fewer means the server stopped at the first error.
+  const ran = done(failure.result ?? {}) + failed.size;
+  return { failed, stoppedAt: ran < sent ? Math.min(...failed) : Infinity };
+}

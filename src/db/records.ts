@@ -1,5 +1,5 @@
 import type { Model } from 'mongoose';
-import { isDuplicateKey, type Models } from './models';
+import { duplicateKeys, isDuplicateKey, type Models } from './models';
 import { recordType, type JobberRecordBase, type RecordType } from '../records';
 import { date } from '../records/fields';
 import { settledAfter, type RecordKind } from '../../workflows/definitions';
@@ -131,11 +131,6 @@ export async function upsertRecord<R extends JobberRecord>(
   return withRecordLocks(models, [lockKey(kind, record.id)], () => conditionalUpsert(() => modelFor(models, kind).updateOne(filter, update, { upsert: true })));
 }
 
-interface BulkWriteFailure {
-  writeErrors?: { index?: number; code?: number; err?: { index: number; code?: number } }[];
-  result?: { matchedCount?: number; upsertedCount?: number; insertedCount?: number };
-}
-
 interface HeldState {
   _id: string;
   updatedAt?: Date | null;
@@ -151,21 +146,6 @@ function replaceable(held: HeldState, updatedAt: Date | undefined, fetchedAt: Da
   if (!held.updatedAt || !updatedAt) return !held.updatedAt;
   if (held.updatedAt.getTime() !== updatedAt.getTime()) return held.updatedAt.getTime() < updatedAt.getTime();
   return !held.settled && (!held.fetchedAt || held.fetchedAt.getTime() < fetchedAt.getTime());
-}
-
-/** Splits a bulk failure into the indexes that met a duplicate key and whether the server stopped early. */
-function duplicateKeys(
-  err: unknown,
-  sent: number,
-  done: (result: NonNullable<BulkWriteFailure['result']>) => number,
-): { failed: Set<number>; stoppedAt: number } {
-  const failure = err as BulkWriteFailure;
-  const errors = failure.writeErrors ?? [];
-  if (errors.length === 0 || errors.some((e) => (e.err?.code ?? e.code) !== 11000)) throw err;
-  const failed = new Set(errors.map((e) => e.err?.index ?? e.index!));
-  // Every write that ran either succeeded or failed: fewer means the server stopped at the first error.
-  const ran = done(failure.result ?? {}) + failed.size;
-  return { failed, stoppedAt: ran < sent ? Math.min(...failed) : Infinity };
 }
 
 /**

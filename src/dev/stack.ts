@@ -22,8 +22,24 @@ export interface StackOptions {
   /** Use these instead of starting servers (TEMPORAL_ADDRESS / MONGO_URL). */
   temporalAddress?: string;
   mongoUrl?: string;
+  /** SQLite pragmas for the Temporal dev server's database: `TEMPORAL_SQLITE_PRAGMAS` unless given; an empty list keeps SQLite's own. */
+  temporalSqlitePragmas?: readonly string[];
+  /** SQLite pragmas for FerretDB's databases, as `name(value)`: `FERRETDB_SQLITE_PRAGMAS` unless given; an empty list keeps FerretDB's own (WAL, synced at every commit). */
+  ferretSqlitePragmas?: readonly string[];
   log?: (message: string) => void;
 }
+
+/**
+ * The dev server's SQLite file in write-ahead-log mode, synced at checkpoints rather than at every
+ * commit. With SQLite's defaults (a rollback journal, `synchronous=FULL`) every write Temporal makes
+ * waits for several fsyncs: on these machines a signal-with-start at 50/s then took seconds, not
+ * milliseconds (docs/BENCHMARKS.md, "The dev server's SQLite"). A commit in the log survives a
+ * crash of the server; a power cut may lose the last ones. The dev server is for the local run and
+ * the tests: production runs on a Temporal cluster or Temporal Cloud.
+ */
+export const TEMPORAL_SQLITE_PRAGMAS: readonly string[] = ['journal_mode=wal', 'synchronous=normal'];
+/** FerretDB already keeps its SQLite files in write-ahead-log mode; the same trade: synced at checkpoints, not at every commit. */
+export const FERRETDB_SQLITE_PRAGMAS: readonly string[] = ['synchronous(normal)'];
 
 export interface Stack {
   temporalAddress: string;
@@ -73,6 +89,11 @@ async function waitFor(what: string, child: ChildProcess | undefined, check: () 
     }
   }
   throw new Error(`${what} did not become ready in ${timeoutMs} ms: ${String(lastError)}`);
+}
+
+/** FerretDB's SQLite URL query for these pragmas (it adds its own defaults for the ones not named). */
+function sqliteQuery(pragmas: readonly string[]): string {
+  return pragmas.length ? `?${new URLSearchParams(pragmas.map((pragma): [string, string] => ['_pragma', pragma])).toString()}` : '';
 }
 
 async function tcpReady(port: number): Promise<void> {
@@ -129,6 +150,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         path.join(options.dataDir, 'temporal.sqlite'),
         '--log-level',
         'warn',
+        ...(options.temporalSqlitePragmas ?? TEMPORAL_SQLITE_PRAGMAS).flatMap((pragma) => ['--sqlite-pragma', pragma]),
         ...SEARCH_ATTRIBUTE_REGISTRATIONS.flatMap((sa) => ['--search-attribute', sa]),
       ];
       if (options.ui) {
@@ -155,7 +177,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         'ferretdb',
         [
           '--handler=sqlite',
-          `--sqlite-url=file:${dir}/`,
+          `--sqlite-url=file:${dir}/${sqliteQuery(options.ferretSqlitePragmas ?? FERRETDB_SQLITE_PRAGMAS)}`,
           `--listen-addr=127.0.0.1:${mongoPort}`,
           `--state-dir=${dir}`,
           '--telemetry=disable',

@@ -59,6 +59,46 @@ describe('webhook → workflow → record → alert, over HTTP with real Tempora
     expect((await p.models.Job.findById(job.id).lean())?.clientId).toBe(client.id);
   });
 
+  it("fetches nothing for a resend that comes after the record's run has ended: the first outcome and alert stand", async () => {
+    const { result: client } = capture(() => store().createClient(account, { companyName: 'Late Resend Gutters' }, { webhook: false }));
+    const jobRequestsBefore = requests('Job').length;
+    const { result: job, webhookIds } = capture(() => store().createJob(account, { clientId: client.id, title: 'Gutter cleaning', total: 90 }));
+    const [first] = await p.outcomes(webhookIds);
+    expect(first).toMatchObject({ status: 'synced', kind: 'job', applied: true, alerts: ['job-created'] });
+    const workflowId = recordWorkflowId(account, 'job', job.id);
+    await p.temporal.client.workflow.getHandle(workflowId).result();
+    const firstEvent = await p.models.Event.findById(p.workflowIdOf(p.jobber.sandbox.webhooks.get(webhookIds[0]!)!)).lean();
+
+    // Jobber sends the same change again (same topic, item and second) after the run has ended.
+    const [resend] = p.jobber.sandbox.webhooks.enqueue(p.jobber.sandbox.webhooks.get(webhookIds[0]!)!.event);
+    await waitFor(() => (p.jobber.sandbox.webhooks.get(resend!)!.attempts.at(-1)?.status === 202 ? true : undefined));
+    expect(p.workflowOf(p.jobber.sandbox.webhooks.get(resend!)!)).toBe(workflowId);
+    const runs = await waitFor(async () => {
+      const list: { runId: string; status: string }[] = [];
+      for await (const wf of p.temporal.client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) list.push({ runId: wf.runId, status: wf.status.name });
+      return list.length === 2 && list.every((r) => r.status !== 'RUNNING') ? list : undefined;
+    }, 60_000);
+    expect(runs.map((r) => r.status)).toEqual(['COMPLETED', 'COMPLETED']);
+
+    // One Jobber request, one alert, and the first run's outcome as it was written.
+    expect(requests('Job').length - jobRequestsBefore).toBe(1);
+    expect(p.slack.standIn.state.messages.filter((m) => m.text.includes('Gutter cleaning'))).toHaveLength(1);
+    expect(await p.models.Event.countDocuments({ itemId: job.id })).toBe(1);
+    expect(await p.models.Event.findById(firstEvent!._id).lean()).toEqual(firstEvent);
+
+    // A resend that arrives with a new change of the record: the one fetch the change needs, and
+    // only the change's outcome is written.
+    await nextSecond();
+    const { webhookIds: changed } = capture(() => store().updateJob(job.id, { title: 'Gutter cleaning and repair' }, { delivery: { hold: true } }));
+    const [resendAgain] = p.jobber.sandbox.webhooks.enqueue(p.jobber.sandbox.webhooks.get(webhookIds[0]!)!.event, { hold: true });
+    await p.jobber.sandbox.webhooks.release([resendAgain!, ...changed]);
+    const [changeOutcome] = await p.outcomes(changed);
+    expect(changeOutcome).toMatchObject({ status: 'synced', kind: 'job', applied: true });
+    expect(requests('Job').length - jobRequestsBefore).toBe(2);
+    expect((await p.models.Job.findById(job.id).lean())?.title).toBe('Gutter cleaning and repair');
+    expect(await p.models.Event.findById(firstEvent!._id).lean()).toEqual(firstEvent);
+  });
+
   it('names each step of an event in the Web UI: every activity, local or not, carries a summary', async () => {
     const { result: client } = capture(() => store().createClient(account, { companyName: 'Summary Lawns' }, { webhook: false }));
     const { result: job, webhookIds } = capture(() => store().createJob(account, { clientId: client.id, title: 'Edging' }));

@@ -20,9 +20,10 @@ const OUT = path.join(__dirname, 'histories');
  * v4: before events-outcome-local-activity, records-registry, backfill-kinds-from-registry and the
  * OpenTelemetry interceptors (v5 histories carry their trace header); v6: the first with the record
  * workflow (jobberRecordWorkflow), which takes every record's webhooks since; event workflows keep
- * APP_DISCONNECT and the topics not synced.
+ * APP_DISCONNECT and the topics not synced; v7: settled-keys (a resend after its record's run
+ * ended is checked against the outcomes before any fetch).
  */
-const VERSION = 'v6';
+const VERSION = 'v7';
 
 describe('record workflow histories', () => {
   let p: Pipeline;
@@ -55,6 +56,18 @@ describe('record workflow histories', () => {
     );
     await p.outcomes(request.webhookIds);
     await save('record-request-create', recordWorkflowId(account.id, 'request', request.result.id));
+
+    // Jobber sends the request's webhook again after its run ended: a new run that fetches nothing.
+    const requestRecord = p.temporal.client.workflow.getHandle(recordWorkflowId(account.id, 'request', request.result.id));
+    await requestRecord.result();
+    const { runId: firstRun } = await requestRecord.describe();
+    const resend = p.jobber.sandbox.webhooks.enqueue(p.jobber.sandbox.webhooks.get(request.webhookIds[0]!)!.event);
+    await waitFor(() => (p.jobber.sandbox.webhooks.get(resend[0]!)!.attempts.at(-1)?.status === 202 ? true : undefined));
+    await waitFor(async () => {
+      const run = await requestRecord.describe();
+      return run.runId !== firstRun && run.status.name === 'COMPLETED' ? true : undefined;
+    });
+    await save('record-request-resend-settled', recordWorkflowId(account.id, 'request', request.result.id));
 
     // A burst: three changes in about two seconds, served together; then a Slack Refresh (an Update).
     const burst: string[] = [];
