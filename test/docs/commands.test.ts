@@ -77,6 +77,10 @@ const ELSEWHERE: Record<string, string> = {
   'npm run replay': '.ci/run runs it as a step of its own after npm test (test/replay/replay.test.ts)',
   'BENCH_ROUNDS=3 npm run bench:workers':
     'run by hand for the figures in docs/BENCHMARKS.md (about 4 minutes of both cores; not in CI, its figures are not asserted); bench/workers.ts starts its own servers on free ports',
+  'BENCH_TEMPORAL_SQLITE_PRAGMAS= BENCH_FERRETDB_SQLITE_PRAGMAS= BENCH_SECONDS=3 npm run bench':
+    "run by hand for the before/after figures in docs/BENCHMARKS.md (the servers' own SQLite settings); .ci/run runs the same bench with the stack's",
+  'BENCH_ROUNDS=1 BENCH_MEMORY_EVENTS=10000 BENCH_ACK_RATE=50 BENCH_SECONDS=5 npm run bench:workers':
+    'run by hand for the memory and acknowledgement figures in docs/BENCHMARKS.md (about 16 minutes of both cores; not in CI, its figures are not asserted)',
   'npm run record-histories':
     'test/replay/record.histories.ts: writes new history files, which only a change to workflow code calls for (the lead records them after merging)',
 };
@@ -89,6 +93,7 @@ const NOT_A_COMMAND: Record<string, string> = {
   'npm run ops -- account resync <account>': 'the same as `account resync <accountId>`, run here',
   'npx tsx scripts/bundle-workflows.ts [outPath]': 'synopsis of the bundle command, run in test/processes.test.ts',
   'docker compose': 'names the tool',
+  'node -p': 'names how the heap limit was read for the memory figures',
   'npm run bench:workers': 'names the bench; its command (BENCH_ROUNDS=3 npm run bench:workers) is listed above',
 };
 
