@@ -81,6 +81,8 @@ const ELSEWHERE: Record<string, string> = {
     "run by hand for the before/after figures in docs/BENCHMARKS.md (the servers' own SQLite settings); .ci/run runs the same bench with the stack's",
   'BENCH_ROUNDS=1 BENCH_MEMORY_EVENTS=10000 BENCH_ACK_RATE=50 BENCH_SECONDS=5 npm run bench:workers':
     'run by hand for the memory and acknowledgement figures in docs/BENCHMARKS.md (about 16 minutes of both cores; not in CI, its figures are not asserted)',
+  'BENCH_ROUNDS=0 BENCH_MEMORY_EVENTS=20000 npm run bench:workers':
+    'run by hand for the 20,000-event memory figures in docs/BENCHMARKS.md (about 25 minutes of both cores; not in CI, its figures are not asserted)',
   'npm run record-histories':
     'test/replay/record.histories.ts: writes new history files, which only a change to workflow code calls for (the lead records them after merging)',
 };
