@@ -87,6 +87,43 @@ export async function openLoop(rate: number, seconds: number, call: () => Promis
   };
 }
 
+/** Whether an answer is an acceptance (2xx). */
+export const isAccepted = (status: number | string) => typeof status === 'number' && status >= 200 && status < 300;
+
+/** How many of these answers were not acceptances. */
+export const notAccepted = (statuses: Map<string | number, number>) => [...statuses].reduce((sum, [status, n]) => sum + (isAccepted(status) ? 0 : n), 0);
+
+/**
+ * Closed loop: `concurrency` callers, each making its next call when the last one is answered,
+ * `total` calls in all. Only accepted calls count in the rate: a quick refusal is not throughput.
+ */
+export async function closedLoop(total: number, concurrency: number, call: () => Promise<Answer>) {
+  const latencies: number[] = [];
+  const statuses = new Map<string | number, number>();
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: Math.max(1, Math.min(concurrency, total)) }, async () => {
+      while (next < total) {
+        next++;
+        const r = await call();
+        latencies.push(r.ms);
+        bump(statuses, r.status);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    total,
+    seconds,
+    rate: (total - notAccepted(statuses)) / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    max: Math.max(...latencies),
+    statuses,
+  };
+}
+
 export interface DeliverAllOptions {
   url: string;
   total: number;
@@ -139,7 +176,7 @@ export async function deliverAll(options: DeliverAllOptions) {
       const answer = await post(url, job.webhook);
       bump(statuses, answer.status);
       latencies.push(answer.ms);
-      if (typeof answer.status === 'number' && answer.status >= 200 && answer.status < 300) {
+      if (isAccepted(answer.status)) {
         accepted++;
         options.onAccepted?.(accepted);
         continue;

@@ -118,16 +118,15 @@ export interface CpuSample {
   byPart: Map<string, number>;
 }
 
-/** CPU seconds so far of each part: each worker process group, the ingress, Temporal, FerretDB, this process. */
-export function sampleCpu(workers: Proc[], ingress: Proc, benchLabel = 'bench (sandbox, Slack stand-in)'): CpuSample | undefined {
+/** CPU seconds so far of each part: each process group given (workers, the ingress), Temporal, FerretDB, this process. */
+export function sampleCpu(groups: Proc[], benchLabel = 'bench (sandbox, Slack stand-in)'): CpuSample | undefined {
   try {
     const stats = allStats();
     const group = (proc: Proc) => stats.filter((s) => s.pgrp === proc.child.pid).reduce((sum, s) => sum + s.ticks, 0) / TICKS;
     const child = (comm: string) => stats.filter((s) => s.ppid === process.pid && s.comm === comm).reduce((sum, s) => sum + s.ticks, 0) / TICKS;
     const self = process.cpuUsage();
     const byPart = new Map<string, number>();
-    workers.forEach((w) => byPart.set(w.name, group(w)));
-    byPart.set('ingress', group(ingress));
+    groups.forEach((g) => byPart.set(g.name, group(g)));
     byPart.set('Temporal', child('temporal'));
     byPart.set('FerretDB', child('ferretdb'));
     byPart.set(benchLabel, (self.user + self.system) / 1e6);
@@ -147,6 +146,12 @@ export function cpuBetween(a: CpuSample | undefined, b: CpuSample | undefined, s
   const ours = [...b.byPart].reduce((sum, [name, t]) => sum + (t - (a.byPart.get(name) ?? 0)), 0) / seconds;
   const vm = `; steal ${f2(cores(b.machine.steal - a.machine.steal))} (taken by the hypervisor, counted busy), iowait ${f2(cores(b.machine.iowait - a.machine.iowait))} (counted idle)`;
   return `cores busy: machine ${f2(busy)} of ${os.cpus().length} (${parts.join(', ')}; everything else ${f2(busy - ours)}${vm})`;
+}
+
+/** CPU milliseconds each part spent per event between two samples (empty without /proc). */
+export function cpuPerEvent(a: CpuSample | undefined, b: CpuSample | undefined, events: number): Map<string, number> {
+  if (!a || !b || events <= 0) return new Map();
+  return new Map([...b.byPart].map(([name, t]) => [name, ((t - (a.byPart.get(name) ?? 0)) * 1000) / events]));
 }
 
 const cmdline = (pid: number) => {

@@ -31,7 +31,6 @@ import { FERRETDB_SQLITE_PRAGMAS, startStack, TEMPORAL_SQLITE_PRAGMAS } from '..
 import { startJobberSandbox } from '../src/sandbox/jobber';
 import { startSlackStandIn } from '../src/sandbox/slack';
 import { createApp } from '../src/ingress/app';
-import { signJobberBody } from '../src/ingress/jobber-webhook';
 import { connectDatabase } from '../src/db/models';
 import { TokenStore } from '../src/accounts/token-store';
 import { TokenCipher } from '../src/crypto/tokens';
@@ -45,6 +44,9 @@ import { createLogger } from '../src/logger';
 import { encodeGlobalId } from '../workflows/ids';
 import { settledAfter, type JobberEvent } from '../workflows/definitions';
 import { createBareActivities } from './bare/activities';
+import { closedLoop, countsText, notAccepted, openLoop, percentile, type Answer } from './load';
+import { runSender, type SenderJob, type SenderResult } from './sender';
+import { cpuPerEvent, sampleCpu } from './procs';
 import { f1, f2, median, progress, sleep } from './report';
 
 const num = (name: string, fallback: number) => {
@@ -83,9 +85,13 @@ const TEMPORAL_DEADLINE_MS = 700;
 const BARE_QUEUE = 'bench-bare';
 const BARE_COLLECTION = 'bare_clients';
 
-const percentile = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+/** What sampleCpu calls this process in the end-to-end figures. */
+const BENCH_PROCESS = 'bench process (sandbox, ingress, workers)';
+const cpuText = (cpu: Map<string, number>) => [...cpu].map(([part, ms]) => `${part} ${f1(ms)} ms`).join(', ');
+/** Per round, the sum over the processes. */
+const totals = (byPart: Map<string, number[]>) => {
+  const rounds = Math.max(0, ...[...byPart.values()].map((v) => v.length));
+  return Array.from({ length: rounds }, (_, i) => [...byPart.values()].reduce((sum, v) => sum + (v[i] ?? 0), 0));
 };
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
@@ -99,56 +105,6 @@ async function withLoopDelay<T>(fn: () => Promise<T>): Promise<T & { loop: strin
   } finally {
     h.disable();
   }
-}
-
-/** Open loop: one call every 1/rate seconds for the step, whatever the earlier ones are doing. */
-async function openLoop(rate: number, seconds: number, call: () => Promise<boolean>) {
-  const total = Math.max(1, Math.round(rate * seconds));
-  const latencies: number[] = [];
-  let errors = 0;
-  const started = performance.now();
-  const pending: Promise<void>[] = [];
-  for (let i = 0; i < total; i++) {
-    const wait = started + (i * 1000) / rate - performance.now();
-    if (wait > 0) await sleep(wait);
-    const t0 = performance.now();
-    pending.push(
-      call().then(
-        (ok) => {
-          latencies.push(performance.now() - t0);
-          if (!ok) errors++;
-        },
-        () => {
-          errors++;
-        },
-      ),
-    );
-  }
-  await Promise.all(pending);
-  const elapsed = (performance.now() - started) / 1000;
-  return { achieved: total / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: Math.max(...latencies), errors };
-}
-
-/** Closed loop: `concurrency` callers, each making its next call when the last one is answered. */
-async function closedLoop(total: number, concurrency: number, call: () => Promise<boolean>) {
-  const latencies: number[] = [];
-  let errors = 0;
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, total) }, async () => {
-      while (next < total) {
-        next++;
-        const t0 = performance.now();
-        const ok = await call().catch(() => false);
-        latencies.push(performance.now() - t0);
-        if (!ok) errors++;
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  // Only accepted calls count: a 503 within the deadline is quick, not throughput.
-  return { seconds, rate: (total - errors) / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors };
 }
 
 const tsMs = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) => (t ? Number(String(t.seconds ?? 0)) * 1000 + (t.nanos ?? 0) / 1e6 : NaN);
@@ -330,6 +286,7 @@ async function main() {
     const marker = `R${round}-${side}`;
     const fromRequest = lastRequestId();
     const startedAt = new Date();
+    const cpuBefore = sampleCpu([], BENCH_PROCESS);
     const t0 = performance.now();
     const { webhookIds } = jobber.sandbox.webhooks.capture(() =>
       clients.slice(0, E2E_EVENTS).forEach((c) => jobber.sandbox.store.updateClient(c.id, { lastName: marker })),
@@ -363,6 +320,9 @@ async function main() {
       await sleep(200);
     }
     const seconds = (performance.now() - t0) / 1000;
+    // The CPU the events cost, until their last workflow ended.
+    await drain();
+    const cpu = cpuPerEvent(cpuBefore, sampleCpu([], BENCH_PROCESS), E2E_EVENTS);
     const requests = jobber.sandbox.requests.filter((r) => r.id > fromRequest && r.accountId === account.id);
     eventsSoFar += E2E_EVENTS;
     return {
@@ -372,6 +332,7 @@ async function main() {
       throttled: requests.filter((r) => r.outcome === 'throttled').length,
       answers: deliveryReport(),
       startedAt,
+      cpu,
     };
   };
 
@@ -387,6 +348,8 @@ async function main() {
     '',
   );
   const e2eRows: string[] = [];
+  /** Each side's CPU milliseconds per event, by process, one figure per round. */
+  const cpuByPart: Record<Side, Map<string, number[]>> = { service: new Map(), bare: new Map() };
   const e2eRatios: number[] = [];
   let lastServicePhase: Date | undefined;
   let lastBarePhase: Date | undefined;
@@ -408,6 +371,12 @@ async function main() {
         `${f1(b.rate)} (${f1(b.seconds)} s, ${f2(b.requests / E2E_EVENTS)} req/event, ${b.throttled} THROTTLED) | ${f2(s.rate / b.rate)} |`,
     );
     e2eRows.push(`|  | webhook attempts answered ${s.answers}; ${s.loop} | ${b.answers}; ${b.loop} |  |`);
+    if (s.cpu.size && b.cpu.size) e2eRows.push(`|  | CPU per event: ${cpuText(s.cpu)} | ${cpuText(b.cpu)} |  |`);
+    for (const [side, r] of [
+      ['service', s],
+      ['bare', b],
+    ] as const)
+      for (const [part, ms] of r.cpu) cpuByPart[side].set(part, [...(cpuByPart[side].get(part) ?? []), ms]);
   }
   await drain();
   sampleMemory('after the end-to-end rounds');
@@ -421,6 +390,19 @@ async function main() {
       '',
       `**Median service / bare: ${f2(median(e2eRatios))}** over ${e2eRatios.length} rounds.`,
       '',
+      ...(cpuByPart.service.size
+        ? [
+            `CPU per event, medians over the rounds, from the burst until its last workflow ended (${BENCH_PROCESS} holds both sides' Jobber sandbox):`,
+            '',
+            '| process | service | bare | service − bare |',
+            '| --- | --- | --- | --- |',
+            ...[...cpuByPart.service.keys(), 'all'].map((part) => {
+              const of = (side: Side) => (part === 'all' ? median(totals(cpuByPart[side])) : median(cpuByPart[side].get(part) ?? []));
+              return `| ${part} | ${f1(of('service'))} ms | ${f1(of('bare'))} ms | ${f1(of('service') - of('bare'))} ms |`;
+            }),
+            '',
+          ]
+        : []),
     );
   }
 
@@ -524,40 +506,54 @@ async function main() {
     itemId: encodeGlobalId('Client', ++seq),
     occurredAt: new Date().toISOString(),
   });
-  const webhook = async () => {
-    const body = JSON.stringify({ data: { webHookEvent: { ...strangerEvent(), appId: 'bench' } } });
-    const res = await fetch(ingressUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-jobber-hmac-sha256': signJobberBody(body, secret) },
-      body,
-    });
-    await res.arrayBuffer();
-    eventsSoFar++;
-    return res.status === 202;
-  };
   // The ingress's own call with its deadline, without the HTTP, the signature and the parse in front of it.
-  const plainStart = async () => {
+  const plainStart = async (): Promise<Answer> => {
     const event = strangerEvent();
-    eventsSoFar++;
-    await client.connection.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, () => deliverEvent(client, taskQueue, { event }, `${event.topic} ${event.itemId}`));
-    return true;
+    const t0 = performance.now();
+    try {
+      await client.connection.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, () =>
+        deliverEvent(client, taskQueue, { event }, `${event.topic} ${event.itemId}`),
+      );
+      return { status: 202, ms: performance.now() - t0 };
+    } catch (err) {
+      return { status: `error ${(err as Error).message.slice(0, 60)}`, ms: performance.now() - t0 };
+    }
   };
   type Via = 'ingress' | 'plain';
-  const call: Record<Via, () => Promise<boolean>> = { ingress: webhook, plain: plainStart };
+  /**
+   * One loop of calls. The ingress side's webhooks come from a process of their own (bench/sender.ts),
+   * as Jobber's do; the plain side's calls are made here, where the ingress makes them.
+   */
+  const calls = async (via: Via, loop: SenderJob['loop']): Promise<SenderResult> => {
+    const count = loop.kind === 'closed' ? loop.total : Math.max(1, Math.round(loop.rate * loop.seconds));
+    eventsSoFar += count;
+    if (via === 'ingress') {
+      const firstSeq = seq + 1;
+      seq += count;
+      return runSender({ url: ingressUrl, secret, accountId: stranger, firstSeq, loop });
+    }
+    if (loop.kind === 'closed') {
+      const r = await closedLoop(loop.total, loop.concurrency, plainStart);
+      return { total: r.total, rate: r.rate, p50: r.p50, p99: r.p99, max: r.max, statuses: [...r.statuses] };
+    }
+    const r = await openLoop(loop.rate, loop.seconds, plainStart);
+    return { total: r.total, rate: r.offered, p50: r.p50, p99: r.p99, max: r.max, statuses: [...r.statuses], late: r.late };
+  };
+  const refused = (r: SenderResult) => notAccepted(new Map(r.statuses));
 
   // 3. Starts per second, ingress against plain client.workflow.start, the worker draining each batch.
   const startRows: string[] = [];
   const startRatios: number[] = [];
   for (let round = 1; round <= ROUNDS && START_EVENTS > 0; round++) {
     const order: Via[] = round % 2 ? ['ingress', 'plain'] : ['plain', 'ingress'];
-    const result: Partial<Record<Via, Awaited<ReturnType<typeof closedLoop>> & { loop: string }>> = {};
+    const result: Partial<Record<Via, SenderResult & { loop: string }>> = {};
     for (const via of order) {
       await drain();
-      result[via] = await withLoopDelay(() => closedLoop(START_EVENTS, START_CONCURRENCY, call[via]));
+      result[via] = await withLoopDelay(() => calls(via, { kind: 'closed', total: START_EVENTS, concurrency: START_CONCURRENCY }));
       progress(`starts round ${round} ${via}: ${f1(result[via].rate)}/s`);
     }
-    const fmt = (r: Awaited<ReturnType<typeof closedLoop>> & { loop: string }) =>
-      `${f1(r.rate)}/s accepted (p50 ${f1(r.p50)} ms, p99 ${f1(r.p99)} ms${r.errors ? `, ${r.errors} not accepted within ${TEMPORAL_DEADLINE_MS} ms` : ''}; ${r.loop})`;
+    const fmt = (r: SenderResult & { loop: string }) =>
+      `${f1(r.rate)}/s accepted (p50 ${f1(r.p50)} ms, p99 ${f1(r.p99)} ms${refused(r) ? `, ${refused(r)} not accepted within ${TEMPORAL_DEADLINE_MS} ms` : ''}; ${r.loop})`;
     startRatios.push(result.ingress!.rate / result.plain!.rate);
     startRows.push(
       `| ${round} (${order.join(' first, ')} second) | ${fmt(result.ingress!)} | ${fmt(result.plain!)} | ${f2(result.ingress!.rate / result.plain!.rate)} |`,
@@ -591,8 +587,12 @@ async function main() {
         itemId: c.id,
         occurredAt: new Date(Date.parse(changedAt) - (seq % 1000)).toISOString(),
       };
-      await deliverEvent(client, taskQueue, { event }, 'busy');
-      return true;
+      const t0 = performance.now();
+      const status = await deliverEvent(client, taskQueue, { event }, 'busy').then(
+        () => 202,
+        (err: Error) => `error ${err.message.slice(0, 60)}`,
+      );
+      return { status, ms: performance.now() - t0 };
     });
     eventsSoFar += busyClients.length;
   };
@@ -600,17 +600,18 @@ async function main() {
   for (const rate of RATES) {
     for (let round = 1; round <= ACK_ROUNDS; round++) {
       const order: Via[] = round % 2 ? ['ingress', 'plain'] : ['plain', 'ingress'];
-      const result: Partial<Record<Via, Awaited<ReturnType<typeof openLoop>> & { backlog: number; loop: string }>> = {};
+      const result: Partial<Record<Via, SenderResult & { backlog: number; loop: string }>> = {};
       for (const via of order) {
         await drain();
         await busy();
-        const r = await withLoopDelay(() => openLoop(rate, SECONDS_PER_STEP, call[via]));
+        const r = await withLoopDelay(() => calls(via, { kind: 'open', rate, seconds: SECONDS_PER_STEP }));
         const { count: backlog } = await client.workflow.count('ExecutionStatus="Running"');
         result[via] = { ...r, backlog };
         progress(`ack ${rate}/s round ${round} ${via}: p50 ${f1(r.p50)} ms, p99 ${f1(r.p99)} ms`);
       }
       const fmt = (r: NonNullable<(typeof result)['ingress']>) =>
-        `${f1(r.achieved)}/s, p50 ${f1(r.p50)} ms, p99 ${f1(r.p99)} ms, max ${f1(r.max)} ms${r.errors ? `, ${r.errors} errors` : ''}; ${r.backlog} running after; ${r.loop}`;
+        `${f1(r.rate)}/s${r.late ? ` (${r.late} sent over 20 ms late)` : ''}, p50 ${f1(r.p50)} ms, p99 ${f1(r.p99)} ms, max ${f1(r.max)} ms` +
+        `${refused(r) ? `, not accepted: ${countsText(new Map(r.statuses.filter(([, n]) => n > 0)))}` : ''}; ${r.backlog} running after; ${r.loop}`;
       ackRows.push(`| ${rate}/s, round ${round} | ${fmt(result.ingress!)} | ${fmt(result.plain!)} |`);
     }
   }
@@ -704,9 +705,9 @@ async function main() {
   // 6. Memory with N more events through the ingress.
   if (MEMORY_EVENTS > 0) {
     const t0 = performance.now();
-    const r = await closedLoop(MEMORY_EVENTS, START_CONCURRENCY, webhook);
+    const r = await calls('ingress', { kind: 'closed', total: MEMORY_EVENTS, concurrency: START_CONCURRENCY });
     await drain();
-    progress(`memory: ${MEMORY_EVENTS} events in ${f1((performance.now() - t0) / 1000)} s (${r.errors} not 202)`);
+    progress(`memory: ${MEMORY_EVENTS} events in ${f1((performance.now() - t0) / 1000)} s (${refused(r)} not accepted)`);
     sampleMemory(`after ${MEMORY_EVENTS} more webhooks (unknown account) and their workflows`);
   }
   sampleMemory('end of the run');

@@ -244,7 +244,7 @@ async function main() {
     await drain();
     const marker = `${label}-${side}`;
     const fromRequest = jobber.sandbox.requests.at(-1)?.id ?? 0;
-    const cpuBefore = sampleCpu(workers, ingress);
+    const cpuBefore = sampleCpu([...workers, ingress]);
     const t0 = performance.now();
     const { webhookIds } = jobber.sandbox.webhooks.capture(() => clients.forEach((c) => jobber.sandbox.store.updateClient(c.id, { lastName: marker })));
     const deliveries = () => webhookIds.map((id) => jobber.sandbox.webhooks.get(id)!);
@@ -278,7 +278,7 @@ async function main() {
       () => `${done}/${EVENTS} in MongoDB; webhook attempts answered ${answers()}`,
     );
     const seconds = (performance.now() - t0) / 1000;
-    const cpu = cpuBetween(cpuBefore, sampleCpu(workers, ingress), seconds);
+    const cpu = cpuBetween(cpuBefore, sampleCpu([...workers, ingress]), seconds);
     const requests = jobber.sandbox.requests.filter((r) => r.id > fromRequest && r.accountId === account.id);
     return {
       seconds,
@@ -414,11 +414,11 @@ async function main() {
       const runningBefore = await running();
       // Resets the ingress's event-loop lag histogram (prom-client resets it at each scrape).
       const before = await scrape(metricsUrl);
-      const cpuBefore = sampleCpu(workers, ingress, BENCH_CPU);
+      const cpuBefore = sampleCpu([...workers, ingress], BENCH_CPU);
       const t1 = performance.now();
       const r = await openLoop(ACK_RATE, SECONDS, call[via]);
       const seconds = (performance.now() - t1) / 1000;
-      const cpu = cpuBetween(cpuBefore, sampleCpu(workers, ingress, BENCH_CPU), seconds);
+      const cpu = cpuBetween(cpuBefore, sampleCpu([...workers, ingress], BENCH_CPU), seconds);
       const after = await scrape(metricsUrl);
       const served = promValue(after, 'jobber_webhook_ack_seconds_count') - promValue(before, 'jobber_webhook_ack_seconds_count');
       const servedFast =
@@ -580,7 +580,7 @@ async function main() {
     await sleep(5000);
     const readings: Promise<Reading>[] = [read('idle: after start-up and warm-up, backlog drained', 0)];
     const fromRequest = jobber.sandbox.requests.at(-1)?.id ?? 0;
-    const cpuBefore = sampleCpu(workers, ingress, BENCH_CPU);
+    const cpuBefore = sampleCpu([...workers, ingress], BENCH_CPU);
     const t0 = performance.now();
     let lastProgress = t0;
     let acceptedNow = 0;
@@ -612,7 +612,7 @@ async function main() {
     const t1 = performance.now();
     await drain(MEMORY_DRAIN_MS);
     const drainSeconds = (performance.now() - t1) / 1000;
-    const cpuPhase = cpuBetween(cpuBefore, sampleCpu(workers, ingress, BENCH_CPU), (performance.now() - t0) / 1000);
+    const cpuPhase = cpuBetween(cpuBefore, sampleCpu([...workers, ingress], BENCH_CPU), (performance.now() - t0) / 1000);
     readings.push(read(`all ${MEMORY_EVENTS} accepted and done (no record workflow running)`, MEMORY_EVENTS));
     const table = await Promise.all(readings);
 
