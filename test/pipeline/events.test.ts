@@ -87,16 +87,24 @@ describe('webhook → workflow → record → alert, over HTTP with real Tempora
     expect(await p.models.Event.findById(firstEvent!._id).lean()).toEqual(firstEvent);
 
     // A resend that arrives with a new change of the record: the one fetch the change needs, and
-    // only the change's outcome is written.
+    // only the change's outcome is written. The change comes first: its run waits for the change's
+    // second to be over, so the resend, which comes meanwhile, is served by the same fetch.
     await nextSecond();
     const { webhookIds: changed } = capture(() => store().updateJob(job.id, { title: 'Gutter cleaning and repair' }, { delivery: { hold: true } }));
     const [resendAgain] = p.jobber.sandbox.webhooks.enqueue(p.jobber.sandbox.webhooks.get(webhookIds[0]!)!.event, { hold: true });
-    await p.jobber.sandbox.webhooks.release([resendAgain!, ...changed]);
+    await p.jobber.sandbox.webhooks.release([...changed, resendAgain!]);
     const [changeOutcome] = await p.outcomes(changed);
     expect(changeOutcome).toMatchObject({ status: 'synced', kind: 'job', applied: true });
     expect(requests('Job').length - jobRequestsBefore).toBe(2);
     expect((await p.models.Job.findById(job.id).lean())?.title).toBe('Gutter cleaning and repair');
     expect(await p.models.Event.findById(firstEvent!._id).lean()).toEqual(firstEvent);
+    // One fetch served both events (the Web UI names it so): the resend did not stop the change's fetch.
+    const mixed = p.temporal.client.workflow.getHandle(workflowId);
+    await mixed.result();
+    const fetchSteps = ((await mixed.fetchHistory()).events ?? [])
+      .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'syncRecord')
+      .map((e) => (e.userMetadata?.summary ? defaultPayloadConverter.fromPayload<string>(e.userMetadata.summary) : undefined));
+    expect(fetchSteps).toEqual([`fetch job ${readableId(job.id)} from Jobber and store it (2 events)`]);
   });
 
   it("fetches a webhook that comes after a reconciliation's run served its change, and records it as a webhook", async () => {
