@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { groupAlive } from '../src/dev/process-group';
 import { f2, sleep } from './report';
 
 export const ROOT = path.resolve(__dirname, '..');
@@ -37,16 +38,6 @@ export function startProc(name: string, command: string, args: string[], env: No
   procs.add(proc);
   child.once('exit', () => procs.delete(proc));
   return proc;
-}
-
-/** Whether any process of the group is alive (npm and tsx start children of their own). */
-export function groupAlive(proc: Proc): boolean {
-  try {
-    process.kill(-proc.child.pid!, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function signalGroup(proc: Proc, signal: NodeJS.Signals) {

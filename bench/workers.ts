@@ -33,13 +33,14 @@ import { Client, Connection } from '@temporalio/client';
 import { connectDatabase } from '../src/db/models';
 import { freePort, startStack } from '../src/dev/stack';
 import { followConnectFlow } from '../src/dev/connect-flow';
+import { groupAlive } from '../src/dev/process-group';
 import { encodeWebhookBody, signWebhook, startJobberSandbox } from '../src/sandbox/jobber';
 import { startSlackStandIn } from '../src/sandbox/slack';
 import { deliverEvent } from '../src/workflow-client/event-workflow';
 import { encodeGlobalId } from '../workflows/ids';
 import { f1, f2, median, progress, sleep } from './report';
 import { countsText, deliverAll, openLoop, post, promValue, scrape, type Answer, type SignedWebhook } from './load';
-import { cpuBetween, groupAlive, groupMemory, killAll, mib, sampleCpu, startProc, stopGracefully, until, type GroupMemory, type Proc } from './procs';
+import { cpuBetween, groupMemory, killAll, mib, sampleCpu, startProc, stopGracefully, until, type GroupMemory, type Proc } from './procs';
 
 const num = (name: string, fallback: number, least = 1) => {
   const value = Number(process.env[name] ?? fallback);

@@ -12,7 +12,8 @@ import { startJobberSandbox, type StartedJobberSandbox } from '../src/sandbox/jo
 import { startSlackStandIn } from '../src/sandbox/slack';
 import { testMongoUrl, testTemporalAddress } from './helpers/env';
 import { nextIdBase, waitFor } from './helpers/pipeline';
-import { groupAlive, signalGroup, startProcess, type Proc } from './helpers/processes';
+import { signalGroup, startProcess, type Proc } from './helpers/processes';
+import { groupAlive } from '../src/dev/process-group';
 import { disconnectFromManagePage } from './helpers/ingress';
 
 const ROOT = path.resolve(__dirname, '..');

@@ -27,13 +27,3 @@ export async function signalGroup(proc: Proc, signal: NodeJS.Signals): Promise<n
   process.kill(-proc.child.pid!, signal);
   return exited;
 }
-
-/** Whether any process of the command's group is still alive (npm and tsx start children of their own). */
-export function groupAlive(proc: Proc): boolean {
-  try {
-    process.kill(-proc.child.pid!, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

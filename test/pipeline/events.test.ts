@@ -87,16 +87,80 @@ describe('webhook → workflow → record → alert, over HTTP with real Tempora
     expect(await p.models.Event.findById(firstEvent!._id).lean()).toEqual(firstEvent);
 
     // A resend that arrives with a new change of the record: the one fetch the change needs, and
-    // only the change's outcome is written.
+    // only the change's outcome is written. The change comes first: its run waits for the change's
+    // second to be over, so the resend, which comes meanwhile, is served by the same fetch.
     await nextSecond();
     const { webhookIds: changed } = capture(() => store().updateJob(job.id, { title: 'Gutter cleaning and repair' }, { delivery: { hold: true } }));
     const [resendAgain] = p.jobber.sandbox.webhooks.enqueue(p.jobber.sandbox.webhooks.get(webhookIds[0]!)!.event, { hold: true });
-    await p.jobber.sandbox.webhooks.release([resendAgain!, ...changed]);
+    await p.jobber.sandbox.webhooks.release([...changed, resendAgain!]);
     const [changeOutcome] = await p.outcomes(changed);
     expect(changeOutcome).toMatchObject({ status: 'synced', kind: 'job', applied: true });
     expect(requests('Job').length - jobRequestsBefore).toBe(2);
     expect((await p.models.Job.findById(job.id).lean())?.title).toBe('Gutter cleaning and repair');
     expect(await p.models.Event.findById(firstEvent!._id).lean()).toEqual(firstEvent);
+    // One fetch served both events (the Web UI names it so): the resend did not stop the change's fetch.
+    const mixed = p.temporal.client.workflow.getHandle(workflowId);
+    await mixed.result();
+    const fetchSteps = ((await mixed.fetchHistory()).events ?? [])
+      .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'syncRecord')
+      .map((e) => (e.userMetadata?.summary ? defaultPayloadConverter.fromPayload<string>(e.userMetadata.summary) : undefined));
+    expect(fetchSteps).toEqual([`fetch job ${readableId(job.id)} from Jobber and store it (2 events)`]);
+  });
+
+  it("fetches a webhook that comes after a reconciliation's run served its change, and records it as a webhook", async () => {
+    const { result: client } = capture(() => store().createClient(account, { firstName: 'Late', lastName: 'Webhook' }, { webhook: false }));
+    const created = capture(() => store().createInvoice(account, { clientId: client.id, subject: 'Late webhook', amounts: { subtotal: 50, total: 50 } }));
+    await p.outcomes(created.webhookIds);
+    const invoiceId = created.result.id;
+    const paidAlerts = () => p.slack.standIn.state.messages.filter((m) => m.text.includes(`Invoice #${created.result.invoiceNumber} paid`));
+    const fetches = () => requests('Invoice').filter((r) => r.variables?.id === invoiceId).length;
+    const workflowId = recordWorkflowId(account, 'invoice', invoiceId);
+    await p.temporal.client.workflow.getHandle(workflowId).result();
+
+    // The invoice is paid in a later second; Jobber's webhook for it is late.
+    await nextSecond();
+    const paid = capture(() => store().updateInvoice(invoiceId, { invoiceStatus: 'paid', amounts: { paymentsTotal: 50 } }, { delivery: { hold: true } }));
+    const key = p.workflowIdOf(p.jobber.sandbox.webhooks.get(paid.webhookIds[0]!)!);
+    const { lastWebhookAt } = await accountActivity(p.models, account);
+
+    // A reconciliation finds the older copy and hands the change to the record's workflow, under
+    // the webhook's natural key; that run serves it and ends.
+    await p.temporal.client.workflow.execute('backfillWorkflow', {
+      taskQueue: p.worker.taskQueue,
+      workflowId: `reconcile-${readableId(invoiceId)}-${Date.now()}`,
+      args: [{ accountId: account, kinds: ['invoice'], updatedSince: new Date(Date.parse(paid.result.updatedAt) - 60_000).toISOString() }],
+    });
+    const reconciled = await waitFor(async () => {
+      const event = await p.models.Event.findById(key).lean();
+      return event?.status === 'synced' ? event : undefined;
+    });
+    expect(reconciled).toMatchObject({ status: 'synced', fromWebhook: false });
+    await p.temporal.client.workflow.getHandle(workflowId).result();
+    expect(await p.models.Invoice.findById(invoiceId).lean()).toMatchObject({ invoiceStatus: 'paid', paymentsTotal: 50 });
+    expect(paidAlerts()).toHaveLength(1);
+    // A reconciliation is no webhook: "Last webhook" has not moved.
+    expect((await accountActivity(p.models, account)).lastWebhookAt).toEqual(lastWebhookAt);
+    const fetchesBefore = fetches();
+
+    // Now Jobber's webhook of that change arrives: a new run of the record's workflow.
+    await p.jobber.sandbox.webhooks.release(paid.webhookIds);
+    await waitFor(() => (p.jobber.sandbox.webhooks.get(paid.webhookIds[0]!)!.attempts.at(-1)?.status === 202 ? true : undefined));
+    const runs = await waitFor(async () => {
+      const list: { runId: string; status: string }[] = [];
+      for await (const wf of p.temporal.client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) list.push({ runId: wf.runId, status: wf.status.name });
+      return list.length === 3 && list.every((r) => r.status !== 'RUNNING') ? list : undefined;
+    }, 60_000);
+    expect(runs.map((r) => r.status)).toEqual(['COMPLETED', 'COMPLETED', 'COMPLETED']);
+
+    // The webhook is served like any other: fetched from Jobber, its outcome kept as a webhook's.
+    expect(fetches() - fetchesBefore).toBe(1);
+    expect(await p.models.Event.findById(key).lean()).toMatchObject({ status: 'synced', fromWebhook: true, outcome: { status: 'synced', kind: 'invoice' } });
+    // "Last webhook" (and the silence alert) now count it.
+    expect((await accountActivity(p.models, account)).lastWebhookAt).toEqual(new Date(p.jobber.sandbox.webhooks.get(paid.webhookIds[0]!)!.event.occurredAt));
+    // And nothing is done twice or left failed.
+    expect(paidAlerts()).toHaveLength(1);
+    expect(await p.models.Event.countDocuments({ itemId: invoiceId })).toBe(2);
+    expect(await p.models.DeadLetter.countDocuments({ 'event.itemId': invoiceId })).toBe(0);
   });
 
   it('names each step of an event in the Web UI: every activity, local or not, carries a summary', async () => {
