@@ -4,8 +4,7 @@
  * (Jobber's servers are not the ingress's). The plain side's calls stay in the bench process,
  * where the ingress makes them, so the two sides differ only by what the ingress does.
  *
- * The bench forks this file (`runSender`); the child takes one job, answers with its result
- * and exits.
+ * The bench forks this file once (`startSender`) and hands it one job at a time.
  */
 import { fork } from 'node:child_process';
 import { signJobberBody } from '../src/ingress/jobber-webhook';
@@ -57,26 +56,47 @@ async function run(job: SenderJob): Promise<SenderResult> {
   return { total: r.total, rate: r.offered, p50: r.p50, p99: r.p99, max: r.max, statuses: [...r.statuses], late: r.late };
 }
 
-/** Runs one job in a child process (this file, with the bench's own Node flags: tsx's loader). */
-export function runSender(job: SenderJob): Promise<SenderResult> {
-  return new Promise((resolve, reject) => {
-    const child = fork(__filename, [], { env: { ...process.env, [CHILD]: '1' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    let result: SenderResult | undefined;
-    child.once('message', (message: { result?: SenderResult; error?: string }) => {
-      if (message.error) reject(new Error(`webhook sender: ${message.error}`));
-      else result = message.result;
-    });
-    child.once('error', reject);
-    child.once('exit', (code) => (result ? resolve(result) : reject(new Error(`webhook sender exited with code ${code} and no result`))));
-    child.send(job);
+export interface Sender {
+  /** Runs one job in the sender's process (one at a time). */
+  run(job: SenderJob): Promise<SenderResult>;
+  close(): void;
+}
+
+/**
+ * Starts the sender's process (this file, with the bench's own Node flags: tsx's loader). It stays
+ * up for the whole run, so every job finds it warm, as Jobber's senders are.
+ */
+export function startSender(): Sender {
+  const child = fork(__filename, [], { env: { ...process.env, [CHILD]: '1' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  let waiting: { resolve: (r: SenderResult) => void; reject: (e: Error) => void } | undefined;
+  child.on('message', (message: { result?: SenderResult; error?: string }) => {
+    const w = waiting;
+    waiting = undefined;
+    if (message.result) w?.resolve(message.result);
+    else w?.reject(new Error(`webhook sender: ${message.error}`));
   });
+  child.once('exit', (code) => waiting?.reject(new Error(`webhook sender exited with code ${code} during a job`)));
+  return {
+    run(job) {
+      if (waiting) return Promise.reject(new Error('webhook sender: one job at a time'));
+      return new Promise((resolve, reject) => {
+        waiting = { resolve, reject };
+        child.send(job);
+      });
+    },
+    close() {
+      child.disconnect();
+    },
+  };
 }
 
 if (process.env[CHILD] && process.send) {
-  process.once('message', (job: SenderJob) => {
+  process.on('message', (job: SenderJob) => {
     run(job).then(
-      (result) => process.send!({ result }, () => process.exit(0)),
-      (err: Error) => process.send!({ error: err.stack ?? err.message }, () => process.exit(1)),
+      (result) => process.send!({ result }),
+      (err: Error) => process.send!({ error: err.stack ?? err.message }),
     );
   });
+  // The bench closes the channel when it is done: nothing else keeps this process.
+  process.once('disconnect', () => process.exit(0));
 }

@@ -45,7 +45,7 @@ import { encodeGlobalId } from '../workflows/ids';
 import { settledAfter, type JobberEvent } from '../workflows/definitions';
 import { createBareActivities } from './bare/activities';
 import { closedLoop, countsText, notAccepted, openLoop, percentile, type Answer } from './load';
-import { runSender, type SenderJob, type SenderResult } from './sender';
+import { startSender, type SenderJob, type SenderResult } from './sender';
 import { cpuPerEvent, sampleCpu } from './procs';
 import { f1, f2, median, progress, sleep } from './report';
 
@@ -520,6 +520,7 @@ async function main() {
     }
   };
   type Via = 'ingress' | 'plain';
+  const sender = startSender();
   /**
    * One loop of calls. The ingress side's webhooks come from a process of their own (bench/sender.ts),
    * as Jobber's do; the plain side's calls are made here, where the ingress makes them.
@@ -530,7 +531,7 @@ async function main() {
     if (via === 'ingress') {
       const firstSeq = seq + 1;
       seq += count;
-      return runSender({ url: ingressUrl, secret, accountId: stranger, firstSeq, loop });
+      return sender.run({ url: ingressUrl, secret, accountId: stranger, firstSeq, loop });
     }
     if (loop.kind === 'closed') {
       const r = await closedLoop(loop.total, loop.concurrency, plainStart);
@@ -540,6 +541,9 @@ async function main() {
     return { total: r.total, rate: r.offered, p50: r.p50, p99: r.p99, max: r.max, statuses: [...r.statuses], late: r.late };
   };
   const refused = (r: SenderResult) => notAccepted(new Map(r.statuses));
+
+  // The sender's process starts cold (its loader, its HTTP client): a few webhooks first, not timed.
+  if (START_EVENTS > 0 || RATES.length > 0 || MEMORY_EVENTS > 0) await calls('ingress', { kind: 'closed', total: 20, concurrency: 5 });
 
   // 3. Starts per second, ingress against plain client.workflow.start, the worker draining each batch.
   const startRows: string[] = [];
@@ -723,6 +727,7 @@ async function main() {
   say(`Load average at the end: ${os.loadavg().map(f2).join(' ')}.`, '');
   process.stdout.write(out.join('\n') + '\n');
 
+  sender.close();
   server.close();
   bareServer.close();
   worker.shutdown();

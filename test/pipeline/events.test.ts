@@ -225,75 +225,68 @@ describe('webhook → workflow → record → alert, over HTTP with real Tempora
   });
 
   it('stores the last of two changes to an invoice within one second (identical occurredAt and updatedAt) and alerts it paid; a reconciliation repairs an equal-updatedAt copy', async () => {
-    // Jobber stamps whole seconds: the second change's webhook has the first one's workflow id.
-    p.jobber.sandbox.setWholeSecondStamps(true);
-    try {
-      const { result: client } = capture(() => store().createClient(account, { firstName: 'Same', lastName: 'Second' }, { webhook: false }));
-      const { result: invoice } = capture(() =>
-        store().createInvoice(account, { clientId: client.id, subject: 'Two payments', amounts: { subtotal: 100, total: 100 } }, { webhook: false }),
-      );
-      const invoiceRequestsBefore = requests('Invoice').length;
-      // Early in a second, so both changes fall in it.
-      await waitFor(() => new Date().getUTCMilliseconds() < 100 || undefined, 2_000);
-      const partly = capture(() => store().updateInvoice(invoice.id, { amounts: { paymentsTotal: 40 } }));
-      // Give a fetch the chance to run between the changes, as it did when this was found.
-      await waitFor(() => requests('Invoice').length > invoiceRequestsBefore || new Date().getUTCMilliseconds() > 800 || undefined, 2_000).catch(
-        () => undefined,
-      );
-      const paid = capture(() => store().updateInvoice(invoice.id, { invoiceStatus: 'paid', amounts: { paymentsTotal: 100 } }));
-      const [first, second] = [partly, paid].map((c) => p.jobber.sandbox.webhooks.get(c.webhookIds[0]!)!.event);
-      expect(second!.occurredAt).toBe(first!.occurredAt);
-      expect(paid.result.updatedAt).toBe(partly.result.updatedAt);
-      expect(new Date(paid.result.updatedAt).getUTCMilliseconds()).toBe(0);
-      expect(p.workflowIdOf(p.jobber.sandbox.webhooks.get(paid.webhookIds[0]!)!)).toBe(p.workflowIdOf(p.jobber.sandbox.webhooks.get(partly.webhookIds[0]!)!));
+    // Jobber stamps whole seconds (the sandbox's default): the second change's webhook has the first one's workflow id.
+    const { result: client } = capture(() => store().createClient(account, { firstName: 'Same', lastName: 'Second' }, { webhook: false }));
+    const { result: invoice } = capture(() =>
+      store().createInvoice(account, { clientId: client.id, subject: 'Two payments', amounts: { subtotal: 100, total: 100 } }, { webhook: false }),
+    );
+    const invoiceRequestsBefore = requests('Invoice').length;
+    // Early in a second, so both changes fall in it.
+    await waitFor(() => new Date().getUTCMilliseconds() < 100 || undefined, 2_000);
+    const partly = capture(() => store().updateInvoice(invoice.id, { amounts: { paymentsTotal: 40 } }));
+    // Give a fetch the chance to run between the changes, as it did when this was found.
+    await waitFor(() => requests('Invoice').length > invoiceRequestsBefore || new Date().getUTCMilliseconds() > 800 || undefined, 2_000).catch(() => undefined);
+    const paid = capture(() => store().updateInvoice(invoice.id, { invoiceStatus: 'paid', amounts: { paymentsTotal: 100 } }));
+    const [first, second] = [partly, paid].map((c) => p.jobber.sandbox.webhooks.get(c.webhookIds[0]!)!.event);
+    expect(second!.occurredAt).toBe(first!.occurredAt);
+    expect(paid.result.updatedAt).toBe(partly.result.updatedAt);
+    expect(new Date(paid.result.updatedAt).getUTCMilliseconds()).toBe(0);
+    expect(p.workflowIdOf(p.jobber.sandbox.webhooks.get(paid.webhookIds[0]!)!)).toBe(p.workflowIdOf(p.jobber.sandbox.webhooks.get(partly.webhookIds[0]!)!));
 
-      const outcomes = await p.outcomes([...partly.webhookIds, ...paid.webhookIds]);
-      expect(outcomes[0]).toMatchObject({ status: 'synced', alerts: ['invoice-paid'] });
-      const stored = await p.models.Invoice.findById(invoice.id).lean();
-      expect(stored).toMatchObject({ invoiceStatus: 'paid', paymentsTotal: 100, invoiceBalance: 0 });
-      expect(stored?.updatedAt?.toISOString()).toBe(new Date(paid.result.updatedAt).toISOString());
-      const alerts = p.slack.standIn.state.messages.filter((m) => m.text.includes(`Invoice #${invoice.invoiceNumber} paid`));
-      expect(alerts).toHaveLength(1);
-      expect(alerts[0]!.text).toContain('Amount $100.00');
-      // One event workflow, one Jobber request.
-      expect(requests('Invoice').length - invoiceRequestsBefore).toBe(1);
+    const outcomes = await p.outcomes([...partly.webhookIds, ...paid.webhookIds]);
+    expect(outcomes[0]).toMatchObject({ status: 'synced', alerts: ['invoice-paid'] });
+    const stored = await p.models.Invoice.findById(invoice.id).lean();
+    expect(stored).toMatchObject({ invoiceStatus: 'paid', paymentsTotal: 100, invoiceBalance: 0 });
+    expect(stored?.updatedAt?.toISOString()).toBe(new Date(paid.result.updatedAt).toISOString());
+    const alerts = p.slack.standIn.state.messages.filter((m) => m.text.includes(`Invoice #${invoice.invoiceNumber} paid`));
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]!.text).toContain('Amount $100.00');
+    // One event workflow, one Jobber request.
+    expect(requests('Invoice').length - invoiceRequestsBefore).toBe(1);
 
-      // A copy fetched within that second (say by a backfill page), with the same updatedAt.
-      await p.models.Invoice.updateOne(
-        { _id: invoice.id },
-        {
-          $set: {
-            invoiceStatus: 'awaiting_payment',
-            paymentsTotal: 40,
-            invoiceBalance: 60,
-            fetchedAt: new Date(new Date(paid.result.updatedAt).getTime() + 300),
-            settled: false,
-          },
+    // A copy fetched within that second (say by a backfill page), with the same updatedAt.
+    await p.models.Invoice.updateOne(
+      { _id: invoice.id },
+      {
+        $set: {
+          invoiceStatus: 'awaiting_payment',
+          paymentsTotal: 40,
+          invoiceBalance: 60,
+          fetchedAt: new Date(new Date(paid.result.updatedAt).getTime() + 300),
+          settled: false,
         },
-      );
-      const reconciled = await p.temporal.client.workflow.execute('backfillWorkflow', {
-        taskQueue: p.worker.taskQueue,
-        workflowId: `reconcile-${readableId(invoice.id)}-${Date.now()}`,
-        args: [{ accountId: account, kinds: ['invoice'], updatedSince: new Date(Date.parse(paid.result.updatedAt) - 60_000).toISOString() }],
-      });
-      expect(reconciled).toMatchObject({ records: 1 });
-      // The page hands the stale record to its record workflow, the one writer of its document.
-      const repaired = await waitFor(async () => {
-        const doc = await p.models.Invoice.findById(invoice.id).lean();
-        return doc?.invoiceStatus === 'paid' ? doc : undefined;
-      });
-      expect(repaired).toMatchObject({ invoiceStatus: 'paid', paymentsTotal: 100, invoiceBalance: 0 });
-      const key = p.workflowIdOf(p.jobber.sandbox.webhooks.get(paid.webhookIds[0]!)!);
-      const signals = ((await p.temporal.client.workflow.getHandle(recordWorkflowId(account, 'invoice', invoice.id)).fetchHistory()).events ?? [])
-        .map((e) => e.workflowExecutionSignaledEventAttributes)
-        .filter((a) => a?.signalName === 'jobberEvent')
-        .map((a) => defaultPayloadConverter.fromPayload<{ source?: string }>(a!.input!.payloads![0]!));
-      expect(signals).toEqual([expect.objectContaining({ source: 'reconcile' })]);
-      // The change's natural key is the webhook's, which it stays: "Last webhook" still counts it.
-      expect(await p.models.Event.findById(key).lean()).toMatchObject({ status: 'synced', fromWebhook: true });
-    } finally {
-      p.jobber.sandbox.setWholeSecondStamps(false);
-    }
+      },
+    );
+    const reconciled = await p.temporal.client.workflow.execute('backfillWorkflow', {
+      taskQueue: p.worker.taskQueue,
+      workflowId: `reconcile-${readableId(invoice.id)}-${Date.now()}`,
+      args: [{ accountId: account, kinds: ['invoice'], updatedSince: new Date(Date.parse(paid.result.updatedAt) - 60_000).toISOString() }],
+    });
+    expect(reconciled).toMatchObject({ records: 1 });
+    // The page hands the stale record to its record workflow, the one writer of its document.
+    const repaired = await waitFor(async () => {
+      const doc = await p.models.Invoice.findById(invoice.id).lean();
+      return doc?.invoiceStatus === 'paid' ? doc : undefined;
+    });
+    expect(repaired).toMatchObject({ invoiceStatus: 'paid', paymentsTotal: 100, invoiceBalance: 0 });
+    const key = p.workflowIdOf(p.jobber.sandbox.webhooks.get(paid.webhookIds[0]!)!);
+    const signals = ((await p.temporal.client.workflow.getHandle(recordWorkflowId(account, 'invoice', invoice.id)).fetchHistory()).events ?? [])
+      .map((e) => e.workflowExecutionSignaledEventAttributes)
+      .filter((a) => a?.signalName === 'jobberEvent')
+      .map((a) => defaultPayloadConverter.fromPayload<{ source?: string }>(a!.input!.payloads![0]!));
+    expect(signals).toEqual([expect.objectContaining({ source: 'reconcile' })]);
+    // The change's natural key is the webhook's, which it stays: "Last webhook" still counts it.
+    expect(await p.models.Event.findById(key).lean()).toMatchObject({ status: 'synced', fromWebhook: true });
   });
 
   it('tombstones on DESTROY, and a late UPDATE does not bring the record back', async () => {
