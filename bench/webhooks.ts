@@ -44,7 +44,7 @@ import { createLogger } from '../src/logger';
 import { encodeGlobalId } from '../workflows/ids';
 import { settledAfter, type JobberEvent } from '../workflows/definitions';
 import { createBareActivities } from './bare/activities';
-import { closedLoop, countsText, notAccepted, openLoop, percentile, type Answer } from './load';
+import { closedLoop, countsText, isAccepted, notAccepted, openLoop, percentile, type Answer } from './load';
 import { startSender, type SenderJob, type SenderResult } from './sender';
 import { cpuPerEvent, sampleCpu } from './procs';
 import { f1, f2, median, progress, sleep } from './report';
@@ -615,7 +615,7 @@ async function main() {
       }
       const fmt = (r: NonNullable<(typeof result)['ingress']>) =>
         `${f1(r.rate)}/s${r.late ? ` (${r.late} sent over 20 ms late)` : ''}, p50 ${f1(r.p50)} ms, p99 ${f1(r.p99)} ms, max ${f1(r.max)} ms` +
-        `${refused(r) ? `, not accepted: ${countsText(new Map(r.statuses.filter(([, n]) => n > 0)))}` : ''}; ${r.backlog} running after; ${r.loop}`;
+        `${refused(r) ? `, not accepted: ${countsText(new Map(r.statuses.filter(([status]) => !isAccepted(status))))}` : ''}; ${r.backlog} running after; ${r.loop}`;
       ackRows.push(`| ${rate}/s, round ${round} | ${fmt(result.ingress!)} | ${fmt(result.plain!)} |`);
     }
   }

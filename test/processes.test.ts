@@ -54,6 +54,7 @@ describe.each([
   let ingress: Proc;
   let worker: Proc;
   let ingressUrl: string;
+  let workerMetricsUrl: string;
   let models: Models;
   let closeDb: () => Promise<void>;
 
@@ -61,6 +62,8 @@ describe.each([
     if (build) for (const command of build) await run('bash', ['-c', command], { cwd: ROOT });
     const port = await freePort();
     ingressUrl = `http://127.0.0.1:${port}`;
+    const metricsPort = await freePort();
+    workerMetricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
     // Access tokens that live 8 s: refreshed at half their lifetime, one every 4 s or so.
     // Ids of its own: the two variants share the Temporal server, and account workflow ids are
     // named after the account (a workflow of the first variant's account may still be open).
@@ -70,7 +73,7 @@ describe.each([
       ...process.env,
       PORT: String(port),
       PUBLIC_URL: ingressUrl,
-      METRICS_PORT: String(await freePort()),
+      METRICS_PORT: String(metricsPort),
       TEMPORAL_ADDRESS: testTemporalAddress(),
       TEMPORAL_TASK_QUEUE: `procs-${tag}-${Date.now()}`,
       MONGO_URL: mongoUrl,
@@ -105,6 +108,14 @@ describe.each([
     await jobber?.close();
     await slack?.close();
   }, 60_000);
+
+  it(`serves the worker process's heap and resident memory on its metrics page (${how})`, async () => {
+    const page = await (await fetch(workerMetricsUrl)).text();
+    const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(page)?.[1]);
+    // A Node process with the SDK loaded holds tens of MiB of heap and more resident: real readings, not zeros.
+    expect(value('nodejs_heap_size_used_bytes')).toBeGreaterThan(10 * 2 ** 20);
+    expect(value('process_resident_memory_bytes')).toBeGreaterThan(value('nodejs_heap_size_used_bytes'));
+  });
 
   it(`syncs a webhook, refreshes tokens and disconnects, logging no token or secret at trace level (${how})`, async () => {
     const tokens = new TokenStore(models, new TokenCipher(key));

@@ -63,6 +63,14 @@ export async function createActivityDeps(
   const { connection, models } = await connectDatabase(config.mongoUrl, { writeConcern: config.mongoWriteConcern });
   // The runtime installed by the worker's start-up exports these with the SDK's metrics.
   const metrics = new WorkerMetrics(Runtime.instance().metricMeter);
+  const stopSampling = metrics.sampleProcess();
   const deps = buildActivityDeps(config, { models, temporal, metrics });
-  return { deps, connection, close: () => connection.close() };
+  return {
+    deps,
+    connection,
+    close: () => {
+      stopSampling();
+      return connection.close();
+    },
+  };
 }
