@@ -536,6 +536,8 @@ async function main() {
       ingress?: GroupMemory;
       worker?: GroupMemory;
       ingressHeap: number;
+      /** The worker's main-thread heap, as its metrics page last sampled it (every 10 s). */
+      workerHeap: number;
       stickyCache: number;
       running: number;
     }
@@ -552,13 +554,14 @@ async function main() {
         accepted,
         ...rss,
         ingressHeap: promValue(ingressPage, 'nodejs_heap_size_used_bytes'),
+        workerHeap: promValue(workerPage, 'nodejs_heap_size_used_bytes'),
         stickyCache: promValue(workerPage, 'temporal_sticky_cache_size'),
         running: runningNow,
       };
       // On stderr as it is taken, so that a run stopped later still has it.
       progress(
         `memory reading, ${when}: ingress ${mib(reading.ingress?.service ?? NaN)} (heap ${mib(reading.ingressHeap)}), ` +
-          `worker ${mib(reading.worker?.service ?? NaN)}, sticky cache ${reading.stickyCache}, ${reading.running} running`,
+          `worker ${mib(reading.worker?.service ?? NaN)} (heap ${mib(reading.workerHeap)}), sticky cache ${reading.stickyCache}, ${reading.running} running`,
       );
       return reading;
     };
@@ -656,12 +659,12 @@ async function main() {
         `Sticky cache below = the worker's \`temporal_sticky_cache_size\` gauge.`,
       `- CPU over the phase (${f1((performance.now() - t0) / 1000)} s): ${cpuPhase}.`,
       '',
-      '| when | accepted | record workflows running | ingress VmRSS | ingress heap used | worker VmRSS | worker sticky cache |',
-      '| --- | --- | --- | --- | --- | --- | --- |',
+      '| when | accepted | record workflows running | ingress VmRSS | ingress heap used | worker VmRSS | worker heap used (main thread, sampled every 10 s) | worker sticky cache |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- |',
       ...table.map(
         (r) =>
           `| ${r.when} | ${r.accepted} | ${Number.isFinite(r.running) ? r.running : '–'} | ${mib(r.ingress?.service ?? NaN)} | ${mib(r.ingressHeap)} | ` +
-          `${mib(r.worker?.service ?? NaN)} | ${Number.isFinite(r.stickyCache) ? r.stickyCache : '–'} |`,
+          `${mib(r.worker?.service ?? NaN)} | ${mib(r.workerHeap)} | ${Number.isFinite(r.stickyCache) ? r.stickyCache : '–'} |`,
       ),
       '',
       `VmRSS from /proc/<pid>/status of the service's own Node process (pid ${table[0]!.ingress?.pid ?? '?'} ingress, ${w?.pid ?? '?'} worker; ` +
