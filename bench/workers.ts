@@ -669,7 +669,7 @@ async function main() {
       '',
       `VmRSS from /proc/<pid>/status of the service's own Node process (pid ${table[0]!.ingress?.pid ?? '?'} ingress, ${w?.pid ?? '?'} worker; ` +
         `children included: ${table.at(-1)!.ingress?.processes ?? '?'} and ${table.at(-1)!.worker?.processes ?? '?'} processes), not the npm and tsx wrappers in front ` +
-        `(${mib(table.at(-1)!.ingress?.wrappers ?? NaN)} and ${mib(table.at(-1)!.worker?.wrappers ?? NaN)} at the end). Heap used: the ingress's \`nodejs_heap_size_used_bytes\`.`,
+        `(${mib(table.at(-1)!.ingress?.wrappers ?? NaN)} and ${mib(table.at(-1)!.worker?.wrappers ?? NaN)} at the end). Heap used: each process's own \`nodejs_heap_size_used_bytes\` (the worker's is its main thread's, sampled every 10 s; the workflow threads' isolates are not in it).`,
       '',
       `Growth of the worker's VmRSS: ${growth((r) => r.worker?.service)}.`,
       `Growth of the ingress's VmRSS: ${growth((r) => r.ingress?.service)}.`,
