@@ -24,41 +24,13 @@ const openssl = (dir: string, args: string[]) => execFileSync('openssl', args, {
 /** Makes the PKI with the openssl CLI (node's crypto cannot issue X.509 certificates). */
 export function makeTestPki(serverName = 'temporal.test'): TestPki {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'temporal-tls-'));
-  const ca = (name: string) =>
-    openssl(dir, [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.pem`,
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${name}`,
-    ]);
+  /** `openssl req` arguments for a new P-256 key, unencrypted, in `<name>.key`, with the subject CN=<name>. */
+  const newKey = (name: string) => ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-subj', `/CN=${name}`];
+  const ca = (name: string) => openssl(dir, ['req', '-x509', ...newKey(name), '-out', `${name}.pem`, '-days', '2']);
   ca('ca');
   ca('other-ca');
   const leaf = (name: string, ext: string) => {
-    openssl(dir, [
-      'req',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.csr`,
-      '-subj',
-      `/CN=${name}`,
-    ]);
+    openssl(dir, ['req', ...newKey(name), '-out', `${name}.csr`]);
     writeFileSync(path.join(dir, `${name}.ext`), ext);
     openssl(dir, [
       'x509',
