@@ -349,6 +349,19 @@ export type ChangeListener = (events: ChangeEvent[], delivery: DeliveryOptions |
 type RecordType =
   'Account' | 'User' | 'Client' | 'Job' | 'Invoice' | 'Request' | 'Quote' | 'Visit' | 'Property' | 'PaymentRecord' | 'Email' | 'ClientPhoneNumber';
 
+/** Where a deleted record's id goes in a DeletedView. */
+const DELETED_LISTS = {
+  Client: 'clients',
+  Job: 'jobs',
+  Invoice: 'invoices',
+  Request: 'requests',
+  Quote: 'quotes',
+  Visit: 'visits',
+  Property: 'properties',
+  PaymentRecord: 'payments',
+} as const satisfies Partial<Record<RecordType, keyof DeletedView>>;
+type DeletableType = keyof typeof DELETED_LISTS;
+
 const round2 = (n: number): number => Math.round(n * 100) / 100;
 const FIRST_NAMES = ['Ada', 'Grace', 'Alan', 'Katherine', 'Linus', 'Margaret', 'Dennis', 'Barbara', 'Ken', 'Frances'];
 const LAST_NAMES = ['Lovelace', 'Hopper', 'Turing', 'Johnson', 'Torvalds', 'Hamilton', 'Ritchie', 'Liskov', 'Thompson', 'Allen'];
@@ -494,46 +507,22 @@ export class JobberStore {
   /** Deletes the client with its properties, quotes, requests, jobs (with visits) and invoices (each gets its own DESTROY webhook). */
   deleteClient(clientId: string, write?: WriteOptions): DeletedView {
     const client = this.requireRecord('Client', this.clients, clientId);
-    const events: ChangeEvent[] = [];
-    const deleted: DeletedView = { clients: [], jobs: [], invoices: [] };
-    for (const pay of [...this.payments.values()].filter((x) => x.clientId === client.id)) {
-      this.payments.delete(pay.id);
-      (deleted.payments ??= []).push(this.enc('PaymentRecord', pay.id));
-      events.push(this.event('PAYMENT_DESTROY', client.accountId, 'PaymentRecord', pay.id, this.clock.stamp().toISOString()));
-    }
-    for (const prop of this.propertiesOfClient(client.id)) {
-      this.properties.delete(prop.id);
-      (deleted.properties ??= []).push(this.enc('Property', prop.id));
-      events.push(this.event('PROPERTY_DESTROY', client.accountId, 'Property', prop.id, this.clock.stamp().toISOString()));
-    }
-    for (const quote of this.quotesOfClient(client.id)) {
-      this.quotes.delete(quote.id);
-      (deleted.quotes ??= []).push(this.enc('Quote', quote.id));
-      events.push(this.event('QUOTE_DESTROY', client.accountId, 'Quote', quote.id, this.clock.stamp().toISOString()));
-    }
-    for (const request of this.requestsOfClient(client.id)) {
-      this.requests.delete(request.id);
-      (deleted.requests ??= []).push(this.enc('Request', request.id));
-      events.push(this.event('REQUEST_DESTROY', client.accountId, 'Request', request.id, this.clock.stamp().toISOString()));
-    }
-    for (const invoice of this.invoicesOfClient(client.id)) {
-      this.invoices.delete(invoice.id);
-      deleted.invoices.push(this.enc('Invoice', invoice.id));
-      events.push(this.event('INVOICE_DESTROY', client.accountId, 'Invoice', invoice.id, this.clock.stamp().toISOString()));
-    }
+    const { deleted, events, drop } = this.deletion(client.accountId);
+    drop(
+      'PaymentRecord',
+      this.payments,
+      [...this.payments.values()].filter((x) => x.clientId === client.id),
+      'PAYMENT_DESTROY',
+    );
+    drop('Property', this.properties, this.propertiesOfClient(client.id), 'PROPERTY_DESTROY');
+    drop('Quote', this.quotes, this.quotesOfClient(client.id), 'QUOTE_DESTROY');
+    drop('Request', this.requests, this.requestsOfClient(client.id), 'REQUEST_DESTROY');
+    drop('Invoice', this.invoices, this.invoicesOfClient(client.id), 'INVOICE_DESTROY');
     for (const job of this.jobsOfClient(client.id)) {
-      for (const visit of this.visitsOfJob(job.id)) {
-        this.visits.delete(visit.id);
-        (deleted.visits ??= []).push(this.enc('Visit', visit.id));
-        events.push(this.event('VISIT_DESTROY', client.accountId, 'Visit', visit.id, this.clock.stamp().toISOString()));
-      }
-      this.jobs.delete(job.id);
-      deleted.jobs.push(this.enc('Job', job.id));
-      events.push(this.event('JOB_DESTROY', client.accountId, 'Job', job.id, this.clock.stamp().toISOString()));
+      drop('Visit', this.visits, this.visitsOfJob(job.id), 'VISIT_DESTROY');
+      drop('Job', this.jobs, [job], 'JOB_DESTROY');
     }
-    this.clients.delete(client.id);
-    deleted.clients.push(this.enc('Client', client.id));
-    events.push(this.event('CLIENT_DESTROY', client.accountId, 'Client', client.id, this.clock.stamp().toISOString()));
+    drop('Client', this.clients, [client], 'CLIENT_DESTROY');
     this.emit(write, events);
     return deleted;
   }
@@ -587,12 +576,10 @@ export class JobberStore {
   }
 
   deleteRequest(requestId: string, write?: WriteOptions): DeletedView {
-    const request = this.requireRecord('Request', this.requests, requestId);
-    this.requests.delete(request.id);
-    // Quotes made from it lose the link silently, as invoices lose a deleted job.
-    for (const quote of this.quotes.values()) if (quote.requestId === request.id) quote.requestId = null;
-    this.emit(write, [this.event('REQUEST_DESTROY', request.accountId, 'Request', request.id, this.clock.stamp().toISOString())]);
-    return { clients: [], jobs: [], invoices: [], requests: [this.enc('Request', request.id)] };
+    return this.deleteRecord('Request', this.requests, requestId, 'REQUEST_DESTROY', write, (request) => {
+      // Quotes made from it lose the link silently, as invoices lose a deleted job.
+      for (const quote of this.quotes.values()) if (quote.requestId === request.id) quote.requestId = null;
+    });
   }
 
   getRequest(requestId: string): RequestView | undefined {
@@ -654,10 +641,7 @@ export class JobberStore {
   }
 
   deleteQuote(quoteId: string, write?: WriteOptions): DeletedView {
-    const quote = this.requireRecord('Quote', this.quotes, quoteId);
-    this.quotes.delete(quote.id);
-    this.emit(write, [this.event('QUOTE_DESTROY', quote.accountId, 'Quote', quote.id, this.clock.stamp().toISOString())]);
-    return { clients: [], jobs: [], invoices: [], quotes: [this.enc('Quote', quote.id)] };
+    return this.deleteRecord('Quote', this.quotes, quoteId, 'QUOTE_DESTROY', write);
   }
 
   getQuote(quoteId: string): QuoteView | undefined {
@@ -704,10 +688,7 @@ export class JobberStore {
   }
 
   deletePayment(paymentId: string, write?: WriteOptions): DeletedView {
-    const pay = this.requireRecord('PaymentRecord', this.payments, paymentId);
-    this.payments.delete(pay.id);
-    this.emit(write, [this.event('PAYMENT_DESTROY', pay.accountId, 'PaymentRecord', pay.id, this.clock.stamp().toISOString())]);
-    return { clients: [], jobs: [], invoices: [], payments: [this.enc('PaymentRecord', pay.id)] };
+    return this.deleteRecord('PaymentRecord', this.payments, paymentId, 'PAYMENT_DESTROY', write);
   }
 
   getPayment(paymentId: string): PaymentView | undefined {
@@ -755,16 +736,14 @@ export class JobberStore {
   }
 
   deleteProperty(propertyId: string, write?: WriteOptions): DeletedView {
-    const prop = this.requireRecord('Property', this.properties, propertyId);
-    // A visit cannot lose its property (non-null in Jobber): move or delete the visits first.
-    const visits = [...this.visits.values()].filter((v) => v.propertyId === prop.id);
-    if (visits.length > 0) {
-      throw new SandboxError(409, `property ${propertyId} has ${visits.length} visit(s): move them to another property or delete them first`);
-    }
-    this.properties.delete(prop.id);
-    for (const quote of this.quotes.values()) if (quote.propertyId === prop.id) quote.propertyId = null;
-    this.emit(write, [this.event('PROPERTY_DESTROY', prop.accountId, 'Property', prop.id, this.clock.stamp().toISOString())]);
-    return { clients: [], jobs: [], invoices: [], properties: [this.enc('Property', prop.id)] };
+    return this.deleteRecord('Property', this.properties, propertyId, 'PROPERTY_DESTROY', write, (prop) => {
+      // A visit cannot lose its property (non-null in Jobber): move or delete the visits first.
+      const visits = [...this.visits.values()].filter((v) => v.propertyId === prop.id);
+      if (visits.length > 0) {
+        throw new SandboxError(409, `property ${propertyId} has ${visits.length} visit(s): move them to another property or delete them first`);
+      }
+      for (const quote of this.quotes.values()) if (quote.propertyId === prop.id) quote.propertyId = null;
+    });
   }
 
   getProperty(propertyId: string): PropertyView | undefined {
@@ -824,10 +803,7 @@ export class JobberStore {
   }
 
   deleteVisit(visitId: string, write?: WriteOptions): DeletedView {
-    const visit = this.requireRecord('Visit', this.visits, visitId);
-    this.visits.delete(visit.id);
-    this.emit(write, [this.event('VISIT_DESTROY', visit.accountId, 'Visit', visit.id, this.clock.stamp().toISOString())]);
-    return { clients: [], jobs: [], invoices: [], visits: [this.enc('Visit', visit.id)] };
+    return this.deleteRecord('Visit', this.visits, visitId, 'VISIT_DESTROY', write);
   }
 
   getVisit(visitId: string): VisitView | undefined {
@@ -888,14 +864,13 @@ export class JobberStore {
   /** Deletes the job with its visits (VISIT_DESTROY each); invoices and quotes that named it silently drop it from their jobs. */
   deleteJob(jobId: string, write?: WriteOptions): DeletedView {
     const job = this.requireRecord('Job', this.jobs, jobId);
-    const visits = this.visitsOfJob(job.id);
-    for (const visit of visits) this.visits.delete(visit.id);
-    this.jobs.delete(job.id);
+    const { deleted, events, drop } = this.deletion(job.accountId);
+    drop('Visit', this.visits, this.visitsOfJob(job.id), 'VISIT_DESTROY');
+    drop('Job', this.jobs, [job], 'JOB_DESTROY');
     for (const invoice of this.invoices.values()) invoice.jobIds = invoice.jobIds.filter((id) => id !== job.id);
     for (const quote of this.quotes.values()) quote.jobIds = quote.jobIds.filter((id) => id !== job.id);
-    const visitEvents = visits.map((v) => this.event('VISIT_DESTROY', job.accountId, 'Visit', v.id, this.clock.stamp().toISOString()));
-    this.emit(write, [...visitEvents, this.event('JOB_DESTROY', job.accountId, 'Job', job.id, this.clock.stamp().toISOString())]);
-    return { clients: [], jobs: [this.enc('Job', job.id)], invoices: [], ...(visits.length ? { visits: visits.map((v) => this.enc('Visit', v.id)) } : {}) };
+    this.emit(write, events);
+    return deleted;
   }
 
   getJob(jobId: string): JobView | undefined {
@@ -960,12 +935,10 @@ export class JobberStore {
   }
 
   deleteInvoice(invoiceId: string, write?: WriteOptions): DeletedView {
-    const invoice = this.requireRecord('Invoice', this.invoices, invoiceId);
-    this.invoices.delete(invoice.id);
-    // Its payments stay, no longer linked (the sandbox's choice).
-    for (const pay of this.payments.values()) if (pay.invoiceId === invoice.id) pay.invoiceId = null;
-    this.emit(write, [this.event('INVOICE_DESTROY', invoice.accountId, 'Invoice', invoice.id, this.clock.stamp().toISOString())]);
-    return { clients: [], jobs: [], invoices: [this.enc('Invoice', invoice.id)] };
+    return this.deleteRecord('Invoice', this.invoices, invoiceId, 'INVOICE_DESTROY', write, (invoice) => {
+      // Its payments stay, no longer linked (the sandbox's choice).
+      for (const pay of this.payments.values()) if (pay.invoiceId === invoice.id) pay.invoiceId = null;
+    });
   }
 
   getInvoice(invoiceId: string): InvoiceView | undefined {
@@ -1366,6 +1339,47 @@ export class JobberStore {
     const record = map.get(this.decode(type, encodedId) ?? -1);
     if (!record) throw notFound(type.toLowerCase(), encodedId);
     return record;
+  }
+
+  /**
+   * Deletes one record: `beforeDelete` may refuse (throw) or unlink other records; then the record goes,
+   * with its id in the returned view and its DESTROY webhook (unless `{ webhook: false }`).
+   */
+  private deleteRecord<T extends { id: number; accountId: number }>(
+    type: DeletableType,
+    map: Map<number, T>,
+    encodedId: string,
+    topic: string,
+    write: WriteOptions | undefined,
+    beforeDelete?: (record: T) => void,
+  ): DeletedView {
+    const record = this.requireRecord(type, map, encodedId);
+    beforeDelete?.(record);
+    const { deleted, events, drop } = this.deletion(record.accountId);
+    drop(type, map, [record], topic);
+    this.emit(write, events);
+    return deleted;
+  }
+
+  /**
+   * A deletion in the account: `drop` removes records in the order given, each with its id in `deleted`
+   * (its type's list, created on first use) and its DESTROY event, stamped as it goes, in `events`.
+   */
+  private deletion(accountId: number): {
+    deleted: DeletedView;
+    events: ChangeEvent[];
+    drop: <T extends { id: number }>(type: DeletableType, map: Map<number, T>, records: T[], topic: string) => void;
+  } {
+    const deleted: DeletedView = { clients: [], jobs: [], invoices: [] };
+    const events: ChangeEvent[] = [];
+    const drop = <T extends { id: number }>(type: DeletableType, map: Map<number, T>, records: T[], topic: string): void => {
+      for (const record of records) {
+        map.delete(record.id);
+        (deleted[DELETED_LISTS[type]] ??= []).push(this.enc(type, record.id));
+        events.push(this.event(topic, accountId, type, record.id, this.clock.stamp().toISOString()));
+      }
+    };
+    return { deleted, events, drop };
   }
 
   private event(topic: string, accountId: number, type: RecordType, id: number, occurredAt: string): ChangeEvent {
