@@ -455,8 +455,7 @@ export class JobberStore {
   }
 
   getAccount(accountId: string): AccountView | undefined {
-    const account = this.accounts.get(this.decode('Account', accountId) ?? -1);
-    return account && this.accountView(account);
+    return this.getRecord('Account', this.accounts, accountId, (r) => this.accountView(r));
   }
 
   listAccounts(): AccountView[] {
@@ -508,12 +507,7 @@ export class JobberStore {
   deleteClient(clientId: string, write?: WriteOptions): DeletedView {
     const client = this.requireRecord('Client', this.clients, clientId);
     const { deleted, events, drop } = this.deletion(client.accountId);
-    drop(
-      'PaymentRecord',
-      this.payments,
-      [...this.payments.values()].filter((x) => x.clientId === client.id),
-      'PAYMENT_DESTROY',
-    );
+    drop('PaymentRecord', this.payments, this.ofClient(this.payments, client.id), 'PAYMENT_DESTROY');
     drop('Property', this.properties, this.propertiesOfClient(client.id), 'PROPERTY_DESTROY');
     drop('Quote', this.quotes, this.quotesOfClient(client.id), 'QUOTE_DESTROY');
     drop('Request', this.requests, this.requestsOfClient(client.id), 'REQUEST_DESTROY');
@@ -528,12 +522,11 @@ export class JobberStore {
   }
 
   getClient(clientId: string): ClientView | undefined {
-    const client = this.clients.get(this.decode('Client', clientId) ?? -1);
-    return client && this.clientView(client);
+    return this.getRecord('Client', this.clients, clientId, (r) => this.clientView(r));
   }
 
   listClients(accountId: string): ClientView[] {
-    return this.clientsOf(this.requireAccount(accountId).id).map((c) => this.clientView(c));
+    return this.listRecords(this.clients, accountId, (r) => this.clientView(r));
   }
 
   // ---- requests -------------------------------------------------------------------------------
@@ -583,12 +576,11 @@ export class JobberStore {
   }
 
   getRequest(requestId: string): RequestView | undefined {
-    const request = this.requests.get(this.decode('Request', requestId) ?? -1);
-    return request && this.requestView(request);
+    return this.getRecord('Request', this.requests, requestId, (r) => this.requestView(r));
   }
 
   listRequests(accountId: string): RequestView[] {
-    return this.requestsOf(this.requireAccount(accountId).id).map((r) => this.requestView(r));
+    return this.listRecords(this.requests, accountId, (r) => this.requestView(r));
   }
 
   // ---- quotes ---------------------------------------------------------------------------------
@@ -645,12 +637,11 @@ export class JobberStore {
   }
 
   getQuote(quoteId: string): QuoteView | undefined {
-    const quote = this.quotes.get(this.decode('Quote', quoteId) ?? -1);
-    return quote && this.quoteView(quote);
+    return this.getRecord('Quote', this.quotes, quoteId, (r) => this.quoteView(r));
   }
 
   listQuotes(accountId: string): QuoteView[] {
-    return this.quotesOf(this.requireAccount(accountId).id).map((q) => this.quoteView(q));
+    return this.listRecords(this.quotes, accountId, (r) => this.quoteView(r));
   }
 
   // ---- payments -------------------------------------------------------------------------------
@@ -692,12 +683,11 @@ export class JobberStore {
   }
 
   getPayment(paymentId: string): PaymentView | undefined {
-    const pay = this.payments.get(this.decode('PaymentRecord', paymentId) ?? -1);
-    return pay && this.paymentView(pay);
+    return this.getRecord('PaymentRecord', this.payments, paymentId, (r) => this.paymentView(r));
   }
 
   listPayments(accountId: string): PaymentView[] {
-    return this.paymentsOf(this.requireAccount(accountId).id).map((p) => this.paymentView(p));
+    return this.listRecords(this.payments, accountId, (r) => this.paymentView(r));
   }
 
   // ---- properties -----------------------------------------------------------------------------
@@ -747,12 +737,11 @@ export class JobberStore {
   }
 
   getProperty(propertyId: string): PropertyView | undefined {
-    const prop = this.properties.get(this.decode('Property', propertyId) ?? -1);
-    return prop && this.propertyView(prop);
+    return this.getRecord('Property', this.properties, propertyId, (r) => this.propertyView(r));
   }
 
   listProperties(accountId: string): PropertyView[] {
-    return this.propertiesOf(this.requireAccount(accountId).id).map((p) => this.propertyView(p));
+    return this.listRecords(this.properties, accountId, (r) => this.propertyView(r));
   }
 
   // ---- visits ---------------------------------------------------------------------------------
@@ -807,12 +796,11 @@ export class JobberStore {
   }
 
   getVisit(visitId: string): VisitView | undefined {
-    const visit = this.visits.get(this.decode('Visit', visitId) ?? -1);
-    return visit && this.visitView(visit);
+    return this.getRecord('Visit', this.visits, visitId, (r) => this.visitView(r));
   }
 
   listVisits(accountId: string): VisitView[] {
-    return this.visitsOf(this.requireAccount(accountId).id).map((v) => this.visitView(v));
+    return this.listRecords(this.visits, accountId, (r) => this.visitView(r));
   }
 
   // ---- jobs -----------------------------------------------------------------------------------
@@ -874,12 +862,11 @@ export class JobberStore {
   }
 
   getJob(jobId: string): JobView | undefined {
-    const job = this.jobs.get(this.decode('Job', jobId) ?? -1);
-    return job && this.jobView(job);
+    return this.getRecord('Job', this.jobs, jobId, (r) => this.jobView(r));
   }
 
   listJobs(accountId: string): JobView[] {
-    return this.jobsOf(this.requireAccount(accountId).id).map((j) => this.jobView(j));
+    return this.listRecords(this.jobs, accountId, (r) => this.jobView(r));
   }
 
   // ---- invoices -------------------------------------------------------------------------------
@@ -942,12 +929,11 @@ export class JobberStore {
   }
 
   getInvoice(invoiceId: string): InvoiceView | undefined {
-    const invoice = this.invoices.get(this.decode('Invoice', invoiceId) ?? -1);
-    return invoice && this.invoiceView(invoice);
+    return this.getRecord('Invoice', this.invoices, invoiceId, (r) => this.invoiceView(r));
   }
 
   listInvoices(accountId: string): InvoiceView[] {
-    return this.invoicesOf(this.requireAccount(accountId).id).map((i) => this.invoiceView(i));
+    return this.listRecords(this.invoices, accountId, (r) => this.invoiceView(r));
   }
 
   /** Bulk data for backfill tests; sends no webhooks. Returns the new ids in creation order. */
@@ -1068,19 +1054,19 @@ export class JobberStore {
 
   /** Maps iterate in insertion order and ids only grow, so these lists are in id order. */
   clientsOf(accountId: number): StoredClient[] {
-    return [...this.clients.values()].filter((c) => c.accountId === accountId);
+    return this.ofAccount(this.clients, accountId);
   }
 
   jobsOf(accountId: number): StoredJob[] {
-    return [...this.jobs.values()].filter((j) => j.accountId === accountId);
+    return this.ofAccount(this.jobs, accountId);
   }
 
   invoicesOf(accountId: number): StoredInvoice[] {
-    return [...this.invoices.values()].filter((i) => i.accountId === accountId);
+    return this.ofAccount(this.invoices, accountId);
   }
 
   requestsOf(accountId: number): StoredRequest[] {
-    return [...this.requests.values()].filter((r) => r.accountId === accountId);
+    return this.ofAccount(this.requests, accountId);
   }
 
   requestByNumber(id: number): StoredRequest | undefined {
@@ -1092,7 +1078,7 @@ export class JobberStore {
   }
 
   paymentsOf(accountId: number): StoredPayment[] {
-    return [...this.payments.values()].filter((p) => p.accountId === accountId);
+    return this.ofAccount(this.payments, accountId);
   }
 
   propertyByNumber(id: number): StoredProperty | undefined {
@@ -1100,39 +1086,39 @@ export class JobberStore {
   }
 
   propertiesOf(accountId: number): StoredProperty[] {
-    return [...this.properties.values()].filter((p) => p.accountId === accountId);
+    return this.ofAccount(this.properties, accountId);
   }
 
   propertiesOfClient(clientId: number): StoredProperty[] {
-    return [...this.properties.values()].filter((p) => p.clientId === clientId);
+    return this.ofClient(this.properties, clientId);
   }
 
   visitsOf(accountId: number): StoredVisit[] {
-    return [...this.visits.values()].filter((v) => v.accountId === accountId);
+    return this.ofAccount(this.visits, accountId);
   }
 
   visitsOfJob(jobId: number): StoredVisit[] {
-    return [...this.visits.values()].filter((v) => v.jobId === jobId);
+    return this.ofJob(this.visits, jobId);
   }
 
   quotesOf(accountId: number): StoredQuote[] {
-    return [...this.quotes.values()].filter((q) => q.accountId === accountId);
+    return this.ofAccount(this.quotes, accountId);
   }
 
   quotesOfClient(clientId: number): StoredQuote[] {
-    return [...this.quotes.values()].filter((q) => q.clientId === clientId);
+    return this.ofClient(this.quotes, clientId);
   }
 
   requestsOfClient(clientId: number): StoredRequest[] {
-    return [...this.requests.values()].filter((r) => r.clientId === clientId);
+    return this.ofClient(this.requests, clientId);
   }
 
   jobsOfClient(clientId: number): StoredJob[] {
-    return [...this.jobs.values()].filter((j) => j.clientId === clientId);
+    return this.ofClient(this.jobs, clientId);
   }
 
   invoicesOfClient(clientId: number): StoredInvoice[] {
-    return [...this.invoices.values()].filter((i) => i.clientId === clientId);
+    return this.ofClient(this.invoices, clientId);
   }
 
   invoicesOfJob(jobId: number): StoredInvoice[] {
@@ -1380,6 +1366,30 @@ export class JobberStore {
       }
     };
     return { deleted, events, drop };
+  }
+
+  /** The view of the record of `type` with this EncodedId, or undefined when there is none. */
+  private getRecord<T, V>(type: RecordType, map: Map<number, T>, encodedId: string, view: (record: T) => V): V | undefined {
+    const record = map.get(this.decode(type, encodedId) ?? -1);
+    return record === undefined ? undefined : view(record);
+  }
+
+  /** The views of the account's records, in id order (404 for an unknown account). */
+  private listRecords<T extends { accountId: number }, V>(map: Map<number, T>, accountId: string, view: (record: T) => V): V[] {
+    return this.ofAccount(map, this.requireAccount(accountId).id).map((r) => view(r));
+  }
+
+  /** The map's records of the account, in id order (see clientsOf). */
+  private ofAccount<T extends { accountId: number }>(map: Map<number, T>, accountId: number): T[] {
+    return [...map.values()].filter((r) => r.accountId === accountId);
+  }
+
+  private ofClient<T extends { clientId: number }>(map: Map<number, T>, clientId: number): T[] {
+    return [...map.values()].filter((r) => r.clientId === clientId);
+  }
+
+  private ofJob<T extends { jobId: number }>(map: Map<number, T>, jobId: number): T[] {
+    return [...map.values()].filter((r) => r.jobId === jobId);
   }
 
   private event(topic: string, accountId: number, type: RecordType, id: number, occurredAt: string): ChangeEvent {
