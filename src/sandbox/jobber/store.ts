@@ -494,9 +494,7 @@ export class JobberStore {
   updateClient(clientId: string, input: z.input<typeof clientInputSchema>, write?: WriteOptions): ClientView {
     const client = this.requireRecord('Client', this.clients, clientId);
     const parsed = clientInputSchema.parse(input);
-    for (const key of ['firstName', 'lastName', 'companyName', 'title', 'isCompany', 'isArchived', 'isLead'] as const) {
-      if (parsed[key] !== undefined) Object.assign(client, { [key]: parsed[key] });
-    }
+    assignDefined(client, parsed, { only: ['firstName', 'lastName', 'companyName', 'title', 'isCompany', 'isArchived', 'isLead'] });
     this.applyClientContacts(client, parsed);
     client.updatedAt = this.clock.stamp().toISOString();
     this.emit(write, [this.event('CLIENT_UPDATE', client.accountId, 'Client', client.id, client.updatedAt)]);
@@ -534,8 +532,7 @@ export class JobberStore {
   createRequest(accountId: string, input: z.input<typeof requestCreateSchema>, write?: WriteOptions): RequestView {
     const account = this.requireAccount(accountId);
     const parsed = requestCreateSchema.parse(input);
-    const client = this.requireRecord('Client', this.clients, parsed.clientId);
-    if (client.accountId !== account.id) throw new SandboxError(400, `client ${parsed.clientId} belongs to another account`);
+    const client = this.requireOwnRecord('Client', this.clients, account, parsed.clientId);
     const id = this.next('Request');
     const at = this.clock.stamp().toISOString();
     const request: StoredRequest = {
@@ -560,9 +557,7 @@ export class JobberStore {
   updateRequest(requestId: string, input: z.input<typeof requestInputSchema>, write?: WriteOptions): RequestView {
     const request = this.requireRecord('Request', this.requests, requestId);
     const parsed = requestInputSchema.parse(input);
-    for (const [key, value] of Object.entries(parsed)) {
-      if (value !== undefined) Object.assign(request, { [key]: value });
-    }
+    assignDefined(request, parsed);
     request.updatedAt = this.clock.stamp().toISOString();
     this.emit(write, [this.event('REQUEST_UPDATE', request.accountId, 'Request', request.id, request.updatedAt)]);
     return this.requestView(request);
@@ -588,11 +583,9 @@ export class JobberStore {
   createQuote(accountId: string, input: z.input<typeof quoteCreateSchema>, write?: WriteOptions): QuoteView {
     const account = this.requireAccount(accountId);
     const parsed = quoteCreateSchema.parse(input);
-    const client = this.requireRecord('Client', this.clients, parsed.clientId);
-    if (client.accountId !== account.id) throw new SandboxError(400, `client ${parsed.clientId} belongs to another account`);
+    const client = this.requireOwnRecord('Client', this.clients, account, parsed.clientId);
     const id = this.next('Quote');
-    const quoteNumber = (this.quoteNumbers.get(account.id) ?? 0) + 1;
-    this.quoteNumbers.set(account.id, quoteNumber);
+    const quoteNumber = this.nextNumber(this.quoteNumbers, account.id);
     const at = this.clock.stamp().toISOString();
     const quote: StoredQuote = {
       id,
@@ -649,8 +642,7 @@ export class JobberStore {
   createPayment(accountId: string, input: z.input<typeof paymentCreateSchema>, write?: WriteOptions): PaymentView {
     const account = this.requireAccount(accountId);
     const parsed = paymentCreateSchema.parse(input);
-    const invoice = this.requireRecord('Invoice', this.invoices, parsed.invoiceId);
-    if (invoice.accountId !== account.id) throw new SandboxError(400, `invoice ${parsed.invoiceId} belongs to another account`);
+    const invoice = this.requireOwnRecord('Invoice', this.invoices, account, parsed.invoiceId);
     const id = this.next('PaymentRecord');
     const at = this.clock.stamp().toISOString();
     const pay: StoredPayment = {
@@ -671,9 +663,7 @@ export class JobberStore {
   updatePayment(paymentId: string, input: z.input<typeof paymentInputSchema>, write?: WriteOptions): PaymentView {
     const pay = this.requireRecord('PaymentRecord', this.payments, paymentId);
     const parsed = paymentInputSchema.parse(input);
-    for (const [key, value] of Object.entries(parsed)) {
-      if (value !== undefined) Object.assign(pay, { [key]: key === 'amount' ? round2(value as number) : value });
-    }
+    assignDefined(pay, parsed, { cents: 'amount' });
     this.emit(write, [this.event('PAYMENT_UPDATE', pay.accountId, 'PaymentRecord', pay.id, this.clock.stamp().toISOString())]);
     return this.paymentView(pay);
   }
@@ -695,8 +685,7 @@ export class JobberStore {
   createProperty(accountId: string, input: z.input<typeof propertyCreateSchema>, write?: WriteOptions): PropertyView {
     const account = this.requireAccount(accountId);
     const parsed = propertyCreateSchema.parse(input);
-    const client = this.requireRecord('Client', this.clients, parsed.clientId);
-    if (client.accountId !== account.id) throw new SandboxError(400, `client ${parsed.clientId} belongs to another account`);
+    const client = this.requireOwnRecord('Client', this.clients, account, parsed.clientId);
     const id = this.next('Property');
     const prop: StoredProperty = {
       id,
@@ -718,9 +707,7 @@ export class JobberStore {
   updateProperty(propertyId: string, input: z.input<typeof propertyInputSchema>, write?: WriteOptions): PropertyView {
     const prop = this.requireRecord('Property', this.properties, propertyId);
     const parsed = propertyInputSchema.parse(input);
-    for (const [key, value] of Object.entries(parsed)) {
-      if (value !== undefined) Object.assign(prop, { [key]: value });
-    }
+    assignDefined(prop, parsed);
     this.emit(write, [this.event('PROPERTY_UPDATE', prop.accountId, 'Property', prop.id, this.clock.stamp().toISOString())]);
     return this.propertyView(prop);
   }
@@ -749,8 +736,7 @@ export class JobberStore {
   createVisit(accountId: string, input: z.input<typeof visitCreateSchema>, write?: WriteOptions): VisitView {
     const account = this.requireAccount(accountId);
     const parsed = visitCreateSchema.parse(input);
-    const job = this.requireRecord('Job', this.jobs, parsed.jobId);
-    if (job.accountId !== account.id) throw new SandboxError(400, `job ${parsed.jobId} belongs to another account`);
+    const job = this.requireOwnRecord('Job', this.jobs, account, parsed.jobId);
     // Jobber's Visit.property is non-null: the one named, else the client's first property.
     const propertyId =
       parsed.propertyId === undefined
@@ -808,11 +794,9 @@ export class JobberStore {
   createJob(accountId: string, input: z.input<typeof jobCreateSchema>, write?: WriteOptions): JobView {
     const account = this.requireAccount(accountId);
     const parsed = jobCreateSchema.parse(input);
-    const client = this.requireRecord('Client', this.clients, parsed.clientId);
-    if (client.accountId !== account.id) throw new SandboxError(400, `client ${parsed.clientId} belongs to another account`);
+    const client = this.requireOwnRecord('Client', this.clients, account, parsed.clientId);
     const id = this.next('Job');
-    const jobNumber = (this.jobNumbers.get(account.id) ?? 0) + 1;
-    this.jobNumbers.set(account.id, jobNumber);
+    const jobNumber = this.nextNumber(this.jobNumbers, account.id);
     const at = this.clock.stamp().toISOString();
     const job: StoredJob = {
       id,
@@ -839,9 +823,7 @@ export class JobberStore {
     const job = this.requireRecord('Job', this.jobs, jobId);
     const parsed = jobInputSchema.parse(input);
     const before = job.jobStatus;
-    for (const [key, value] of Object.entries(parsed)) {
-      if (value !== undefined) Object.assign(job, { [key]: key === 'total' ? round2(value as number) : value });
-    }
+    assignDefined(job, parsed, { cents: 'total' });
     job.updatedAt = this.clock.stamp().toISOString();
     // Closing a job (it moves to archived) is announced as JOB_CLOSED, not JOB_UPDATE (the sandbox's reading).
     const topic = parsed.jobStatus === 'archived' && before !== 'archived' ? 'JOB_CLOSED' : 'JOB_UPDATE';
@@ -874,12 +856,10 @@ export class JobberStore {
   createInvoice(accountId: string, input: z.input<typeof invoiceCreateSchema>, write?: WriteOptions): InvoiceView {
     const account = this.requireAccount(accountId);
     const parsed = invoiceCreateSchema.parse(input);
-    const client = this.requireRecord('Client', this.clients, parsed.clientId);
-    if (client.accountId !== account.id) throw new SandboxError(400, `client ${parsed.clientId} belongs to another account`);
+    const client = this.requireOwnRecord('Client', this.clients, account, parsed.clientId);
     const jobIds = this.resolveInvoiceJobs(client, parsed.jobIds ?? []);
     const id = this.next('Invoice');
-    const invoiceNumber = (this.invoiceNumbers.get(account.id) ?? 0) + 1;
-    this.invoiceNumbers.set(account.id, invoiceNumber);
+    const invoiceNumber = this.nextNumber(this.invoiceNumbers, account.id);
     const atDate = this.clock.stamp();
     const at = atDate.toISOString();
     const status = parsed.invoiceStatus ?? 'awaiting_payment';
@@ -910,9 +890,7 @@ export class JobberStore {
     const invoice = this.requireRecord('Invoice', this.invoices, invoiceId);
     const parsed = invoiceInputSchema.parse(input);
     const previousStatus = invoice.invoiceStatus;
-    for (const key of ['subject', 'message', 'invoiceStatus', 'issuedDate', 'dueDate', 'receivedDate'] as const) {
-      if (parsed[key] !== undefined) Object.assign(invoice, { [key]: parsed[key] });
-    }
+    assignDefined(invoice, parsed, { only: ['subject', 'message', 'invoiceStatus', 'issuedDate', 'dueDate', 'receivedDate'] });
     if (parsed.jobIds) invoice.jobIds = this.resolveInvoiceJobs(this.clients.get(invoice.clientId)!, parsed.jobIds);
     if (parsed.amounts) invoice.amounts = computeAmounts(invoice.amounts, parsed.amounts);
     invoice.updatedAt = this.clock.stamp().toISOString();
@@ -1259,9 +1237,7 @@ export class JobberStore {
     const propertyId = parsed.propertyId === undefined ? undefined : this.propertyOfClient(parsed.propertyId, clientId);
     const invoice = parsed.invoiceId == null ? undefined : this.requireRecord('Invoice', this.invoices, parsed.invoiceId);
     if (invoice && invoice.clientId !== clientId) throw new SandboxError(400, `invoice ${parsed.invoiceId} is another client's`);
-    for (const key of ['title', 'instructions', 'startAt', 'endAt', 'completedAt'] as const) {
-      if (parsed[key] !== undefined) visit[key] = parsed[key];
-    }
+    assignDefined(visit, parsed, { only: ['title', 'instructions', 'startAt', 'endAt', 'completedAt'] });
     if (propertyId !== undefined) visit.propertyId = propertyId;
     if (parsed.invoiceId !== undefined) visit.invoiceId = invoice?.id ?? null;
   }
@@ -1319,6 +1295,20 @@ export class JobberStore {
     const account = this.accounts.get(this.decode('Account', accountId) ?? -1);
     if (!account) throw notFound('account', accountId);
     return account;
+  }
+
+  /** The record of `type` with this EncodedId (404 when unknown), which must be the account's (400 otherwise). */
+  private requireOwnRecord<T extends { accountId: number }>(type: RecordType, map: Map<number, T>, account: StoredAccount, encodedId: string): T {
+    const record = this.requireRecord(type, map, encodedId);
+    if (record.accountId !== account.id) throw new SandboxError(400, `${type.toLowerCase()} ${encodedId} belongs to another account`);
+    return record;
+  }
+
+  /** The account's next number (jobNumber, invoiceNumber, quoteNumber) from its counter in `numbers`. */
+  private nextNumber(numbers: Map<number, number>, accountId: number): number {
+    const n = (numbers.get(accountId) ?? 0) + 1;
+    numbers.set(accountId, n);
+    return n;
   }
 
   private requireRecord<T>(type: RecordType, map: Map<number, T>, encodedId: string): T {
@@ -1456,6 +1446,17 @@ export class JobberStore {
       invoice.amounts.invoiceBalance = 0;
     }
     if (receivedDate === undefined) invoice.receivedDate = at;
+  }
+}
+
+/**
+ * Copies the values `parsed` defines onto `record` (only the keys in `only`, when given); the `cents`
+ * key is rounded to cents. Each schema's keys are the record's fields of the same name.
+ */
+function assignDefined(record: object, parsed: Record<string, unknown>, options: { only?: readonly string[]; cents?: string } = {}): void {
+  for (const [key, value] of Object.entries(parsed)) {
+    if (value === undefined || (options.only && !options.only.includes(key))) continue;
+    Object.assign(record, { [key]: key === options.cents ? round2(value as number) : value });
   }
 }
 
