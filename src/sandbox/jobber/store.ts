@@ -1150,9 +1150,7 @@ export class JobberStore {
   jobView(j: StoredJob): JobView {
     return {
       ...j,
-      id: this.enc('Job', j.id),
-      accountId: this.enc('Account', j.accountId),
-      clientId: this.enc('Client', j.clientId),
+      ...this.refs('Job', j),
       jobberWebUri: jobberWebUri('Job', j.id),
     };
   }
@@ -1160,9 +1158,7 @@ export class JobberStore {
   invoiceView(i: StoredInvoice): InvoiceView {
     return {
       ...i,
-      id: this.enc('Invoice', i.id),
-      accountId: this.enc('Account', i.accountId),
-      clientId: this.enc('Client', i.clientId),
+      ...this.refs('Invoice', i),
       jobIds: i.jobIds.map((id) => this.enc('Job', id)),
       amounts: { ...i.amounts },
       jobberWebUri: jobberWebUri('Invoice', i.id),
@@ -1172,9 +1168,7 @@ export class JobberStore {
   requestView(r: StoredRequest): RequestView {
     return {
       ...r,
-      id: this.enc('Request', r.id),
-      accountId: this.enc('Account', r.accountId),
-      clientId: this.enc('Client', r.clientId),
+      ...this.refs('Request', r),
       jobberWebUri: jobberWebUri('Request', r.id),
     };
   }
@@ -1182,9 +1176,7 @@ export class JobberStore {
   quoteView(q: StoredQuote): QuoteView {
     return {
       ...q,
-      id: this.enc('Quote', q.id),
-      accountId: this.enc('Account', q.accountId),
-      clientId: this.enc('Client', q.clientId),
+      ...this.refs('Quote', q),
       requestId: q.requestId === null ? null : this.enc('Request', q.requestId),
       propertyId: q.propertyId === null ? null : this.enc('Property', q.propertyId),
       jobIds: q.jobIds.map((id) => this.enc('Job', id)),
@@ -1207,9 +1199,7 @@ export class JobberStore {
   propertyView(p: StoredProperty): PropertyView {
     return {
       ...p,
-      id: this.enc('Property', p.id),
-      accountId: this.enc('Account', p.accountId),
-      clientId: this.enc('Client', p.clientId),
+      ...this.refs('Property', p),
       street: streetOf(p),
       jobberWebUri: jobberWebUri('Property', p.id),
     };
@@ -1230,6 +1220,11 @@ export class JobberStore {
   }
 
   // ---- helpers --------------------------------------------------------------------------------
+
+  /** A record's EncodedIds: its own, its account's and its client's. */
+  private refs(type: RecordType, r: { id: number; accountId: number; clientId: number }): { id: string; accountId: string; clientId: string } {
+    return { id: this.enc(type, r.id), accountId: this.enc('Account', r.accountId), clientId: this.enc('Client', r.clientId) };
+  }
 
   /** Applies a visit's input; its invoice and property must be of the job's client (checked before anything changes). */
   private applyVisit(visit: StoredVisit, parsed: z.infer<typeof visitInputSchema>): void {
