@@ -182,17 +182,8 @@ export const visitInputSchema = z
   .strict();
 export const visitCreateSchema = visitInputSchema.extend({ jobId: z.string() });
 
-export const propertyInputSchema = z
-  .object({
-    street1: z.string().optional(),
-    street2: z.string().optional(),
-    city: z.string().optional(),
-    province: z.string().optional(),
-    postalCode: z.string().optional(),
-    country: z.string().optional(),
-    isBillingAddress: z.boolean().optional(),
-  })
-  .strict();
+/** A property's address fields are a billing address's, without the `street` shorthand. */
+export const propertyInputSchema = addressSchema.omit({ street: true }).extend({ isBillingAddress: z.boolean().optional() }).strict();
 export const propertyCreateSchema = propertyInputSchema.extend({ clientId: z.string() });
 
 export const paymentInputSchema = z

@@ -349,6 +349,19 @@ export type ChangeListener = (events: ChangeEvent[], delivery: DeliveryOptions |
 type RecordType =
   'Account' | 'User' | 'Client' | 'Job' | 'Invoice' | 'Request' | 'Quote' | 'Visit' | 'Property' | 'PaymentRecord' | 'Email' | 'ClientPhoneNumber';
 
+/** Where a deleted record's id goes in a DeletedView. */
+const DELETED_LISTS = {
+  Client: 'clients',
+  Job: 'jobs',
+  Invoice: 'invoices',
+  Request: 'requests',
+  Quote: 'quotes',
+  Visit: 'visits',
+  Property: 'properties',
+  PaymentRecord: 'payments',
+} as const satisfies Partial<Record<RecordType, keyof DeletedView>>;
+type DeletableType = keyof typeof DELETED_LISTS;
+
 const round2 = (n: number): number => Math.round(n * 100) / 100;
 const FIRST_NAMES = ['Ada', 'Grace', 'Alan', 'Katherine', 'Linus', 'Margaret', 'Dennis', 'Barbara', 'Ken', 'Frances'];
 const LAST_NAMES = ['Lovelace', 'Hopper', 'Turing', 'Johnson', 'Torvalds', 'Hamilton', 'Ritchie', 'Liskov', 'Thompson', 'Allen'];
@@ -442,8 +455,7 @@ export class JobberStore {
   }
 
   getAccount(accountId: string): AccountView | undefined {
-    const account = this.accounts.get(this.decode('Account', accountId) ?? -1);
-    return account && this.accountView(account);
+    return this.getRecord('Account', this.accounts, accountId, (r) => this.accountView(r));
   }
 
   listAccounts(): AccountView[] {
@@ -482,9 +494,7 @@ export class JobberStore {
   updateClient(clientId: string, input: z.input<typeof clientInputSchema>, write?: WriteOptions): ClientView {
     const client = this.requireRecord('Client', this.clients, clientId);
     const parsed = clientInputSchema.parse(input);
-    for (const key of ['firstName', 'lastName', 'companyName', 'title', 'isCompany', 'isArchived', 'isLead'] as const) {
-      if (parsed[key] !== undefined) Object.assign(client, { [key]: parsed[key] });
-    }
+    assignDefined(client, parsed, { only: ['firstName', 'lastName', 'companyName', 'title', 'isCompany', 'isArchived', 'isLead'] });
     this.applyClientContacts(client, parsed);
     client.updatedAt = this.clock.stamp().toISOString();
     this.emit(write, [this.event('CLIENT_UPDATE', client.accountId, 'Client', client.id, client.updatedAt)]);
@@ -494,57 +504,27 @@ export class JobberStore {
   /** Deletes the client with its properties, quotes, requests, jobs (with visits) and invoices (each gets its own DESTROY webhook). */
   deleteClient(clientId: string, write?: WriteOptions): DeletedView {
     const client = this.requireRecord('Client', this.clients, clientId);
-    const events: ChangeEvent[] = [];
-    const deleted: DeletedView = { clients: [], jobs: [], invoices: [] };
-    for (const pay of [...this.payments.values()].filter((x) => x.clientId === client.id)) {
-      this.payments.delete(pay.id);
-      (deleted.payments ??= []).push(this.enc('PaymentRecord', pay.id));
-      events.push(this.event('PAYMENT_DESTROY', client.accountId, 'PaymentRecord', pay.id, this.clock.stamp().toISOString()));
-    }
-    for (const prop of this.propertiesOfClient(client.id)) {
-      this.properties.delete(prop.id);
-      (deleted.properties ??= []).push(this.enc('Property', prop.id));
-      events.push(this.event('PROPERTY_DESTROY', client.accountId, 'Property', prop.id, this.clock.stamp().toISOString()));
-    }
-    for (const quote of this.quotesOfClient(client.id)) {
-      this.quotes.delete(quote.id);
-      (deleted.quotes ??= []).push(this.enc('Quote', quote.id));
-      events.push(this.event('QUOTE_DESTROY', client.accountId, 'Quote', quote.id, this.clock.stamp().toISOString()));
-    }
-    for (const request of this.requestsOfClient(client.id)) {
-      this.requests.delete(request.id);
-      (deleted.requests ??= []).push(this.enc('Request', request.id));
-      events.push(this.event('REQUEST_DESTROY', client.accountId, 'Request', request.id, this.clock.stamp().toISOString()));
-    }
-    for (const invoice of this.invoicesOfClient(client.id)) {
-      this.invoices.delete(invoice.id);
-      deleted.invoices.push(this.enc('Invoice', invoice.id));
-      events.push(this.event('INVOICE_DESTROY', client.accountId, 'Invoice', invoice.id, this.clock.stamp().toISOString()));
-    }
+    const { deleted, events, drop } = this.deletion(client.accountId);
+    drop('PaymentRecord', this.payments, this.ofClient(this.payments, client.id), 'PAYMENT_DESTROY');
+    drop('Property', this.properties, this.propertiesOfClient(client.id), 'PROPERTY_DESTROY');
+    drop('Quote', this.quotes, this.quotesOfClient(client.id), 'QUOTE_DESTROY');
+    drop('Request', this.requests, this.requestsOfClient(client.id), 'REQUEST_DESTROY');
+    drop('Invoice', this.invoices, this.invoicesOfClient(client.id), 'INVOICE_DESTROY');
     for (const job of this.jobsOfClient(client.id)) {
-      for (const visit of this.visitsOfJob(job.id)) {
-        this.visits.delete(visit.id);
-        (deleted.visits ??= []).push(this.enc('Visit', visit.id));
-        events.push(this.event('VISIT_DESTROY', client.accountId, 'Visit', visit.id, this.clock.stamp().toISOString()));
-      }
-      this.jobs.delete(job.id);
-      deleted.jobs.push(this.enc('Job', job.id));
-      events.push(this.event('JOB_DESTROY', client.accountId, 'Job', job.id, this.clock.stamp().toISOString()));
+      drop('Visit', this.visits, this.visitsOfJob(job.id), 'VISIT_DESTROY');
+      drop('Job', this.jobs, [job], 'JOB_DESTROY');
     }
-    this.clients.delete(client.id);
-    deleted.clients.push(this.enc('Client', client.id));
-    events.push(this.event('CLIENT_DESTROY', client.accountId, 'Client', client.id, this.clock.stamp().toISOString()));
+    drop('Client', this.clients, [client], 'CLIENT_DESTROY');
     this.emit(write, events);
     return deleted;
   }
 
   getClient(clientId: string): ClientView | undefined {
-    const client = this.clients.get(this.decode('Client', clientId) ?? -1);
-    return client && this.clientView(client);
+    return this.getRecord('Client', this.clients, clientId, (r) => this.clientView(r));
   }
 
   listClients(accountId: string): ClientView[] {
-    return this.clientsOf(this.requireAccount(accountId).id).map((c) => this.clientView(c));
+    return this.listRecords(this.clients, accountId, (r) => this.clientView(r));
   }
 
   // ---- requests -------------------------------------------------------------------------------
@@ -552,8 +532,7 @@ export class JobberStore {
   createRequest(accountId: string, input: z.input<typeof requestCreateSchema>, write?: WriteOptions): RequestView {
     const account = this.requireAccount(accountId);
     const parsed = requestCreateSchema.parse(input);
-    const client = this.requireRecord('Client', this.clients, parsed.clientId);
-    if (client.accountId !== account.id) throw new SandboxError(400, `client ${parsed.clientId} belongs to another account`);
+    const client = this.requireOwnRecord('Client', this.clients, account, parsed.clientId);
     const id = this.next('Request');
     const at = this.clock.stamp().toISOString();
     const request: StoredRequest = {
@@ -578,30 +557,25 @@ export class JobberStore {
   updateRequest(requestId: string, input: z.input<typeof requestInputSchema>, write?: WriteOptions): RequestView {
     const request = this.requireRecord('Request', this.requests, requestId);
     const parsed = requestInputSchema.parse(input);
-    for (const [key, value] of Object.entries(parsed)) {
-      if (value !== undefined) Object.assign(request, { [key]: value });
-    }
+    assignDefined(request, parsed);
     request.updatedAt = this.clock.stamp().toISOString();
     this.emit(write, [this.event('REQUEST_UPDATE', request.accountId, 'Request', request.id, request.updatedAt)]);
     return this.requestView(request);
   }
 
   deleteRequest(requestId: string, write?: WriteOptions): DeletedView {
-    const request = this.requireRecord('Request', this.requests, requestId);
-    this.requests.delete(request.id);
-    // Quotes made from it lose the link silently, as invoices lose a deleted job.
-    for (const quote of this.quotes.values()) if (quote.requestId === request.id) quote.requestId = null;
-    this.emit(write, [this.event('REQUEST_DESTROY', request.accountId, 'Request', request.id, this.clock.stamp().toISOString())]);
-    return { clients: [], jobs: [], invoices: [], requests: [this.enc('Request', request.id)] };
+    return this.deleteRecord('Request', this.requests, requestId, 'REQUEST_DESTROY', write, (request) => {
+      // Quotes made from it lose the link silently, as invoices lose a deleted job.
+      for (const quote of this.quotes.values()) if (quote.requestId === request.id) quote.requestId = null;
+    });
   }
 
   getRequest(requestId: string): RequestView | undefined {
-    const request = this.requests.get(this.decode('Request', requestId) ?? -1);
-    return request && this.requestView(request);
+    return this.getRecord('Request', this.requests, requestId, (r) => this.requestView(r));
   }
 
   listRequests(accountId: string): RequestView[] {
-    return this.requestsOf(this.requireAccount(accountId).id).map((r) => this.requestView(r));
+    return this.listRecords(this.requests, accountId, (r) => this.requestView(r));
   }
 
   // ---- quotes ---------------------------------------------------------------------------------
@@ -609,11 +583,9 @@ export class JobberStore {
   createQuote(accountId: string, input: z.input<typeof quoteCreateSchema>, write?: WriteOptions): QuoteView {
     const account = this.requireAccount(accountId);
     const parsed = quoteCreateSchema.parse(input);
-    const client = this.requireRecord('Client', this.clients, parsed.clientId);
-    if (client.accountId !== account.id) throw new SandboxError(400, `client ${parsed.clientId} belongs to another account`);
+    const client = this.requireOwnRecord('Client', this.clients, account, parsed.clientId);
     const id = this.next('Quote');
-    const quoteNumber = (this.quoteNumbers.get(account.id) ?? 0) + 1;
-    this.quoteNumbers.set(account.id, quoteNumber);
+    const quoteNumber = this.nextNumber(this.quoteNumbers, account.id);
     const at = this.clock.stamp().toISOString();
     const quote: StoredQuote = {
       id,
@@ -654,19 +626,15 @@ export class JobberStore {
   }
 
   deleteQuote(quoteId: string, write?: WriteOptions): DeletedView {
-    const quote = this.requireRecord('Quote', this.quotes, quoteId);
-    this.quotes.delete(quote.id);
-    this.emit(write, [this.event('QUOTE_DESTROY', quote.accountId, 'Quote', quote.id, this.clock.stamp().toISOString())]);
-    return { clients: [], jobs: [], invoices: [], quotes: [this.enc('Quote', quote.id)] };
+    return this.deleteRecord('Quote', this.quotes, quoteId, 'QUOTE_DESTROY', write);
   }
 
   getQuote(quoteId: string): QuoteView | undefined {
-    const quote = this.quotes.get(this.decode('Quote', quoteId) ?? -1);
-    return quote && this.quoteView(quote);
+    return this.getRecord('Quote', this.quotes, quoteId, (r) => this.quoteView(r));
   }
 
   listQuotes(accountId: string): QuoteView[] {
-    return this.quotesOf(this.requireAccount(accountId).id).map((q) => this.quoteView(q));
+    return this.listRecords(this.quotes, accountId, (r) => this.quoteView(r));
   }
 
   // ---- payments -------------------------------------------------------------------------------
@@ -674,8 +642,7 @@ export class JobberStore {
   createPayment(accountId: string, input: z.input<typeof paymentCreateSchema>, write?: WriteOptions): PaymentView {
     const account = this.requireAccount(accountId);
     const parsed = paymentCreateSchema.parse(input);
-    const invoice = this.requireRecord('Invoice', this.invoices, parsed.invoiceId);
-    if (invoice.accountId !== account.id) throw new SandboxError(400, `invoice ${parsed.invoiceId} belongs to another account`);
+    const invoice = this.requireOwnRecord('Invoice', this.invoices, account, parsed.invoiceId);
     const id = this.next('PaymentRecord');
     const at = this.clock.stamp().toISOString();
     const pay: StoredPayment = {
@@ -696,27 +663,21 @@ export class JobberStore {
   updatePayment(paymentId: string, input: z.input<typeof paymentInputSchema>, write?: WriteOptions): PaymentView {
     const pay = this.requireRecord('PaymentRecord', this.payments, paymentId);
     const parsed = paymentInputSchema.parse(input);
-    for (const [key, value] of Object.entries(parsed)) {
-      if (value !== undefined) Object.assign(pay, { [key]: key === 'amount' ? round2(value as number) : value });
-    }
+    assignDefined(pay, parsed, { cents: 'amount' });
     this.emit(write, [this.event('PAYMENT_UPDATE', pay.accountId, 'PaymentRecord', pay.id, this.clock.stamp().toISOString())]);
     return this.paymentView(pay);
   }
 
   deletePayment(paymentId: string, write?: WriteOptions): DeletedView {
-    const pay = this.requireRecord('PaymentRecord', this.payments, paymentId);
-    this.payments.delete(pay.id);
-    this.emit(write, [this.event('PAYMENT_DESTROY', pay.accountId, 'PaymentRecord', pay.id, this.clock.stamp().toISOString())]);
-    return { clients: [], jobs: [], invoices: [], payments: [this.enc('PaymentRecord', pay.id)] };
+    return this.deleteRecord('PaymentRecord', this.payments, paymentId, 'PAYMENT_DESTROY', write);
   }
 
   getPayment(paymentId: string): PaymentView | undefined {
-    const pay = this.payments.get(this.decode('PaymentRecord', paymentId) ?? -1);
-    return pay && this.paymentView(pay);
+    return this.getRecord('PaymentRecord', this.payments, paymentId, (r) => this.paymentView(r));
   }
 
   listPayments(accountId: string): PaymentView[] {
-    return this.paymentsOf(this.requireAccount(accountId).id).map((p) => this.paymentView(p));
+    return this.listRecords(this.payments, accountId, (r) => this.paymentView(r));
   }
 
   // ---- properties -----------------------------------------------------------------------------
@@ -724,8 +685,7 @@ export class JobberStore {
   createProperty(accountId: string, input: z.input<typeof propertyCreateSchema>, write?: WriteOptions): PropertyView {
     const account = this.requireAccount(accountId);
     const parsed = propertyCreateSchema.parse(input);
-    const client = this.requireRecord('Client', this.clients, parsed.clientId);
-    if (client.accountId !== account.id) throw new SandboxError(400, `client ${parsed.clientId} belongs to another account`);
+    const client = this.requireOwnRecord('Client', this.clients, account, parsed.clientId);
     const id = this.next('Property');
     const prop: StoredProperty = {
       id,
@@ -747,33 +707,28 @@ export class JobberStore {
   updateProperty(propertyId: string, input: z.input<typeof propertyInputSchema>, write?: WriteOptions): PropertyView {
     const prop = this.requireRecord('Property', this.properties, propertyId);
     const parsed = propertyInputSchema.parse(input);
-    for (const [key, value] of Object.entries(parsed)) {
-      if (value !== undefined) Object.assign(prop, { [key]: value });
-    }
+    assignDefined(prop, parsed);
     this.emit(write, [this.event('PROPERTY_UPDATE', prop.accountId, 'Property', prop.id, this.clock.stamp().toISOString())]);
     return this.propertyView(prop);
   }
 
   deleteProperty(propertyId: string, write?: WriteOptions): DeletedView {
-    const prop = this.requireRecord('Property', this.properties, propertyId);
-    // A visit cannot lose its property (non-null in Jobber): move or delete the visits first.
-    const visits = [...this.visits.values()].filter((v) => v.propertyId === prop.id);
-    if (visits.length > 0) {
-      throw new SandboxError(409, `property ${propertyId} has ${visits.length} visit(s): move them to another property or delete them first`);
-    }
-    this.properties.delete(prop.id);
-    for (const quote of this.quotes.values()) if (quote.propertyId === prop.id) quote.propertyId = null;
-    this.emit(write, [this.event('PROPERTY_DESTROY', prop.accountId, 'Property', prop.id, this.clock.stamp().toISOString())]);
-    return { clients: [], jobs: [], invoices: [], properties: [this.enc('Property', prop.id)] };
+    return this.deleteRecord('Property', this.properties, propertyId, 'PROPERTY_DESTROY', write, (prop) => {
+      // A visit cannot lose its property (non-null in Jobber): move or delete the visits first.
+      const visits = [...this.visits.values()].filter((v) => v.propertyId === prop.id);
+      if (visits.length > 0) {
+        throw new SandboxError(409, `property ${propertyId} has ${visits.length} visit(s): move them to another property or delete them first`);
+      }
+      for (const quote of this.quotes.values()) if (quote.propertyId === prop.id) quote.propertyId = null;
+    });
   }
 
   getProperty(propertyId: string): PropertyView | undefined {
-    const prop = this.properties.get(this.decode('Property', propertyId) ?? -1);
-    return prop && this.propertyView(prop);
+    return this.getRecord('Property', this.properties, propertyId, (r) => this.propertyView(r));
   }
 
   listProperties(accountId: string): PropertyView[] {
-    return this.propertiesOf(this.requireAccount(accountId).id).map((p) => this.propertyView(p));
+    return this.listRecords(this.properties, accountId, (r) => this.propertyView(r));
   }
 
   // ---- visits ---------------------------------------------------------------------------------
@@ -781,8 +736,7 @@ export class JobberStore {
   createVisit(accountId: string, input: z.input<typeof visitCreateSchema>, write?: WriteOptions): VisitView {
     const account = this.requireAccount(accountId);
     const parsed = visitCreateSchema.parse(input);
-    const job = this.requireRecord('Job', this.jobs, parsed.jobId);
-    if (job.accountId !== account.id) throw new SandboxError(400, `job ${parsed.jobId} belongs to another account`);
+    const job = this.requireOwnRecord('Job', this.jobs, account, parsed.jobId);
     // Jobber's Visit.property is non-null: the one named, else the client's first property.
     const propertyId =
       parsed.propertyId === undefined
@@ -824,19 +778,15 @@ export class JobberStore {
   }
 
   deleteVisit(visitId: string, write?: WriteOptions): DeletedView {
-    const visit = this.requireRecord('Visit', this.visits, visitId);
-    this.visits.delete(visit.id);
-    this.emit(write, [this.event('VISIT_DESTROY', visit.accountId, 'Visit', visit.id, this.clock.stamp().toISOString())]);
-    return { clients: [], jobs: [], invoices: [], visits: [this.enc('Visit', visit.id)] };
+    return this.deleteRecord('Visit', this.visits, visitId, 'VISIT_DESTROY', write);
   }
 
   getVisit(visitId: string): VisitView | undefined {
-    const visit = this.visits.get(this.decode('Visit', visitId) ?? -1);
-    return visit && this.visitView(visit);
+    return this.getRecord('Visit', this.visits, visitId, (r) => this.visitView(r));
   }
 
   listVisits(accountId: string): VisitView[] {
-    return this.visitsOf(this.requireAccount(accountId).id).map((v) => this.visitView(v));
+    return this.listRecords(this.visits, accountId, (r) => this.visitView(r));
   }
 
   // ---- jobs -----------------------------------------------------------------------------------
@@ -844,11 +794,9 @@ export class JobberStore {
   createJob(accountId: string, input: z.input<typeof jobCreateSchema>, write?: WriteOptions): JobView {
     const account = this.requireAccount(accountId);
     const parsed = jobCreateSchema.parse(input);
-    const client = this.requireRecord('Client', this.clients, parsed.clientId);
-    if (client.accountId !== account.id) throw new SandboxError(400, `client ${parsed.clientId} belongs to another account`);
+    const client = this.requireOwnRecord('Client', this.clients, account, parsed.clientId);
     const id = this.next('Job');
-    const jobNumber = (this.jobNumbers.get(account.id) ?? 0) + 1;
-    this.jobNumbers.set(account.id, jobNumber);
+    const jobNumber = this.nextNumber(this.jobNumbers, account.id);
     const at = this.clock.stamp().toISOString();
     const job: StoredJob = {
       id,
@@ -875,9 +823,7 @@ export class JobberStore {
     const job = this.requireRecord('Job', this.jobs, jobId);
     const parsed = jobInputSchema.parse(input);
     const before = job.jobStatus;
-    for (const [key, value] of Object.entries(parsed)) {
-      if (value !== undefined) Object.assign(job, { [key]: key === 'total' ? round2(value as number) : value });
-    }
+    assignDefined(job, parsed, { cents: 'total' });
     job.updatedAt = this.clock.stamp().toISOString();
     // Closing a job (it moves to archived) is announced as JOB_CLOSED, not JOB_UPDATE (the sandbox's reading).
     const topic = parsed.jobStatus === 'archived' && before !== 'archived' ? 'JOB_CLOSED' : 'JOB_UPDATE';
@@ -888,23 +834,21 @@ export class JobberStore {
   /** Deletes the job with its visits (VISIT_DESTROY each); invoices and quotes that named it silently drop it from their jobs. */
   deleteJob(jobId: string, write?: WriteOptions): DeletedView {
     const job = this.requireRecord('Job', this.jobs, jobId);
-    const visits = this.visitsOfJob(job.id);
-    for (const visit of visits) this.visits.delete(visit.id);
-    this.jobs.delete(job.id);
+    const { deleted, events, drop } = this.deletion(job.accountId);
+    drop('Visit', this.visits, this.visitsOfJob(job.id), 'VISIT_DESTROY');
+    drop('Job', this.jobs, [job], 'JOB_DESTROY');
     for (const invoice of this.invoices.values()) invoice.jobIds = invoice.jobIds.filter((id) => id !== job.id);
     for (const quote of this.quotes.values()) quote.jobIds = quote.jobIds.filter((id) => id !== job.id);
-    const visitEvents = visits.map((v) => this.event('VISIT_DESTROY', job.accountId, 'Visit', v.id, this.clock.stamp().toISOString()));
-    this.emit(write, [...visitEvents, this.event('JOB_DESTROY', job.accountId, 'Job', job.id, this.clock.stamp().toISOString())]);
-    return { clients: [], jobs: [this.enc('Job', job.id)], invoices: [], ...(visits.length ? { visits: visits.map((v) => this.enc('Visit', v.id)) } : {}) };
+    this.emit(write, events);
+    return deleted;
   }
 
   getJob(jobId: string): JobView | undefined {
-    const job = this.jobs.get(this.decode('Job', jobId) ?? -1);
-    return job && this.jobView(job);
+    return this.getRecord('Job', this.jobs, jobId, (r) => this.jobView(r));
   }
 
   listJobs(accountId: string): JobView[] {
-    return this.jobsOf(this.requireAccount(accountId).id).map((j) => this.jobView(j));
+    return this.listRecords(this.jobs, accountId, (r) => this.jobView(r));
   }
 
   // ---- invoices -------------------------------------------------------------------------------
@@ -912,12 +856,10 @@ export class JobberStore {
   createInvoice(accountId: string, input: z.input<typeof invoiceCreateSchema>, write?: WriteOptions): InvoiceView {
     const account = this.requireAccount(accountId);
     const parsed = invoiceCreateSchema.parse(input);
-    const client = this.requireRecord('Client', this.clients, parsed.clientId);
-    if (client.accountId !== account.id) throw new SandboxError(400, `client ${parsed.clientId} belongs to another account`);
+    const client = this.requireOwnRecord('Client', this.clients, account, parsed.clientId);
     const jobIds = this.resolveInvoiceJobs(client, parsed.jobIds ?? []);
     const id = this.next('Invoice');
-    const invoiceNumber = (this.invoiceNumbers.get(account.id) ?? 0) + 1;
-    this.invoiceNumbers.set(account.id, invoiceNumber);
+    const invoiceNumber = this.nextNumber(this.invoiceNumbers, account.id);
     const atDate = this.clock.stamp();
     const at = atDate.toISOString();
     const status = parsed.invoiceStatus ?? 'awaiting_payment';
@@ -948,9 +890,7 @@ export class JobberStore {
     const invoice = this.requireRecord('Invoice', this.invoices, invoiceId);
     const parsed = invoiceInputSchema.parse(input);
     const previousStatus = invoice.invoiceStatus;
-    for (const key of ['subject', 'message', 'invoiceStatus', 'issuedDate', 'dueDate', 'receivedDate'] as const) {
-      if (parsed[key] !== undefined) Object.assign(invoice, { [key]: parsed[key] });
-    }
+    assignDefined(invoice, parsed, { only: ['subject', 'message', 'invoiceStatus', 'issuedDate', 'dueDate', 'receivedDate'] });
     if (parsed.jobIds) invoice.jobIds = this.resolveInvoiceJobs(this.clients.get(invoice.clientId)!, parsed.jobIds);
     if (parsed.amounts) invoice.amounts = computeAmounts(invoice.amounts, parsed.amounts);
     invoice.updatedAt = this.clock.stamp().toISOString();
@@ -960,21 +900,18 @@ export class JobberStore {
   }
 
   deleteInvoice(invoiceId: string, write?: WriteOptions): DeletedView {
-    const invoice = this.requireRecord('Invoice', this.invoices, invoiceId);
-    this.invoices.delete(invoice.id);
-    // Its payments stay, no longer linked (the sandbox's choice).
-    for (const pay of this.payments.values()) if (pay.invoiceId === invoice.id) pay.invoiceId = null;
-    this.emit(write, [this.event('INVOICE_DESTROY', invoice.accountId, 'Invoice', invoice.id, this.clock.stamp().toISOString())]);
-    return { clients: [], jobs: [], invoices: [this.enc('Invoice', invoice.id)] };
+    return this.deleteRecord('Invoice', this.invoices, invoiceId, 'INVOICE_DESTROY', write, (invoice) => {
+      // Its payments stay, no longer linked (the sandbox's choice).
+      for (const pay of this.payments.values()) if (pay.invoiceId === invoice.id) pay.invoiceId = null;
+    });
   }
 
   getInvoice(invoiceId: string): InvoiceView | undefined {
-    const invoice = this.invoices.get(this.decode('Invoice', invoiceId) ?? -1);
-    return invoice && this.invoiceView(invoice);
+    return this.getRecord('Invoice', this.invoices, invoiceId, (r) => this.invoiceView(r));
   }
 
   listInvoices(accountId: string): InvoiceView[] {
-    return this.invoicesOf(this.requireAccount(accountId).id).map((i) => this.invoiceView(i));
+    return this.listRecords(this.invoices, accountId, (r) => this.invoiceView(r));
   }
 
   /** Bulk data for backfill tests; sends no webhooks. Returns the new ids in creation order. */
@@ -1095,19 +1032,19 @@ export class JobberStore {
 
   /** Maps iterate in insertion order and ids only grow, so these lists are in id order. */
   clientsOf(accountId: number): StoredClient[] {
-    return [...this.clients.values()].filter((c) => c.accountId === accountId);
+    return this.ofAccount(this.clients, accountId);
   }
 
   jobsOf(accountId: number): StoredJob[] {
-    return [...this.jobs.values()].filter((j) => j.accountId === accountId);
+    return this.ofAccount(this.jobs, accountId);
   }
 
   invoicesOf(accountId: number): StoredInvoice[] {
-    return [...this.invoices.values()].filter((i) => i.accountId === accountId);
+    return this.ofAccount(this.invoices, accountId);
   }
 
   requestsOf(accountId: number): StoredRequest[] {
-    return [...this.requests.values()].filter((r) => r.accountId === accountId);
+    return this.ofAccount(this.requests, accountId);
   }
 
   requestByNumber(id: number): StoredRequest | undefined {
@@ -1119,7 +1056,7 @@ export class JobberStore {
   }
 
   paymentsOf(accountId: number): StoredPayment[] {
-    return [...this.payments.values()].filter((p) => p.accountId === accountId);
+    return this.ofAccount(this.payments, accountId);
   }
 
   propertyByNumber(id: number): StoredProperty | undefined {
@@ -1127,39 +1064,39 @@ export class JobberStore {
   }
 
   propertiesOf(accountId: number): StoredProperty[] {
-    return [...this.properties.values()].filter((p) => p.accountId === accountId);
+    return this.ofAccount(this.properties, accountId);
   }
 
   propertiesOfClient(clientId: number): StoredProperty[] {
-    return [...this.properties.values()].filter((p) => p.clientId === clientId);
+    return this.ofClient(this.properties, clientId);
   }
 
   visitsOf(accountId: number): StoredVisit[] {
-    return [...this.visits.values()].filter((v) => v.accountId === accountId);
+    return this.ofAccount(this.visits, accountId);
   }
 
   visitsOfJob(jobId: number): StoredVisit[] {
-    return [...this.visits.values()].filter((v) => v.jobId === jobId);
+    return this.ofJob(this.visits, jobId);
   }
 
   quotesOf(accountId: number): StoredQuote[] {
-    return [...this.quotes.values()].filter((q) => q.accountId === accountId);
+    return this.ofAccount(this.quotes, accountId);
   }
 
   quotesOfClient(clientId: number): StoredQuote[] {
-    return [...this.quotes.values()].filter((q) => q.clientId === clientId);
+    return this.ofClient(this.quotes, clientId);
   }
 
   requestsOfClient(clientId: number): StoredRequest[] {
-    return [...this.requests.values()].filter((r) => r.clientId === clientId);
+    return this.ofClient(this.requests, clientId);
   }
 
   jobsOfClient(clientId: number): StoredJob[] {
-    return [...this.jobs.values()].filter((j) => j.clientId === clientId);
+    return this.ofClient(this.jobs, clientId);
   }
 
   invoicesOfClient(clientId: number): StoredInvoice[] {
-    return [...this.invoices.values()].filter((i) => i.clientId === clientId);
+    return this.ofClient(this.invoices, clientId);
   }
 
   invoicesOfJob(jobId: number): StoredInvoice[] {
@@ -1213,9 +1150,7 @@ export class JobberStore {
   jobView(j: StoredJob): JobView {
     return {
       ...j,
-      id: this.enc('Job', j.id),
-      accountId: this.enc('Account', j.accountId),
-      clientId: this.enc('Client', j.clientId),
+      ...this.refs('Job', j),
       jobberWebUri: jobberWebUri('Job', j.id),
     };
   }
@@ -1223,9 +1158,7 @@ export class JobberStore {
   invoiceView(i: StoredInvoice): InvoiceView {
     return {
       ...i,
-      id: this.enc('Invoice', i.id),
-      accountId: this.enc('Account', i.accountId),
-      clientId: this.enc('Client', i.clientId),
+      ...this.refs('Invoice', i),
       jobIds: i.jobIds.map((id) => this.enc('Job', id)),
       amounts: { ...i.amounts },
       jobberWebUri: jobberWebUri('Invoice', i.id),
@@ -1235,9 +1168,7 @@ export class JobberStore {
   requestView(r: StoredRequest): RequestView {
     return {
       ...r,
-      id: this.enc('Request', r.id),
-      accountId: this.enc('Account', r.accountId),
-      clientId: this.enc('Client', r.clientId),
+      ...this.refs('Request', r),
       jobberWebUri: jobberWebUri('Request', r.id),
     };
   }
@@ -1245,9 +1176,7 @@ export class JobberStore {
   quoteView(q: StoredQuote): QuoteView {
     return {
       ...q,
-      id: this.enc('Quote', q.id),
-      accountId: this.enc('Account', q.accountId),
-      clientId: this.enc('Client', q.clientId),
+      ...this.refs('Quote', q),
       requestId: q.requestId === null ? null : this.enc('Request', q.requestId),
       propertyId: q.propertyId === null ? null : this.enc('Property', q.propertyId),
       jobIds: q.jobIds.map((id) => this.enc('Job', id)),
@@ -1270,9 +1199,7 @@ export class JobberStore {
   propertyView(p: StoredProperty): PropertyView {
     return {
       ...p,
-      id: this.enc('Property', p.id),
-      accountId: this.enc('Account', p.accountId),
-      clientId: this.enc('Client', p.clientId),
+      ...this.refs('Property', p),
       street: streetOf(p),
       jobberWebUri: jobberWebUri('Property', p.id),
     };
@@ -1294,15 +1221,18 @@ export class JobberStore {
 
   // ---- helpers --------------------------------------------------------------------------------
 
+  /** A record's EncodedIds: its own, its account's and its client's. */
+  private refs(type: RecordType, r: { id: number; accountId: number; clientId: number }): { id: string; accountId: string; clientId: string } {
+    return { id: this.enc(type, r.id), accountId: this.enc('Account', r.accountId), clientId: this.enc('Client', r.clientId) };
+  }
+
   /** Applies a visit's input; its invoice and property must be of the job's client (checked before anything changes). */
   private applyVisit(visit: StoredVisit, parsed: z.infer<typeof visitInputSchema>): void {
     const clientId = this.jobs.get(visit.jobId)!.clientId;
     const propertyId = parsed.propertyId === undefined ? undefined : this.propertyOfClient(parsed.propertyId, clientId);
     const invoice = parsed.invoiceId == null ? undefined : this.requireRecord('Invoice', this.invoices, parsed.invoiceId);
     if (invoice && invoice.clientId !== clientId) throw new SandboxError(400, `invoice ${parsed.invoiceId} is another client's`);
-    for (const key of ['title', 'instructions', 'startAt', 'endAt', 'completedAt'] as const) {
-      if (parsed[key] !== undefined) visit[key] = parsed[key];
-    }
+    assignDefined(visit, parsed, { only: ['title', 'instructions', 'startAt', 'endAt', 'completedAt'] });
     if (propertyId !== undefined) visit.propertyId = propertyId;
     if (parsed.invoiceId !== undefined) visit.invoiceId = invoice?.id ?? null;
   }
@@ -1362,10 +1292,89 @@ export class JobberStore {
     return account;
   }
 
+  /** The record of `type` with this EncodedId (404 when unknown), which must be the account's (400 otherwise). */
+  private requireOwnRecord<T extends { accountId: number }>(type: RecordType, map: Map<number, T>, account: StoredAccount, encodedId: string): T {
+    const record = this.requireRecord(type, map, encodedId);
+    if (record.accountId !== account.id) throw new SandboxError(400, `${type.toLowerCase()} ${encodedId} belongs to another account`);
+    return record;
+  }
+
+  /** The account's next number (jobNumber, invoiceNumber, quoteNumber) from its counter in `numbers`. */
+  private nextNumber(numbers: Map<number, number>, accountId: number): number {
+    const n = (numbers.get(accountId) ?? 0) + 1;
+    numbers.set(accountId, n);
+    return n;
+  }
+
   private requireRecord<T>(type: RecordType, map: Map<number, T>, encodedId: string): T {
     const record = map.get(this.decode(type, encodedId) ?? -1);
     if (!record) throw notFound(type.toLowerCase(), encodedId);
     return record;
+  }
+
+  /**
+   * Deletes one record: `beforeDelete` may refuse (throw) or unlink other records; then the record goes,
+   * with its id in the returned view and its DESTROY webhook (unless `{ webhook: false }`).
+   */
+  private deleteRecord<T extends { id: number; accountId: number }>(
+    type: DeletableType,
+    map: Map<number, T>,
+    encodedId: string,
+    topic: string,
+    write: WriteOptions | undefined,
+    beforeDelete?: (record: T) => void,
+  ): DeletedView {
+    const record = this.requireRecord(type, map, encodedId);
+    beforeDelete?.(record);
+    const { deleted, events, drop } = this.deletion(record.accountId);
+    drop(type, map, [record], topic);
+    this.emit(write, events);
+    return deleted;
+  }
+
+  /**
+   * A deletion in the account: `drop` removes records in the order given, each with its id in `deleted`
+   * (its type's list, created on first use) and its DESTROY event, stamped as it goes, in `events`.
+   */
+  private deletion(accountId: number): {
+    deleted: DeletedView;
+    events: ChangeEvent[];
+    drop: <T extends { id: number }>(type: DeletableType, map: Map<number, T>, records: T[], topic: string) => void;
+  } {
+    const deleted: DeletedView = { clients: [], jobs: [], invoices: [] };
+    const events: ChangeEvent[] = [];
+    const drop = <T extends { id: number }>(type: DeletableType, map: Map<number, T>, records: T[], topic: string): void => {
+      for (const record of records) {
+        map.delete(record.id);
+        (deleted[DELETED_LISTS[type]] ??= []).push(this.enc(type, record.id));
+        events.push(this.event(topic, accountId, type, record.id, this.clock.stamp().toISOString()));
+      }
+    };
+    return { deleted, events, drop };
+  }
+
+  /** The view of the record of `type` with this EncodedId, or undefined when there is none. */
+  private getRecord<T, V>(type: RecordType, map: Map<number, T>, encodedId: string, view: (record: T) => V): V | undefined {
+    const record = map.get(this.decode(type, encodedId) ?? -1);
+    return record === undefined ? undefined : view(record);
+  }
+
+  /** The views of the account's records, in id order (404 for an unknown account). */
+  private listRecords<T extends { accountId: number }, V>(map: Map<number, T>, accountId: string, view: (record: T) => V): V[] {
+    return this.ofAccount(map, this.requireAccount(accountId).id).map((r) => view(r));
+  }
+
+  /** The map's records of the account, in id order (see clientsOf). */
+  private ofAccount<T extends { accountId: number }>(map: Map<number, T>, accountId: number): T[] {
+    return [...map.values()].filter((r) => r.accountId === accountId);
+  }
+
+  private ofClient<T extends { clientId: number }>(map: Map<number, T>, clientId: number): T[] {
+    return [...map.values()].filter((r) => r.clientId === clientId);
+  }
+
+  private ofJob<T extends { jobId: number }>(map: Map<number, T>, jobId: number): T[] {
+    return [...map.values()].filter((r) => r.jobId === jobId);
   }
 
   private event(topic: string, accountId: number, type: RecordType, id: number, occurredAt: string): ChangeEvent {
@@ -1432,6 +1441,17 @@ export class JobberStore {
       invoice.amounts.invoiceBalance = 0;
     }
     if (receivedDate === undefined) invoice.receivedDate = at;
+  }
+}
+
+/**
+ * Copies the values `parsed` defines onto `record` (only the keys in `only`, when given); the `cents`
+ * key is rounded to cents. Each schema's keys are the record's fields of the same name.
+ */
+function assignDefined(record: object, parsed: Record<string, unknown>, options: { only?: readonly string[]; cents?: string } = {}): void {
+  for (const [key, value] of Object.entries(parsed)) {
+    if (value === undefined || (options.only && !options.only.includes(key))) continue;
+    Object.assign(record, { [key]: key === options.cents ? round2(value as number) : value });
   }
 }
 
