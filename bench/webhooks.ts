@@ -55,7 +55,7 @@ const num = (name: string, fallback: number) => {
   return value;
 };
 const ROUNDS = Math.max(1, num('BENCH_ROUNDS', 3));
-const E2E_EVENTS = num('BENCH_E2E_EVENTS', 50);
+const E2E_EVENTS = num('BENCH_E2E_EVENTS', 100);
 const START_EVENTS = num('BENCH_START_EVENTS', 100);
 const START_CONCURRENCY = Math.max(1, num('BENCH_START_CONCURRENCY', 20));
 /** Empty (`BENCH_RATES=`) skips the acknowledgement phase. */
