@@ -124,6 +124,32 @@ export async function closedLoop(total: number, concurrency: number, call: () =>
   };
 }
 
+/** A loop of calls: closed (`concurrency` callers, `total` calls) or open (`rate` per second for `seconds`). */
+export type LoopSpec = { kind: 'closed'; total: number; concurrency: number } | { kind: 'open'; rate: number; seconds: number };
+
+/** What either loop reports, in a form that crosses a process boundary (statuses as entries). */
+export interface LoopResult {
+  total: number;
+  /** Calls per second offered (open loop) or accepted (closed loop). */
+  rate: number;
+  p50: number;
+  p99: number;
+  max: number;
+  statuses: [string | number, number][];
+  /** Open loop only: sends more than 20 ms behind the schedule (the sender's own lateness). */
+  late?: number;
+}
+
+/** Runs `call` in the loop `spec` names. */
+export async function runLoop(spec: LoopSpec, call: () => Promise<Answer>): Promise<LoopResult> {
+  if (spec.kind === 'closed') {
+    const r = await closedLoop(spec.total, spec.concurrency, call);
+    return { total: r.total, rate: r.rate, p50: r.p50, p99: r.p99, max: r.max, statuses: [...r.statuses] };
+  }
+  const r = await openLoop(spec.rate, spec.seconds, call);
+  return { total: r.total, rate: r.offered, p50: r.p50, p99: r.p99, max: r.max, statuses: [...r.statuses], late: r.late };
+}
+
 export interface DeliverAllOptions {
   url: string;
   total: number;

@@ -9,7 +9,7 @@
 import { fork } from 'node:child_process';
 import { signJobberBody } from '../src/ingress/jobber-webhook';
 import { encodeGlobalId } from '../workflows/ids';
-import { closedLoop, openLoop, post } from './load';
+import { post, runLoop, type LoopResult, type LoopSpec } from './load';
 
 export interface SenderJob {
   url: string;
@@ -18,20 +18,10 @@ export interface SenderJob {
   accountId: string;
   /** The first client number of the job's events; each event gets the next, so every event is a new one. */
   firstSeq: number;
-  loop: { kind: 'closed'; total: number; concurrency: number } | { kind: 'open'; rate: number; seconds: number };
+  loop: LoopSpec;
 }
 
-export interface SenderResult {
-  total: number;
-  /** Calls per second offered (open loop) or accepted (closed loop). */
-  rate: number;
-  p50: number;
-  p99: number;
-  max: number;
-  statuses: [string | number, number][];
-  /** Open loop only: sends more than 20 ms behind the schedule (the sender's own lateness). */
-  late?: number;
-}
+export type SenderResult = LoopResult;
 
 const CHILD = 'BENCH_SENDER_CHILD';
 
@@ -48,12 +38,7 @@ async function run(job: SenderJob): Promise<SenderResult> {
     const body = JSON.stringify({ data: { webHookEvent: event } });
     return post(job.url, { body, signature: signJobberBody(body, job.secret) });
   };
-  if (job.loop.kind === 'closed') {
-    const r = await closedLoop(job.loop.total, job.loop.concurrency, send);
-    return { total: r.total, rate: r.rate, p50: r.p50, p99: r.p99, max: r.max, statuses: [...r.statuses] };
-  }
-  const r = await openLoop(job.loop.rate, job.loop.seconds, send);
-  return { total: r.total, rate: r.offered, p50: r.p50, p99: r.p99, max: r.max, statuses: [...r.statuses], late: r.late };
+  return runLoop(job.loop, send);
 }
 
 export interface Sender {

@@ -44,7 +44,7 @@ import { createLogger } from '../src/logger';
 import { encodeGlobalId } from '../workflows/ids';
 import { settledAfter, type JobberEvent } from '../workflows/definitions';
 import { createBareActivities } from './bare/activities';
-import { closedLoop, countsText, isAccepted, notAccepted, openLoop, percentile, type Answer } from './load';
+import { closedLoop, countsText, isAccepted, notAccepted, percentile, runLoop, type Answer } from './load';
 import { startSender, type SenderJob, type SenderResult } from './sender';
 import { cpuPerEvent, sampleCpu } from './procs';
 import { f1, f2, median, progress, sleep } from './report';
@@ -320,9 +320,6 @@ async function main() {
       await sleep(200);
     }
     const seconds = (performance.now() - t0) / 1000;
-    // The CPU the events cost, until their last workflow ended.
-    await drain();
-    const cpu = cpuPerEvent(cpuBefore, sampleCpu([], BENCH_PROCESS), E2E_EVENTS);
     const requests = jobber.sandbox.requests.filter((r) => r.id > fromRequest && r.accountId === account.id);
     eventsSoFar += E2E_EVENTS;
     return {
@@ -332,7 +329,7 @@ async function main() {
       throttled: requests.filter((r) => r.outcome === 'throttled').length,
       answers: deliveryReport(),
       startedAt,
-      cpu,
+      cpuBefore,
     };
   };
 
@@ -355,10 +352,13 @@ async function main() {
   let lastBarePhase: Date | undefined;
   for (let round = 1; round <= ROUNDS && E2E_EVENTS > 0; round++) {
     const order: Side[] = round % 2 ? ['service', 'bare'] : ['bare', 'service'];
-    const result: Partial<Record<Side, Awaited<ReturnType<typeof endToEnd>> & { loop: string }>> = {};
+    const result: Partial<Record<Side, Awaited<ReturnType<typeof endToEnd>> & { loop: string; cpu: Map<string, number> }>> = {};
     for (const side of order) {
       await drain();
-      result[side] = await withLoopDelay(() => endToEnd(side, round));
+      const measured = await withLoopDelay(() => endToEnd(side, round));
+      // The CPU the events cost, until their last workflow ended (after the event-loop window).
+      await drain();
+      result[side] = { ...measured, cpu: cpuPerEvent(measured.cpuBefore, sampleCpu([], BENCH_PROCESS), E2E_EVENTS) };
       if (side === 'service') lastServicePhase = result[side].startedAt;
       else lastBarePhase = result[side].startedAt;
       progress(`round ${round} ${side}: ${f1(result[side].rate)} events/s`);
@@ -533,12 +533,7 @@ async function main() {
       seq += count;
       return sender.run({ url: ingressUrl, secret, accountId: stranger, firstSeq, loop });
     }
-    if (loop.kind === 'closed') {
-      const r = await closedLoop(loop.total, loop.concurrency, plainStart);
-      return { total: r.total, rate: r.rate, p50: r.p50, p99: r.p99, max: r.max, statuses: [...r.statuses] };
-    }
-    const r = await openLoop(loop.rate, loop.seconds, plainStart);
-    return { total: r.total, rate: r.offered, p50: r.p50, p99: r.p99, max: r.max, statuses: [...r.statuses], late: r.late };
+    return runLoop(loop, plainStart);
   };
   const refused = (r: SenderResult) => notAccepted(new Map(r.statuses));
 
