@@ -43,8 +43,17 @@ else
   stamp temporal "$TEMPORAL_CLI_VERSION" "$start"
 fi
 
-if fresh ferretdb "$FERRETDB_VERSION"; then
-  echo "provision: ferretdb $FERRETDB_VERSION ready"
+# Our patches to FerretDB (scripts/patches/ferretdb-<version>-*.patch), applied in name order. The
+# build's stamp carries their checksum, so a binary built without one of them is built again.
+ferret_patches=("$root"/scripts/patches/ferretdb-"$FERRETDB_VERSION"-*.patch)
+[[ -e "${ferret_patches[0]}" ]] || ferret_patches=()
+ferret_stamp="$FERRETDB_VERSION"
+if ((${#ferret_patches[@]})); then
+  ferret_stamp+="+patches-$(cat "${ferret_patches[@]}" | sha256sum | cut -c1-12)"
+fi
+
+if fresh ferretdb "$ferret_stamp"; then
+  echo "provision: ferretdb $ferret_stamp ready"
 else
   start=$SECONDS
   echo "provision: building FerretDB $FERRETDB_VERSION"
@@ -53,7 +62,11 @@ else
   work="$tools/src/ferretdb-$FERRETDB_VERSION"
   rm -rf "$work" && cp -r "$src" "$work" && chmod -R u+w "$work"
   echo "$FERRETDB_VERSION" > "$work/build/version/version.txt"
+  for p in "${ferret_patches[@]}"; do
+    echo "provision: applying $(basename "$p")"
+    (cd "$work" && git apply "$p")
+  done
   # modernc.org/sqlite uses a go:linkname that newer Go toolchains refuse without this flag.
   (cd "$work" && go build -ldflags=-checklinkname=0 -o "$tools/bin/ferretdb" ./cmd/ferretdb)
-  stamp ferretdb "$FERRETDB_VERSION" "$start"
+  stamp ferretdb "$ferret_stamp" "$start"
 fi
