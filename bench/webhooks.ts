@@ -47,6 +47,7 @@ import { createBareActivities } from './bare/activities';
 import { closedLoop, countsText, isAccepted, notAccepted, percentile, runLoop, type Answer } from './load';
 import { startSender, type SenderJob, type SenderResult } from './sender';
 import { cpuPerEvent, sampleCpu } from './procs';
+import { profiled, profileRows, sumGroups } from './profile';
 import { f1, f2, median, progress, sleep } from './report';
 
 const num = (name: string, fallback: number) => {
@@ -74,6 +75,8 @@ const WORKER_OPTIONS = JSON.parse(process.env.BENCH_WORKER_OPTIONS || '{}') as R
 const SQLITE_PRAGMAS = process.env.BENCH_TEMPORAL_SQLITE_PRAGMAS?.split(',').filter(Boolean);
 /** FerretDB's SQLite pragmas, comma-separated as `name(value)` (empty: FerretDB's own); unset: the stack's (FERRETDB_SQLITE_PRAGMAS). */
 const FERRET_PRAGMAS = process.env.BENCH_FERRETDB_SQLITE_PRAGMAS?.split(',').filter(Boolean);
+/** A folder: profile the bench process's main thread over each end-to-end side, write the profiles there, and print where the time went by package. */
+const CPU_PROFILE_DIR = process.env.BENCH_CPU_PROFILE || undefined;
 const WEBHOOK_ATTEMPTS = Math.max(1, num('BENCH_WEBHOOK_ATTEMPTS', 10));
 /** Bursts: this many records, each changed BENCH_BURST_CHANGES times 300 ms apart (0 records skips it). */
 const BURST_RECORDS = num('BENCH_BURST_RECORDS', 5);
@@ -348,6 +351,8 @@ async function main() {
   /** Each side's CPU milliseconds per event, by process, one figure per round. */
   const cpuByPart: Record<Side, Map<string, number[]>> = { service: new Map(), bare: new Map() };
   const e2eRatios: number[] = [];
+  /** The bench process's self time by package, one map per round (BENCH_CPU_PROFILE). */
+  const profiles: Record<Side, Map<string, number>[]> = { service: [], bare: [] };
   let lastServicePhase: Date | undefined;
   let lastBarePhase: Date | undefined;
   for (let round = 1; round <= ROUNDS && E2E_EVENTS > 0; round++) {
@@ -355,9 +360,13 @@ async function main() {
     const result: Partial<Record<Side, Awaited<ReturnType<typeof endToEnd>> & { loop: string; cpu: Map<string, number> }>> = {};
     for (const side of order) {
       await drain();
-      const measured = await withLoopDelay(() => endToEnd(side, round));
-      // The CPU the events cost, until their last workflow ended (after the event-loop window).
-      await drain();
+      const { result: measured, groups } = await profiled(CPU_PROFILE_DIR, `end-to-end-${side}-round${round}`, async () => {
+        const inWindow = await withLoopDelay(() => endToEnd(side, round));
+        // The CPU the events cost, until their last workflow ended (after the event-loop window).
+        await drain();
+        return inWindow;
+      });
+      if (groups) profiles[side].push(groups);
       result[side] = { ...measured, cpu: cpuPerEvent(measured.cpuBefore, sampleCpu([], BENCH_PROCESS), E2E_EVENTS) };
       if (side === 'service') lastServicePhase = result[side].startedAt;
       else lastBarePhase = result[side].startedAt;
@@ -400,6 +409,16 @@ async function main() {
               const of = (side: Side) => (part === 'all' ? median(totals(cpuByPart[side])) : median(cpuByPart[side].get(part) ?? []));
               return `| ${part} | ${f1(of('service'))} ms | ${f1(of('bare'))} ms | ${f1(of('service') - of('bare'))} ms |`;
             }),
+            '',
+          ]
+        : []),
+      ...(profiles.service.length
+        ? [
+            `The bench process's main thread by package, self time per event over all rounds (CPU profiles in ${CPU_PROFILE_DIR}; idle left out, the largest differences first):`,
+            '',
+            '| package or folder | service | bare | service − bare |',
+            '| --- | --- | --- | --- |',
+            ...profileRows(sumGroups(profiles.service), sumGroups(profiles.bare), E2E_EVENTS * profiles.service.length, 20),
             '',
           ]
         : []),
@@ -649,7 +668,7 @@ async function main() {
     const floorSeconds = Math.max(0, actual - BUCKET.maximumAvailable) / BUCKET.restoreRate;
     const history = historyFigures(await handle.fetchHistory());
     const pageActivities = history.activities.filter((a) => a.type === 'syncPage');
-    // Which index each backfill query uses, as FerretDB explains the same filters.
+    // Which index each backfill query uses, as FerretDB explains the same filters as finds.
     const db = mongo.db!;
     const someIds = (await models.Client.find({ accountId: big.id }, { _id: 1 }).limit(50).lean()).map((d) => String(d._id));
     const conditional = {
@@ -670,14 +689,9 @@ async function main() {
       await explain('for comparison, `find({_id})`', { find: 'clients', filter: { _id: someIds[0] } }),
       await explain('held-state read `find({_id: {$in: page ids}})`', { find: 'clients', filter: { _id: { $in: someIds } } }),
       await explain('conditional upsert filter (`_id`, `deletedAt`, `$or` ordering guard) as a find', { find: 'clients', filter: conditional }),
-      await explain('conditional upsert as an update', {
-        update: 'clients',
-        updates: [{ q: conditional, u: { $set: { syncedAt: new Date() } }, upsert: true }],
-      }),
-      await explain('sync run `updateOne({_id: run})` as an update', {
-        update: 'sync_runs',
-        updates: [{ q: { _id: 'x' }, u: { $set: { lastPageAt: new Date() } }, upsert: true }],
-      }),
+      // FerretDB's explain of an update command ignores `updates[].q` and explains a read of the
+      // whole collection; its update reads with the same query as a find with that filter does.
+      await explain('sync run `updateOne({_id: run})` filter as a find', { find: 'sync_runs', filter: { _id: 'x' } }),
     ];
     say(
       `### Backfill: ${records} records (${perKind} clients, jobs, invoices) on a ${BUCKET.maximumAvailable}-point bucket restoring ${BUCKET.restoreRate}/s`,
