@@ -40,8 +40,8 @@ export function createActivities(deps: ActivityDeps) {
 
   /** Of these natural keys, those whose webhook an earlier run brought to a final outcome (stored, deleted, gone). */
   const settledKeys = async (keys: string[]): Promise<string[]> => {
-    // One read by `_id` alone per key: the only filter FerretDB hands down to SQLite (anything more
-    // is filtered in Go over the whole collection, which grows with every event).
+    // One read by `_id` per key, through the `_id` index (on FerretDB too, as the project builds it:
+    // docs/ARCHITECTURE.md, "MongoDB features used"): its cost does not grow with the events kept.
     const found = await Promise.all(keys.map((key) => models.Event.findById(key, { status: 1, fromWebhook: 1 }).lean()));
     // Settled by a webhook of that key: a reconciliation's hand-off under the same key does not
     // count, so the webhook still gets its outcome as a webhook ("Last webhook", the silence alert).
@@ -189,9 +189,9 @@ export function createActivities(deps: ActivityDeps) {
         processedAt,
         outcome,
       });
-      // Most keys are new: inserted in one unordered insertMany (FerretDB v1 scans the whole
-      // collection for every update, not for an insert). A key already kept (a replay, a refresh,
-      // a reconciliation's hand-off of a webhook's change) is updated instead.
+      // Most keys are new: inserted in one unordered insertMany (one statement for the batch, where
+      // FerretDB v1 reads and writes each updated document on its own). A key already kept (a
+      // replay, a refresh, a reconciliation's hand-off of a webhook's change) is updated instead.
       let inserts = events;
       const updates: typeof events = [];
       while (inserts.length > 0) {

@@ -152,12 +152,13 @@ function replaceable(held: HeldState, updatedAt: Date | undefined, fetchedAt: Da
  * The batch form of upsertRecord for a page of one kind, with the same outcome per record. The
  * page's stored states are read first, in one query: records held as new or newer are stale
  * without a write (a reconciliation of unchanged records writes nothing); records we do not hold
- * are inserted in one unordered insertMany (FerretDB v1 scans the collection for every update,
- * not for an insert); the rest go in one unordered bulkWrite of upsertRecord's conditional
- * upserts. An insert that meets a duplicate key (a racing first insert) becomes such a
- * conditional upsert: that is its one retry; a conditional upsert that meets one is retried once
- * too. FerretDB v1 stops a bulk write at its first error even when unordered: the counts show it,
- * and the writes it did not run are sent again. Returns how many records were written.
+ * are inserted in one unordered insertMany (one statement for the page, where FerretDB v1 reads
+ * and writes each updated document on its own); the rest go in one unordered bulkWrite of
+ * upsertRecord's conditional upserts. An insert that meets a duplicate key (a racing first
+ * insert) becomes such a conditional upsert: that is its one retry; a conditional upsert that
+ * meets one is retried once too. FerretDB v1 stops a bulk write at its first error even when
+ * unordered: the counts show it, and the writes it did not run are sent again. Returns how many
+ * records were written.
  */
 export async function upsertRecords<R extends JobberRecord>(
   models: Models,
