@@ -22,6 +22,21 @@ const client = (updatedAt: string, firstName: string): JobberClientRecord => ({
   updatedAt,
 });
 
+const visit = (title: string): JobberVisitRecord => ({
+  id: 'Z2lkOi8vSm9iYmVyL1Zpc2l0LzE=',
+  title,
+  visitStatus: 'UPCOMING',
+  startAt: '2025-02-01T09:00:00Z',
+  endAt: null,
+  completedAt: null,
+  isComplete: false,
+  job: { id: 'job-1', jobNumber: 7 },
+  client: { id: 'client-1', name: 'Jo Doe' },
+  invoice: null,
+  property: { id: 'Z2lkOi8vSm9iYmVyL1Byb3BlcnR5LzE=' },
+  createdAt: '2025-01-01T00:00:00Z',
+});
+
 describe('records on a real MongoDB wire-protocol server', () => {
   let connection: mongoose.Connection;
   let models: Models;
@@ -53,20 +68,6 @@ describe('records on a real MongoDB wire-protocol server', () => {
   });
 
   it('orders copies of a type without updatedAt (visits) by when their fetch started, and keeps its tombstone', async () => {
-    const visit = (title: string): JobberVisitRecord => ({
-      id: 'Z2lkOi8vSm9iYmVyL1Zpc2l0LzE=',
-      title,
-      visitStatus: 'UPCOMING',
-      startAt: '2025-02-01T09:00:00Z',
-      endAt: null,
-      completedAt: null,
-      isComplete: false,
-      job: { id: 'job-1', jobNumber: 7 },
-      client: { id: 'client-1', name: 'Jo Doe' },
-      invoice: null,
-      property: { id: 'Z2lkOi8vSm9iYmVyL1Byb3BlcnR5LzE=' },
-      createdAt: '2025-01-01T00:00:00Z',
-    });
     const at = (s: number) => new Date(Date.UTC(2025, 1, 1, 10, 0, s));
     expect(await upsertRecord(models, 'visit', 'acct', visit('second fetch'), at(2))).toEqual({ applied: true });
     // A fetch that started earlier but finished later holds an older copy: it must not win.
@@ -226,20 +227,7 @@ describe('records on a real MongoDB wire-protocol server', () => {
     try {
       await upsertRecord(models, 'client', 'acct', withId(client('2025-09-01T00:00:00Z', 'Indexed'), 'by-index'));
       await upsertRecord(models, 'client', 'acct', withId(client('2025-09-02T00:00:00Z', 'Indexed again'), 'by-index'));
-      await upsertRecord(models, 'visit', 'acct', {
-        id: 'by-index-visit',
-        title: 'Indexed',
-        visitStatus: 'UPCOMING',
-        startAt: '2025-09-01T09:00:00Z',
-        endAt: null,
-        completedAt: null,
-        isComplete: false,
-        job: { id: 'job-1', jobNumber: 7 },
-        client: { id: 'client-1', name: 'Jo Doe' },
-        invoice: null,
-        property: null,
-        createdAt: '2025-09-01T00:00:00Z',
-      });
+      await upsertRecord(models, 'visit', 'acct', { ...visit('Indexed'), id: 'by-index-visit' });
       await tombstoneRecord(models, 'client', 'acct', 'by-index', new Date('2025-09-03T00:00:00Z'));
     } finally {
       connection.set('debug', false);
