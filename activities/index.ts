@@ -31,6 +31,15 @@ const ALREADY_SETTLED = 'resent: already settled';
 /** The outcomes after which a resend of the same change needs no fetch; a failed or skipped event is fetched again. */
 const SETTLED_STATUSES: EventOutcome['status'][] = ['synced', 'deleted', 'gone'];
 
+/** One event's outcome, as a record workflow batch keeps it. */
+interface OutcomeEntry {
+  workflowId: string;
+  event: JobberEvent;
+  outcome: EventOutcome;
+  reason?: string;
+  fromWebhook: boolean;
+}
+
 export function createActivities(deps: ActivityDeps) {
   const { models, tokens, jobber } = deps;
 
@@ -46,6 +55,60 @@ export function createActivities(deps: ActivityDeps) {
     // Settled by a webhook of that key: a reconciliation's hand-off under the same key does not
     // count, so the webhook still gets its outcome as a webhook ("Last webhook", the silence alert).
     return keys.filter((key, i) => found[i]?.fromWebhook === true && SETTLED_STATUSES.includes(found[i]?.status as EventOutcome['status']));
+  };
+
+  /**
+   * Keeps what became of the events one record workflow batch served, each by its natural key,
+   * with its outcome (what `npm run ops` and the tests read). One write for the batch.
+   */
+  const writeOutcomes = async (events: OutcomeEntry[]): Promise<void> => {
+    const processedAt = new Date();
+    const fields = ({ event, outcome, reason }: (typeof events)[number]) => ({
+      topic: event.topic,
+      accountId: event.accountId,
+      itemId: event.itemId,
+      occurredAt: new Date(event.occurredAt),
+      status: outcome.status,
+      reason: reason ?? ('reason' in outcome ? outcome.reason : undefined),
+      processedAt,
+      outcome,
+    });
+    // Most keys are new: inserted in one unordered insertMany (one statement for the batch, where
+    // FerretDB v1 reads and writes each updated document on its own). A key already kept (a
+    // replay, a refresh, a reconciliation's hand-off of a webhook's change) is updated instead.
+    let inserts = events;
+    const updates: typeof events = [];
+    while (inserts.length > 0) {
+      try {
+        // The driver's own insert: the fields are typed here already, and mongoose's documents
+        // (cast, validate, hydrate) cost the worker's one thread more than the write itself.
+        await models.Event.collection.insertMany(
+          inserts.map((e) => ({ _id: e.workflowId, ...fields(e), fromWebhook: e.fromWebhook }) as never),
+          { ordered: false },
+        );
+        break;
+      } catch (err) {
+        const { failed, stoppedAt } = duplicateKeys(err, inserts.length, (r) => r.insertedCount ?? 0);
+        updates.push(...inserts.filter((_, i) => failed.has(i)));
+        // FerretDB v1 stops at the first error even when unordered: what it did not run goes again.
+        inserts = inserts.filter((_, i) => !failed.has(i) && i > stoppedAt);
+      }
+    }
+    if (updates.length === 0) return;
+    await models.Event.bulkWrite(
+      updates.map((e) => ({
+        updateOne: {
+          filter: { _id: e.workflowId },
+          update: {
+            // A webhook's key stays a webhook's: a reconciliation's hand-off of the same change never turns it off.
+            $set: { ...fields(e), ...(e.fromWebhook ? { fromWebhook: true } : {}) },
+            ...(e.fromWebhook ? {} : { $setOnInsert: { fromWebhook: false } }),
+          },
+          upsert: true,
+        },
+      })),
+      { ordered: false },
+    );
   };
 
   return {
@@ -75,6 +138,13 @@ export function createActivities(deps: ActivityDeps) {
       settledCheck?: string[];
       /** Set when the batch has other events than `settledCheck`'s: the fetch is needed whatever the check finds. */
       fetchAnyway?: boolean;
+      /**
+       * The record workflow's (patch `outcomes-with-sync`): the events this fetch serves. When the
+       * record is stored (or held newer) and no alert is due, their outcomes are final here, and
+       * written here (those of `settled` keys stand and are not written again): the workflow then
+       * needs no activity of its own for them.
+       */
+      outcomesOf?: { workflowId: string; event: JobberEvent; fromWebhook: boolean }[];
     }): Promise<{
       found: boolean;
       applied: boolean;
@@ -87,6 +157,8 @@ export function createActivities(deps: ActivityDeps) {
       skipped?: string;
       /** Of `settledCheck`, the keys an earlier run settled: their outcomes stand, and are not written again. */
       settled?: string[];
+      /** Set when the outcomes of `outcomesOf` were written here, each `synced` with no alert. */
+      outcomesWritten?: boolean;
     }> {
       const type = recordType(input.kind);
       if (!type) return { found: false, applied: false, skipped: NOT_SYNCED };
@@ -124,13 +196,28 @@ export function createActivities(deps: ActivityDeps) {
       if (!record) return { found: false, applied: false };
       const { applied } = await upsertRecord(models, input.kind, input.accountId, record, fetchedAt);
       log.info('record synced', { kind: input.kind, itemId: input.itemId, applied });
+      const facts = input.actions || input.action ? factsFor(type, input.actions ?? [input.action!], record) : undefined;
+      let outcomesWritten = false;
+      if (input.outcomesOf && !facts?.length) {
+        // What the workflow would record for each: synced, no alert (as its payloads carry it: no undefined fields).
+        const outcome: EventOutcome = {
+          status: 'synced',
+          kind: input.kind,
+          ...(record.updatedAt ? { recordUpdatedAt: record.updatedAt } : {}),
+          applied,
+          alerts: [],
+        } as EventOutcome;
+        await writeOutcomes(input.outcomesOf.filter((e) => !settled.includes(e.workflowId)).map((e) => ({ ...e, outcome })));
+        outcomesWritten = true;
+      }
       return {
         found: true,
         applied,
         updatedAt: record.updatedAt ?? undefined,
         invoiceStatus: input.kind === 'invoice' ? (record as unknown as { invoiceStatus: string }).invoiceStatus : undefined,
-        facts: input.actions || input.action ? factsFor(type, input.actions ?? [input.action!], record) : undefined,
+        facts,
         ...(settled.length > 0 ? { settled } : {}),
+        ...(outcomesWritten ? { outcomesWritten } : {}),
       };
     },
 
@@ -175,56 +262,8 @@ export function createActivities(deps: ActivityDeps) {
      * Keeps what became of the events one record workflow batch served, each by its natural key,
      * with its outcome (what `npm run ops` and the tests read). One write for the batch.
      */
-    async recordEventOutcomes(
-      events: { workflowId: string; event: JobberEvent; outcome: EventOutcome; reason?: string; fromWebhook: boolean }[],
-    ): Promise<void> {
-      const processedAt = new Date();
-      const fields = ({ event, outcome, reason }: (typeof events)[number]) => ({
-        topic: event.topic,
-        accountId: event.accountId,
-        itemId: event.itemId,
-        occurredAt: new Date(event.occurredAt),
-        status: outcome.status,
-        reason: reason ?? ('reason' in outcome ? outcome.reason : undefined),
-        processedAt,
-        outcome,
-      });
-      // Most keys are new: inserted in one unordered insertMany (one statement for the batch, where
-      // FerretDB v1 reads and writes each updated document on its own). A key already kept (a
-      // replay, a refresh, a reconciliation's hand-off of a webhook's change) is updated instead.
-      let inserts = events;
-      const updates: typeof events = [];
-      while (inserts.length > 0) {
-        try {
-          // The driver's own insert: the fields are typed here already, and mongoose's documents
-          // (cast, validate, hydrate) cost the worker's one thread more than the write itself.
-          await models.Event.collection.insertMany(
-            inserts.map((e) => ({ _id: e.workflowId, ...fields(e), fromWebhook: e.fromWebhook }) as never),
-            { ordered: false },
-          );
-          break;
-        } catch (err) {
-          const { failed, stoppedAt } = duplicateKeys(err, inserts.length, (r) => r.insertedCount ?? 0);
-          updates.push(...inserts.filter((_, i) => failed.has(i)));
-          // FerretDB v1 stops at the first error even when unordered: what it did not run goes again.
-          inserts = inserts.filter((_, i) => !failed.has(i) && i > stoppedAt);
-        }
-      }
-      if (updates.length === 0) return;
-      await models.Event.bulkWrite(
-        updates.map((e) => ({
-          updateOne: {
-            filter: { _id: e.workflowId },
-            update: {
-              // A webhook's key stays a webhook's: a reconciliation's hand-off of the same change never turns it off.
-              $set: { ...fields(e), ...(e.fromWebhook ? { fromWebhook: true } : {}) },
-              ...(e.fromWebhook ? {} : { $setOnInsert: { fromWebhook: false } }),
-            },
-            upsert: true,
-          },
-        })),
-        { ordered: false },
-      );
+    async recordEventOutcomes(events: OutcomeEntry[]): Promise<void> {
+      await writeOutcomes(events);
     },
 
     /** Keeps what became of every event, by its natural key. */

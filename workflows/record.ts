@@ -187,6 +187,8 @@ async function processBatch(input: RecordWorkflowInput, item: string, batch: Rec
   const reasons = new Map<string, string>();
   /** Keys an earlier run settled: their outcomes stand and are not written again. */
   const settled = new Set<string>();
+  /** Set when syncRecord wrote the batch's outcomes itself (patch `outcomes-with-sync`). */
+  let outcomesWritten = false;
   const all = (outcome: EventOutcome, reason?: string) =>
     keys.forEach((key) => {
       outcomes.set(key, outcome);
@@ -220,14 +222,23 @@ async function processBatch(input: RecordWorkflowInput, item: string, batch: Rec
         return fromWebhook(event) && !event.replay && settledAt(event) <= startedAt;
       });
       const settledCheck = earlier.length > 0 && patched('settled-keys') ? earlier : undefined;
+      // When the fetch ends the batch (stored, no alert due), syncRecord writes the outcomes itself:
+      // no activity of the workflow's own for them. A replay resolves its dead letter first, so a
+      // batch with one keeps the separate write, last.
+      const outcomesOf =
+        !batch.some((b) => b.replay) && patched('outcomes-with-sync')
+          ? keys.map((key) => ({ workflowId: key, event: events.get(key)!.event, fromWebhook: fromWebhook(events.get(key)!) }))
+          : undefined;
       const synced = await summarized(syncRecord, `fetch ${item} from Jobber and store it${many}`, {
         accountId,
         kind,
         itemId,
         actions,
         ...(settledCheck ? { settledCheck, ...(earlier.length < keys.length ? { fetchAnyway: true } : {}) } : {}),
+        ...(outcomesOf ? { outcomesOf } : {}),
       });
       for (const key of synced.settled ?? []) settled.add(key);
+      outcomesWritten = synced.outcomesWritten === true && synced.found && !synced.skipped && !synced.facts?.length;
       if (synced.skipped) all({ status: 'recorded', reason: synced.skipped });
       else if (!synced.found) {
         // Jobber no longer has it: a tombstone, not an endless retry.
@@ -276,7 +287,7 @@ async function processBatch(input: RecordWorkflowInput, item: string, batch: Rec
   for (const key of keys)
     if (events.get(key)!.replay && outcomes.get(key)!.status !== 'failed') await summarized(resolveDeadLetter, 'mark the dead letter resolved', key);
   const written = keys.filter((key) => !settled.has(key));
-  if (written.length === 0) return outcomes;
+  if (written.length === 0 || outcomesWritten) return outcomes;
   const statuses = [...new Set(written.map((key) => outcomes.get(key)!.status))].join(', ');
   await summarized(
     local.recordEventOutcomes,

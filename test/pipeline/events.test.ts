@@ -15,6 +15,20 @@ describe('webhook → workflow → record → alert, over HTTP with real Tempora
   let account: string;
   const capture = <T>(fn: () => T) => p.jobber.sandbox.webhooks.capture(fn);
   const store = () => p.jobber.sandbox.store;
+  /** Each step of a run's history: an activity task, or a local activity (its marker carries the summary and the type). */
+  const stepsOf = (history: Awaited<ReturnType<ReturnType<Pipeline['temporal']['client']['workflow']['getHandle']>['fetchHistory']>>) => {
+    const steps = (history.events ?? []).filter(
+      (e) => e.activityTaskScheduledEventAttributes || e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+    );
+    return {
+      summaries: steps.map((e) => (e.userMetadata?.summary ? defaultPayloadConverter.fromPayload<string>(e.userMetadata.summary) : undefined)),
+      types: steps.map(
+        (e) =>
+          e.activityTaskScheduledEventAttributes?.activityType?.name ??
+          defaultPayloadConverter.fromPayload<{ activity_type: string }>(e.markerRecordedEventAttributes!.details!.data!.payloads![0]!).activity_type,
+      ),
+    };
+  };
   const requests = (operation: string) => p.jobber.sandbox.requests.filter((r) => r.operationName === operation);
 
   beforeAll(async () => {
@@ -171,20 +185,34 @@ describe('webhook → workflow → record → alert, over HTTP with real Tempora
     // The outcome is written inside the workflow task whose completion records its marker: read the finished run.
     const run = p.temporal.client.workflow.getHandle(recordWorkflowId(account, 'job', job.id));
     await run.result();
-    const history = await run.fetchHistory();
-    // Each step: an activity task, or a local activity (its marker carries the summary and the type).
-    const steps = (history.events ?? []).filter(
-      (e) => e.activityTaskScheduledEventAttributes || e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
-    );
-    const summaries = steps.map((e) => (e.userMetadata?.summary ? defaultPayloadConverter.fromPayload<string>(e.userMetadata.summary) : undefined));
-    const types = steps.map(
-      (e) =>
-        e.activityTaskScheduledEventAttributes?.activityType?.name ??
-        defaultPayloadConverter.fromPayload<{ activity_type: string }>(e.markerRecordedEventAttributes!.details!.data!.payloads![0]!).activity_type,
-    );
+    const { summaries, types } = stepsOf(await run.fetchHistory());
     const jobNumber = readableId(job.id);
     expect(summaries).toEqual([`fetch job ${jobNumber} from Jobber and store it`, `Slack alert: new job ${jobNumber}`, 'record the outcome: synced']);
     expect(types).toEqual(['syncRecord', 'sendAlert', 'recordEventOutcomes']);
+  });
+
+  it('keeps the outcome of a change that needs no alert in the step that stores it: one activity for the batch', async () => {
+    const { result: client } = capture(() => store().createClient(account, { companyName: 'One Step Lawns' }, { webhook: false }));
+    const changed = capture(() => store().updateClient(client.id, { companyName: 'One Step Lawns & Gardens' }));
+    await p.outcomes(changed.webhookIds);
+    const run = p.temporal.client.workflow.getHandle(recordWorkflowId(account, 'client', client.id));
+    await run.result();
+    const { summaries, types } = stepsOf(await run.fetchHistory());
+    expect(types).toEqual(['syncRecord']);
+    expect(summaries).toEqual([`fetch client ${readableId(client.id)} from Jobber and store it`]);
+    // The outcome is the one the workflow would have written: synced as a webhook, no alert.
+    const stored = await p.models.Client.findById(client.id).lean();
+    expect(stored?.companyName).toBe('One Step Lawns & Gardens');
+    const key = p.workflowIdOf(p.jobber.sandbox.webhooks.get(changed.webhookIds[0]!)!);
+    const kept = await p.models.Event.findById(key).lean();
+    expect(kept).toMatchObject({
+      status: 'synced',
+      fromWebhook: true,
+      topic: 'CLIENT_UPDATE',
+      outcome: { status: 'synced', kind: 'client', applied: true, alerts: [] },
+    });
+    expect(new Date((kept!.outcome as { recordUpdatedAt: string }).recordUpdatedAt)).toEqual(stored!.updatedAt);
+    expect(await p.models.DeadLetter.countDocuments({ 'event.itemId': client.id })).toBe(0);
   });
 
   it('alerts once for a paid invoice however many updates report it, and keeps its links', async () => {

@@ -21,9 +21,10 @@ const OUT = path.join(__dirname, 'histories');
  * OpenTelemetry interceptors (v5 histories carry their trace header); v6: the first with the record
  * workflow (jobberRecordWorkflow), which takes every record's webhooks since; event workflows keep
  * APP_DISCONNECT and the topics not synced; v7: settled-keys (a resend after its record's run
- * ended is checked against the outcomes before any fetch).
+ * ended is checked against the outcomes before any fetch); v8: outcomes-with-sync (a batch that
+ * ends with its fetch, no alert due, has its outcomes written by syncRecord, with no local activity).
  */
-const VERSION = 'v7';
+const VERSION = 'v8';
 
 describe('record workflow histories', () => {
   let p: Pipeline;
