@@ -89,6 +89,8 @@ const ELSEWHERE: Record<string, string> = {
     'run by hand for the backfill figures in docs/BENCHMARKS.md (about 2 minutes of both cores; .ci/run runs the same bench with the backfill off)',
   'BENCH_SECONDS=3 BENCH_RATES= BENCH_START_EVENTS=0 BENCH_BURST_RECORDS=0 npm run bench':
     'run by hand for the end-to-end figures with 100 events per side in docs/BENCHMARKS.md (about 2 minutes of both cores; .ci/run runs the whole bench)',
+  'BENCH_ROUNDS=5 BENCH_SECONDS=3 BENCH_RATES= BENCH_START_EVENTS=0 BENCH_BURST_RECORDS=0 npm run bench':
+    'run by hand, on two checkouts in turn, for the before/after end-to-end figures in docs/BENCHMARKS.md (about 90 s of both cores per run; .ci/run runs the whole bench)',
   'npm run record-histories':
     'test/replay/record.histories.ts: writes new history files, which only a change to workflow code calls for (the lead records them after merging)',
 };
