@@ -199,7 +199,8 @@ export function createActivities(deps: ActivityDeps) {
       const facts = input.actions || input.action ? factsFor(type, input.actions ?? [input.action!], record) : undefined;
       let outcomesWritten = false;
       if (input.outcomesOf && !facts?.length) {
-        // What the workflow would record for each: synced, no alert (as its payloads carry it: no undefined fields).
+        // What the workflow would record for each: synced, no alert. As its payloads carry it, with no
+        // undefined field: a type without updatedAt (visits) has no recordUpdatedAt.
         const outcome: EventOutcome = {
           status: 'synced',
           kind: input.kind,
@@ -258,10 +259,7 @@ export function createActivities(deps: ActivityDeps) {
       }
     },
 
-    /**
-     * Keeps what became of the events one record workflow batch served, each by its natural key,
-     * with its outcome (what `npm run ops` and the tests read). One write for the batch.
-     */
+    /** The record workflow's local activity for the outcomes `syncRecord` did not write (writeOutcomes). */
     async recordEventOutcomes(events: OutcomeEntry[]): Promise<void> {
       await writeOutcomes(events);
     },

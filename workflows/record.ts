@@ -238,7 +238,7 @@ async function processBatch(input: RecordWorkflowInput, item: string, batch: Rec
         ...(outcomesOf ? { outcomesOf } : {}),
       });
       for (const key of synced.settled ?? []) settled.add(key);
-      outcomesWritten = synced.outcomesWritten === true && synced.found && !synced.skipped && !synced.facts?.length;
+      outcomesWritten = synced.outcomesWritten === true;
       if (synced.skipped) all({ status: 'recorded', reason: synced.skipped });
       else if (!synced.found) {
         // Jobber no longer has it: a tombstone, not an endless retry.
