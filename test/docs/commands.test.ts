@@ -91,6 +91,8 @@ const ELSEWHERE: Record<string, string> = {
     'run by hand for the end-to-end figures with 100 events per side in docs/BENCHMARKS.md (about 2 minutes of both cores; .ci/run runs the whole bench)',
   'BENCH_ROUNDS=5 BENCH_SECONDS=3 BENCH_RATES= BENCH_START_EVENTS=0 BENCH_BURST_RECORDS=0 npm run bench':
     'run by hand, on two checkouts in turn, for the before/after end-to-end figures in docs/BENCHMARKS.md (about 90 s of both cores per run; .ci/run runs the whole bench)',
+  'BENCH_E2E_EVENTS=0 BENCH_RATES= BENCH_BURST_RECORDS=0 BENCH_START_EVENTS=200 BENCH_ROUNDS=5 npm run bench':
+    'run by hand for the starts figures over 5 rounds in docs/BENCHMARKS.md (about 2 minutes of both cores; .ci/run runs the whole bench with 100 starts per side)',
   'npm run record-histories':
     'test/replay/record.histories.ts: writes new history files, which only a change to workflow code calls for (the lead records them after merging)',
 };
