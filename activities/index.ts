@@ -5,7 +5,7 @@ import * as alerts from '../src/slack/alerts';
 import { AccountNotConnectedError } from '../src/accounts/token-store';
 import { alertKey } from '../src/slack/alerts';
 import { operatorOnly, sendAccountAlert } from '../src/slack/alert-targets';
-import type { ConnectionStatus, EventOutcome, JobberEvent, RecordKind } from '../workflows/definitions';
+import { syncedOutcome, type ConnectionStatus, type EventOutcome, type JobberEvent, type RecordKind } from '../workflows/definitions';
 import { createAccountActivities, withAccessToken, type AccountDeps } from './accounts';
 import { createSlackInstallationActivities } from './slack';
 import { jobberFailure, slackFailure } from './failures';
@@ -199,15 +199,7 @@ export function createActivities(deps: ActivityDeps) {
       const facts = input.actions || input.action ? factsFor(type, input.actions ?? [input.action!], record) : undefined;
       let outcomesWritten = false;
       if (input.outcomesOf && !facts?.length) {
-        // What the workflow would record for each: synced, no alert. As its payloads carry it, with no
-        // undefined field: a type without updatedAt (visits) has no recordUpdatedAt.
-        const outcome: EventOutcome = {
-          status: 'synced',
-          kind: input.kind,
-          ...(record.updatedAt ? { recordUpdatedAt: record.updatedAt } : {}),
-          applied,
-          alerts: [],
-        } as EventOutcome;
+        const outcome = syncedOutcome(input.kind, { updatedAt: record.updatedAt ?? undefined, applied }, []);
         await writeOutcomes(input.outcomesOf.filter((e) => !settled.includes(e.workflowId)).map((e) => ({ ...e, outcome })));
         outcomesWritten = true;
       }

@@ -35,7 +35,7 @@ function groupOf({ functionName, url }: ProfileNode['callFrame']): string {
 }
 
 /** Self time (ms) by group, idle left out. */
-export function selfTimeByGroup(profile: Profile): Map<string, number> {
+function selfTimeByGroup(profile: Profile): Map<string, number> {
   const groups = new Map(profile.nodes.map((n) => [n.id, groupOf(n.callFrame)]));
   const ms = new Map<string, number>();
   profile.samples.forEach((id, i) => {

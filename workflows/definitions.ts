@@ -49,13 +49,23 @@ export function accountWorkflowId(accountId: string): string {
 }
 
 export type EventOutcome =
-  | { status: 'synced'; kind: RecordKind; recordUpdatedAt: string; applied: boolean; alerts: string[] }
+  /** `recordUpdatedAt`: Jobber's, absent for a type without one (visits: ordered by fetch). */
+  | { status: 'synced'; kind: RecordKind; recordUpdatedAt?: string; applied: boolean; alerts: string[] }
   | { status: 'deleted'; kind: RecordKind; applied: boolean }
   | { status: 'gone'; kind: RecordKind }
   | { status: 'recorded'; reason: string }
   | { status: 'disconnected' }
   /** Only from the record workflow, which keeps going (an event workflow fails instead): a dead letter holds it. */
   | { status: 'failed'; reason: string };
+
+/**
+ * The outcome of an event whose record was fetched and stored (or held newer), with the alerts it
+ * owns. Built the same way by the workflows and by `syncRecord` (which writes it itself when no
+ * alert is due), with no undefined field, as a payload carries it.
+ */
+export function syncedOutcome(kind: RecordKind, synced: { updatedAt?: string; applied: boolean }, alerts: string[]): EventOutcome {
+  return { status: 'synced', kind, ...(synced.updatedAt ? { recordUpdatedAt: synced.updatedAt } : {}), applied: synced.applied, alerts };
+}
 
 /**
  * A Jobber record type, as its webhook topics name it in lower case (CLIENT_UPDATE → client). The

@@ -4,7 +4,7 @@ import { accountWorkflowId, disconnectSignal, type EventOutcome, type JobberEven
 import { readableId } from './ids';
 import { summarized } from './summaries';
 import { failureAttempts, failureMessage, failureType } from './activity-failures';
-import { FailureType, JOBBER_ACTIVITY, MONGO_ACTIVITY, parseRecordTopic, parseTopic, SEND_ALERT_RETRY, settledAfter } from './definitions';
+import { FailureType, JOBBER_ACTIVITY, MONGO_ACTIVITY, parseRecordTopic, parseTopic, SEND_ALERT_RETRY, settledAfter, syncedOutcome } from './definitions';
 
 const { accountStatus, tombstone, recordEvent, recordDeadLetter, resolveDeadLetter, purgeAccount } = proxyActivities<Activities>(MONGO_ACTIVITY);
 
@@ -181,7 +181,7 @@ async function handle(
       if (sent) alerts.push(fact.name);
     }
     await recordOutcome('synced');
-    return { status: 'synced', kind, recordUpdatedAt: synced.updatedAt!, applied: synced.applied, alerts };
+    return syncedOutcome(kind, synced, alerts);
   }
   if (kind === 'job' && topic.action === 'CREATE') {
     const { sent } = await summarized(sendAlert, `Slack alert: new ${item}`, {
@@ -202,5 +202,5 @@ async function handle(
     if (sent) alerts.push('invoice-paid');
   }
   await recordOutcome('synced');
-  return { status: 'synced', kind, recordUpdatedAt: synced.updatedAt!, applied: synced.applied, alerts };
+  return syncedOutcome(kind, synced, alerts);
 }

@@ -22,6 +22,7 @@ import {
   MONGO_ACTIVITY,
   SEND_ALERT_RETRY,
   settledAfter,
+  syncedOutcome,
   type EventOutcome,
   type RecordEventInput,
   type RecordWorkflowInput,
@@ -258,9 +259,7 @@ async function processBatch(input: RecordWorkflowInput, item: string, batch: Rec
           });
           if (sent) sentBy.set(owner, [...(sentBy.get(owner) ?? []), fact.name]);
         }
-        keys.forEach((key) =>
-          outcomes.set(key, { status: 'synced', kind, recordUpdatedAt: synced.updatedAt!, applied: synced.applied, alerts: sentBy.get(key) ?? [] }),
-        );
+        keys.forEach((key) => outcomes.set(key, syncedOutcome(kind, synced, sentBy.get(key) ?? [])));
       }
     }
   } catch (err) {

@@ -3,6 +3,7 @@ import { runsOf } from '../helpers/env';
 import { listDeadLetters, replayDeadLetter } from '../../src/ops/operations';
 import { refreshRecordThroughWorkflow } from '../../src/workflow-client/refresh-record';
 import { defaultPayloadConverter } from '@temporalio/common';
+import type { temporal } from '@temporalio/proto';
 import { accountWorkflowId, recordWorkflowId } from '../../workflows/definitions';
 import { readableId } from '../../workflows/ids';
 import { accountActivity } from '../../src/accounts/activity';
@@ -16,7 +17,7 @@ describe('webhook → workflow → record → alert, over HTTP with real Tempora
   const capture = <T>(fn: () => T) => p.jobber.sandbox.webhooks.capture(fn);
   const store = () => p.jobber.sandbox.store;
   /** Each step of a run's history: an activity task, or a local activity (its marker carries the summary and the type). */
-  const stepsOf = (history: Awaited<ReturnType<ReturnType<Pipeline['temporal']['client']['workflow']['getHandle']>['fetchHistory']>>) => {
+  const stepsOf = (history: temporal.api.history.v1.IHistory) => {
     const steps = (history.events ?? []).filter(
       (e) => e.activityTaskScheduledEventAttributes || e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
     );
